@@ -1,0 +1,478 @@
+"""Point-in-time features: one row per (user, as-of month) from the monthly history.
+
+Every feature at as-of month ``t`` is computed from history months ``<= t`` only.  Windows
+that reach before the first stored month are truncated (a bureau sees only what it has),
+so any as-of month inside the history is valid.  The history must be a dense panel: each
+user has the same number of consecutive months, sorted by ``(user_id, month)``.
+
+The feature registry (:data:`REGISTRY`, :func:`registry_frame`) describes every feature:
+its reason group, unit, monotone direction, whether the user can act on it, and the
+English and Chinese templates that turn it into a reason sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from toolkit.config import REASON_GROUPS, SEGMENTS
+from toolkit.errors import DataError, InputError
+
+HISTORY_COLUMNS = (
+    "txn_count", "spend", "active_days", "inflow", "balance", "draw_count", "draw_amount",
+    "outstanding", "utilization", "amount_due", "amount_paid", "dpd", "inquiries",
+    "social_risk", "income_shock", "limit",
+)
+DEFAULT_WINDOWS = (3, 6, 12)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One registry entry. ``direction``: +1 more risk as it grows, -1 less risk, 0 free."""
+
+    name: str
+    group: str
+    unit: str
+    direction: int
+    actionable: bool
+    description_en: str
+    description_zh: str
+    template_en: str
+    template_zh: str
+    compute: Callable[[HistoryPanel, np.ndarray], np.ndarray]
+
+    def sentence(self, value: float, reference: float, lang: str = "en") -> str:
+        """The reason sentence with the user's value and the reference (approved median)."""
+        tpl = self.template_zh if lang == "zh" else self.template_en
+        ref = _fmt(reference, self.unit)
+        text = tpl.format(value=_fmt(value, self.unit))
+        return f"{text}（通过用户中位数：{ref}）" if lang == "zh" else f"{text} (approved users: {ref})"
+
+
+def _fmt(x: float, unit: str) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    if unit in {"ratio", "share"}:
+        return f"{x:.0%}" if unit == "share" else f"{x:.2f}"
+    if unit == "CNY":
+        return f"{x:,.0f}"
+    if abs(x - round(x)) < 1e-9:
+        return f"{int(round(x))}"
+    return f"{x:.1f}"
+
+
+class HistoryPanel:
+    """The history as dense ``(n_users, n_months)`` float64 arrays with cached prefix sums.
+
+    ``users`` gives the static profile (``income``, ``age``, ``city_tier``, ``segment``,
+    ``tenure_months`` at the last history month), aligned with the panel's user order.
+    """
+
+    def __init__(self, history: pd.DataFrame, users: pd.DataFrame):
+        if len(history) == 0:
+            raise DataError("history is empty")
+        counts = history.groupby("user_id", sort=False).size()
+        t = int(counts.iloc[0])
+        if not (counts == t).all():
+            raise DataError("history is not a dense panel: users have different month counts")
+        uid = history["user_id"].to_numpy()
+        month = history["month"].to_numpy().astype(np.int64)
+        n = len(counts)
+        if n > 1 and not (np.all(uid[::t][1:] != uid[::t][:-1])
+                          and np.all(np.diff(month.reshape(n, t), axis=1) == 1)):
+            raise DataError("history must be sorted by (user_id, month) with consecutive months")
+        self.n_users, self.n_months = n, t
+        self.user_ids = uid[::t]
+        self.months = month.reshape(n, t)
+        self._cols = {
+            c: history[c].to_numpy(dtype=np.float64).reshape(n, t)
+            for c in HISTORY_COLUMNS if c in history.columns
+        }
+        self._cumsum: dict[str, np.ndarray] = {}
+        prof = users.set_index("user_id").loc[self.user_ids]
+        self.income = prof["income"].to_numpy(dtype=np.float64)
+        self.age = prof["age"].to_numpy(dtype=np.float64)
+        self.city_tier = prof["city_tier"].to_numpy(dtype=np.float64)
+        self.segment = prof["segment"].astype(str).to_numpy()
+        self.tenure_last = prof["tenure_months"].to_numpy(dtype=np.float64)
+        self._rows = np.arange(n)
+
+    # window primitives -----------------------------------------------------------------
+    def col(self, name: str) -> np.ndarray:
+        if name == "late":
+            if "late" not in self._cols:
+                self._cols["late"] = (self._cols["dpd"] > 0).astype(np.float64)
+        return self._cols[name]
+
+    def _cs(self, name: str) -> np.ndarray:
+        if name not in self._cumsum:
+            a = self.col(name)
+            cs = np.zeros((self.n_users, self.n_months + 1))
+            np.cumsum(a, axis=1, out=cs[:, 1:])
+            self._cumsum[name] = cs
+        return self._cumsum[name]
+
+    def at(self, name: str, pos: np.ndarray) -> np.ndarray:
+        return self.col(name)[self._rows, pos]
+
+    def wsum(self, name: str, pos: np.ndarray, w: int, lag: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Sum and month count over months ``pos-lag-w+1 .. pos-lag``, truncated at 0."""
+        end = pos - lag + 1
+        start = np.maximum(end - w, 0)
+        end = np.maximum(end, 0)
+        cs = self._cs(name)
+        return cs[self._rows, end] - cs[self._rows, start], (end - start).astype(np.float64)
+
+    def wmean(self, name: str, pos: np.ndarray, w: int, lag: int = 0) -> np.ndarray:
+        s, k = self.wsum(name, pos, w, lag)
+        return np.divide(s, k, out=np.zeros_like(s), where=k > 0)
+
+    def wtrend(self, name: str, pos: np.ndarray, w: int) -> np.ndarray:
+        """Mean of the last ``w//2`` months minus the mean of the ``w//2`` before (0 if none)."""
+        h = w // 2
+        recent = self.wmean(name, pos, h)
+        _, k_prev = self.wsum(name, pos, h, lag=h)
+        prev = self.wmean(name, pos, h, lag=h)
+        return np.where(k_prev > 0, recent - prev, 0.0)
+
+    def wreduce(self, name: str, pos: np.ndarray, w: int, fn: Callable) -> np.ndarray:
+        a = self.col(name)
+        out = a[self._rows, pos].copy()
+        for k in range(1, w):
+            p = pos - k
+            ok = p >= 0
+            vals = a[self._rows, np.maximum(p, 0)]
+            out = np.where(ok, fn(out, vals), out)
+        return out
+
+    def wcv(self, name: str, pos: np.ndarray, w: int) -> np.ndarray:
+        s, k = self.wsum(name, pos, w)
+        s2, _ = self._sq_sum(name, pos, w)
+        mean = s / k
+        var = np.maximum(s2 / k - mean**2, 0.0)
+        return np.sqrt(var) / np.maximum(mean, 1.0)
+
+    def _sq_sum(self, name: str, pos: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+        key = name + "^2"
+        if key not in self._cols:
+            self._cols[key] = self.col(name) ** 2
+        return self.wsum(key, pos, w)
+
+
+def _late_cnt(w):
+    return lambda p, pos: p.wsum("late", pos, w)[0]
+
+
+def _max(col, w):
+    return lambda p, pos: p.wreduce(col, pos, w, np.maximum)
+
+
+def _min(col, w):
+    return lambda p, pos: p.wreduce(col, pos, w, np.minimum)
+
+
+def _mean(col, w):
+    return lambda p, pos: p.wmean(col, pos, w)
+
+
+def _sum(col, w):
+    return lambda p, pos: p.wsum(col, pos, w)[0]
+
+
+def _trend(col, w):
+    return lambda p, pos: p.wtrend(col, pos, w)
+
+
+def _paid_ratio(w):
+    def f(p, pos):
+        paid, _ = p.wsum("amount_paid", pos, w)
+        due, _ = p.wsum("amount_due", pos, w)
+        return np.where(due > 0, np.minimum(paid / np.where(due > 0, due, 1.0), 1.0), 1.0)
+    return f
+
+
+def _balance_drop(p, pos):
+    prev = p.wmean("balance", pos, 3, lag=1)
+    now = p.at("balance", pos)
+    ok = (pos > 0) & (prev > 0)
+    drop = 1.0 - now / np.where(ok, prev, 1.0)
+    return np.where(ok, np.clip(drop, 0.0, 1.0), 0.0)
+
+
+def _debt_to_income(p, pos):
+    return p.at("outstanding", pos) / p.income
+
+
+def _tenure(p, pos):
+    return p.tenure_last - (p.n_months - 1 - pos)
+
+
+def _static(attr):
+    return lambda p, pos: getattr(p, attr).copy()
+
+
+def _segment_is(seg):
+    return lambda p, pos: (p.segment == seg).astype(np.float64)
+
+
+def _build_registry(windows: Sequence[int]) -> list[Feature]:
+    F = Feature
+    reg: list[Feature] = []
+    for w in windows:
+        reg.append(F(f"late_cnt_{w}m", "repayment_history", "months", +1, True,
+                     f"months with a late repayment in the last {w} months",
+                     f"近{w}个月有逾期的月数",
+                     f"{{value}} late repayments in the last {w} months",
+                     f"近{w}个月逾期{{value}}次", _late_cnt(w)))
+        reg.append(F(f"max_dpd_{w}m", "repayment_history", "days", +1, True,
+                     f"worst days past due in the last {w} months",
+                     f"近{w}个月最长逾期天数",
+                     f"up to {{value}} days past due in the last {w} months",
+                     f"近{w}个月最长逾期{{value}}天", _max("dpd", w)))
+    for w in windows:
+        if w >= 6:
+            reg.append(F(f"paid_ratio_{w}m", "repayment_history", "share", -1, True,
+                         f"share of the amount due that was paid in the last {w} months",
+                         f"近{w}个月实际还款占应还金额的比例",
+                         f"only {{value}} of the amount due was repaid in the last {w} months",
+                         f"近{w}个月仅偿还应还金额的{{value}}", _paid_ratio(w)))
+    for w in windows:
+        reg.append(F(f"util_mean_{w}m", "utilization_debt", "share", +1, True,
+                     f"mean credit utilisation over the last {w} months",
+                     f"近{w}个月平均额度使用率",
+                     f"credit utilisation averaged {{value}} over the last {w} months",
+                     f"近{w}个月平均额度使用率为{{value}}", _mean("utilization", w)))
+    for w in windows:
+        if w >= 6:
+            reg.append(F(f"util_trend_{w}m", "utilization_debt", "share", +1, True,
+                         f"rise in utilisation: last {w // 2} months against the {w // 2} before",
+                         f"额度使用率变化：近{w // 2}个月相对之前{w // 2}个月",
+                         f"utilisation rose by {{value}} within {w} months",
+                         f"{w}个月内额度使用率上升{{value}}", _trend("utilization", w)))
+    reg.append(F("debt_to_income", "utilization_debt", "ratio", +1, True,
+                 "outstanding balance divided by monthly income",
+                 "未偿余额与月收入之比",
+                 "outstanding debt is {value} times monthly income",
+                 "未偿债务为月收入的{value}倍", _debt_to_income))
+    for w in windows:
+        reg.append(F(f"draw_cnt_{w}m", "borrowing_behavior", "draws", +1, True,
+                     f"number of credit draws in the last {w} months",
+                     f"近{w}个月借款次数",
+                     f"{{value}} credit draws in the last {w} months",
+                     f"近{w}个月借款{{value}}次", _sum("draw_count", w)))
+        reg.append(F(f"draw_amt_{w}m", "borrowing_behavior", "CNY", +1, True,
+                     f"amount drawn in the last {w} months",
+                     f"近{w}个月借款金额",
+                     f"CNY {{value}} drawn in the last {w} months",
+                     f"近{w}个月借款{{value}}元", _sum("draw_amount", w)))
+    for w in (1, *windows):
+        reg.append(F(f"inq_cnt_{w}m", "borrowing_behavior", "inquiries", +1, True,
+                     f"loan inquiries at other lenders in the last {w} months",
+                     f"近{w}个月在其他机构的贷款查询次数",
+                     f"{{value}} loan inquiries at other lenders in the last {w} months",
+                     f"近{w}个月在其他机构贷款查询{{value}}次", _sum("inquiries", w)))
+    for w in windows:
+        reg.append(F(f"inflow_mean_{w}m", "liquidity_income", "CNY", -1, False,
+                     f"mean monthly inflow over the last {w} months",
+                     f"近{w}个月平均月流入",
+                     f"monthly inflows averaged CNY {{value}} over the last {w} months",
+                     f"近{w}个月平均月流入{{value}}元", _mean("inflow", w)))
+    for w in windows:
+        if w >= 6:
+            reg.append(F(f"inflow_cv_{w}m", "liquidity_income", "ratio", +1, False,
+                         f"volatility (coefficient of variation) of inflows over {w} months",
+                         f"近{w}个月流入波动率（变异系数）",
+                         f"inflows varied strongly (volatility {{value}}) over {w} months",
+                         f"近{w}个月流入波动较大（变异系数{{value}}）",
+                         lambda p, pos, w=w: p.wcv("inflow", pos, w)))
+            reg.append(F(f"inflow_trend_{w}m", "liquidity_income", "CNY", -1, False,
+                         f"change in mean inflow: last {w // 2} months against the {w // 2} before",
+                         f"流入变化：近{w // 2}个月相对之前{w // 2}个月",
+                         f"monthly inflows changed by CNY {{value}} within {w} months",
+                         f"{w}个月内月流入变化{{value}}元", _trend("inflow", w)))
+    for w in windows:
+        reg.append(F(f"min_balance_{w}m", "liquidity_income", "CNY", -1, True,
+                     f"lowest end-of-month balance in the last {w} months",
+                     f"近{w}个月最低月末余额",
+                     f"balance fell to CNY {{value}} in the last {w} months",
+                     f"近{w}个月余额最低降至{{value}}元", _min("balance", w)))
+    reg.append(F("balance_drop_1m", "liquidity_income", "share", +1, False,
+                 "fall of this month's balance against the mean of the 3 months before",
+                 "本月余额相对前3个月平均值的降幅",
+                 "balance dropped by {value} in the last month",
+                 "上月余额下降{value}", _balance_drop))
+    reg.append(F("income_shock_cnt_12m", "liquidity_income", "events", +1, False,
+                 "income-shock events in the last 12 months",
+                 "近12个月收入冲击事件次数",
+                 "{value} income shocks in the last 12 months",
+                 "近12个月发生收入冲击{value}次", _sum("income_shock", 12)))
+    for w in windows:
+        reg.append(F(f"txn_mean_{w}m", "platform_activity", "transactions", -1, True,
+                     f"mean monthly payment transactions over the last {w} months",
+                     f"近{w}个月月均支付笔数",
+                     f"only {{value}} payment transactions a month over the last {w} months",
+                     f"近{w}个月月均支付仅{{value}}笔", _mean("txn_count", w)))
+        reg.append(F(f"active_days_mean_{w}m", "platform_activity", "days", -1, True,
+                     f"mean active days a month over the last {w} months",
+                     f"近{w}个月月均活跃天数",
+                     f"active on only {{value}} days a month over the last {w} months",
+                     f"近{w}个月月均仅活跃{{value}}天", _mean("active_days", w)))
+    for w in windows:
+        if w >= 6:
+            reg.append(F(f"txn_trend_{w}m", "platform_activity", "transactions", -1, True,
+                         f"change in monthly transactions: last {w // 2} against {w // 2} before",
+                         f"月支付笔数变化：近{w // 2}个月相对之前{w // 2}个月",
+                         f"monthly transactions changed by {{value}} within {w} months",
+                         f"{w}个月内月支付笔数变化{{value}}", _trend("txn_count", w)))
+    for w in windows[:2]:
+        reg.append(F(f"spend_mean_{w}m", "platform_activity", "CNY", 0, True,
+                     f"mean monthly spend over the last {w} months",
+                     f"近{w}个月月均消费",
+                     f"monthly spend averaged CNY {{value}} over the last {w} months",
+                     f"近{w}个月月均消费{{value}}元", _mean("spend", w)))
+    for w in windows:
+        reg.append(F(f"social_mean_{w}m", "social_network", "score", +1, False,
+                     f"mean social-network risk signal over the last {w} months (0-1)",
+                     f"近{w}个月社交网络风险信号均值（0-1）",
+                     f"social-network risk signal averaged {{value}} over {w} months",
+                     f"近{w}个月社交网络风险信号均值为{{value}}", _mean("social_risk", w)))
+    reg.append(F(f"social_max_{windows[0]}m", "social_network", "score", +1, False,
+                 f"highest social-network risk signal in the last {windows[0]} months",
+                 f"近{windows[0]}个月社交网络风险信号最高值",
+                 f"social-network risk signal reached {{value}} recently",
+                 f"社交网络风险信号近期最高达{{value}}", _max("social_risk", windows[0])))
+    reg.append(F("tenure_months", "tenure_profile", "months", -1, False,
+                 "months on the platform", "在平台的月数",
+                 "only {value} months on the platform", "在平台仅{value}个月", _tenure))
+    reg.append(F("age", "tenure_profile", "years", 0, False, "age in years", "年龄（岁）",
+                 "age {value}", "年龄{value}岁", _static("age")))
+    reg.append(F("city_tier", "tenure_profile", "tier", 0, False,
+                 "city tier (1 = largest cities)", "城市等级（1为一线城市）",
+                 "lives in a tier-{value} city", "居住在{value}线城市", _static("city_tier")))
+    reg.append(F("income", "tenure_profile", "CNY", -1, False,
+                 "declared monthly income", "申报月收入",
+                 "declared monthly income of CNY {value}", "申报月收入{value}元",
+                 _static("income")))
+    seg_zh = {"salaried": "受薪", "self_employed": "自雇", "small_business_owner": "小微企业主",
+              "student": "学生", "gig_worker": "灵活就业"}
+    for seg in SEGMENTS:
+        reg.append(F(f"seg_{seg}", "tenure_profile", "flag", 0, False,
+                     f"1 if the user's segment is {seg}", f"用户类别为{seg_zh[seg]}时为1",
+                     f"segment {seg}", f"用户类别：{seg_zh[seg]}", _segment_is(seg)))
+    return reg
+
+
+REGISTRY: tuple[Feature, ...] = tuple(_build_registry(DEFAULT_WINDOWS))
+# Quantities the generator needs whatever the model's windows: truth drivers and rules.
+_ALWAYS: dict[str, Feature] = {f.name: f for f in REGISTRY}
+
+#: Columns that are never features: identifiers, truth, and the audit-only attribute.
+FORBIDDEN = ("user_id", "latent_creditworthiness", "protected_group", "true_pd", "default_12m")
+
+
+def registry(windows: Sequence[int] = DEFAULT_WINDOWS) -> tuple[Feature, ...]:
+    """The registry for the given windows (the default one is :data:`REGISTRY`)."""
+    windows = tuple(sorted(set(int(w) for w in windows)))
+    if windows == DEFAULT_WINDOWS:
+        return REGISTRY
+    return tuple(_build_registry(windows))
+
+
+def registry_frame(features: Iterable[Feature] = REGISTRY) -> pd.DataFrame:
+    """The registry as a table: name, group, unit, direction, actionable, texts."""
+    rows = [
+        {k: getattr(f, k) for k in ("name", "group", "unit", "direction", "actionable",
+                                    "description_en", "description_zh", "template_en",
+                                    "template_zh")}
+        for f in features
+    ]
+    return pd.DataFrame(rows)
+
+
+def feature_lookup(features: Iterable[Feature] = REGISTRY) -> dict[str, Feature]:
+    return {f.name: f for f in features}
+
+
+def build_features(
+    history: pd.DataFrame | HistoryPanel,
+    users: pd.DataFrame | None = None,
+    *,
+    asof: int | np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    windows: Sequence[int] = DEFAULT_WINDOWS,
+) -> pd.DataFrame:
+    """One row per user: the features at the as-of calendar month, from months <= it only.
+
+    history: the monthly history table (``user_id``, ``month`` and the history columns),
+        a dense panel sorted by ``(user_id, month)``; or a prepared :class:`HistoryPanel`.
+    users: the users table (needs ``income, age, city_tier, segment, tenure_months``).
+    asof: calendar month index (one for all, or one per user in panel order); default is
+        each user's last history month (the observation month).
+    names: compute only these features (default: the whole registry for ``windows``).
+
+    Returns a DataFrame indexed by ``user_id`` with one float64 column per feature, plus
+    ``asof_month``.
+    """
+    panel = history if isinstance(history, HistoryPanel) else HistoryPanel(history, users)
+    windows = tuple(windows)
+    if max(windows) > panel.n_months:
+        raise InputError(
+            f"feature window of {max(windows)} months is longer than the history "
+            f"({panel.n_months} months); allowed windows: 1..{panel.n_months}"
+        )
+    pos = _asof_positions(panel, asof)
+    feats = registry(windows)
+    lookup = feature_lookup(feats)
+    if names is None:
+        names = [f.name for f in feats]
+    cols = {}
+    for name in names:
+        f = lookup.get(name) or _ALWAYS.get(name)
+        if f is None:
+            raise InputError(f"unknown feature {name!r}; see registry_frame() for allowed names")
+        cols[name] = f.compute(panel, pos)
+    out = pd.DataFrame(cols, index=pd.Index(panel.user_ids, name="user_id"))
+    out["asof_month"] = panel.months[panel._rows, pos]
+    return out
+
+
+def _asof_positions(panel: HistoryPanel, asof: int | np.ndarray | None) -> np.ndarray:
+    last = panel.months[:, -1]
+    if asof is None:
+        return np.full(panel.n_users, panel.n_months - 1)
+    target = np.broadcast_to(np.asarray(asof, dtype=np.int64), (panel.n_users,))
+    pos = target - panel.months[:, 0]
+    bad = (pos < 0) | (target > last)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"as-of month {int(target[i])} is outside the history of user "
+            f"{panel.user_ids[i]} (months {int(panel.months[i, 0])}..{int(last[i])})"
+        )
+    return pos.astype(np.int64)
+
+
+def model_columns(
+    features: Iterable[Feature] = REGISTRY,
+    *,
+    drop_groups: Sequence[str] = (),
+    drop_features: Sequence[str] = (),
+) -> list[str]:
+    """Feature names the model uses after the experiment's drops (never a FORBIDDEN column)."""
+    known = {f.name for f in features}
+    for name in drop_features:
+        if name not in known:
+            raise InputError(f"features.drop_features names unknown feature {name!r}")
+    cols = [f.name for f in features
+            if f.group not in drop_groups and f.name not in drop_features]
+    assert not set(cols) & set(FORBIDDEN)
+    return cols
+
+
+def check_groups(groups: Iterable[str]) -> None:
+    for g in groups:
+        if g not in REASON_GROUPS:
+            raise InputError(f"unknown reason group {g!r}; allowed: {', '.join(REASON_GROUPS)}")

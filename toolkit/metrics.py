@@ -1,0 +1,92 @@
+"""Credit-scoring metrics on plain arrays: labels in {0, 1}, scores = predicted PD."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def _check(y, p):
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"labels have shape {y.shape} but scores have shape {p.shape}")
+    return y, p
+
+
+def auc(y, p) -> float:
+    """Area under the ROC curve (ties count half); NaN if a class is missing."""
+    y, p = _check(y, p)
+    n_pos = y.sum()
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    r = rankdata(p)
+    return float((r[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def gini(y, p) -> float:
+    return 2.0 * auc(y, p) - 1.0
+
+
+def ks(y, p) -> float:
+    """Kolmogorov-Smirnov: the largest gap between the score CDFs of bads and goods."""
+    y, p = _check(y, p)
+    order = np.argsort(-p, kind="stable")
+    ys, ps = y[order], p[order]
+    last = np.r_[np.flatnonzero(np.diff(ps) != 0), len(ps) - 1]
+    tpr = np.cumsum(ys)[last] / max(ys.sum(), 1)
+    fpr = np.cumsum(1 - ys)[last] / max((1 - ys).sum(), 1)
+    return float(np.max(np.abs(tpr - fpr))) if len(last) else 0.0
+
+
+def brier(y, p) -> float:
+    y, p = _check(y, p)
+    return float(np.mean((p - y) ** 2))
+
+
+def log_loss(y, p) -> float:
+    y, p = _check(y, p)
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def calibration_bins(y, p, n_bins: int = 10):
+    """Equal-count bins: (mean predicted, observed rate, count) per bin."""
+    y, p = _check(y, p)
+    order = np.argsort(p, kind="stable")
+    chunks = np.array_split(order, n_bins)
+    pred = np.array([p[c].mean() if len(c) else np.nan for c in chunks])
+    obs = np.array([y[c].mean() if len(c) else np.nan for c in chunks])
+    cnt = np.array([len(c) for c in chunks])
+    return pred, obs, cnt
+
+
+def ece(y, p, n_bins: int = 10) -> float:
+    """Expected calibration error over equal-count bins."""
+    pred, obs, cnt = calibration_bins(y, p, n_bins)
+    keep = cnt > 0
+    return float(np.sum(cnt[keep] * np.abs(pred[keep] - obs[keep])) / cnt.sum())
+
+
+def psi(expected, actual, n_bins: int = 10) -> float:
+    """Population stability index of ``actual`` scores against ``expected`` (deciles of it)."""
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, n_bins + 1)))
+    if len(edges) < 3:
+        return 0.0
+    inner = edges[1:-1]
+    e = np.bincount(np.searchsorted(inner, expected, side="right"), minlength=len(inner) + 1)
+    a = np.bincount(np.searchsorted(inner, actual, side="right"), minlength=len(inner) + 1)
+    e = np.clip(e / e.sum(), 1e-6, None)
+    a = np.clip(a / a.sum(), 1e-6, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def classification_metrics(y, p) -> dict[str, float]:
+    """auc, gini, ks, brier, logloss and ece of one split."""
+    return {
+        "auc": auc(y, p), "gini": gini(y, p), "ks": ks(y, p), "brier": brier(y, p),
+        "logloss": log_loss(y, p), "ece": ece(y, p),
+    }

@@ -1,0 +1,137 @@
+"""The platform's zero-limit policy and its three mechanisms.
+
+For each row (a user at an as-of month) the policy takes a PD, the regime of that month and
+the point-in-time features, and decides:
+
+- ``monitoring``: a monitoring rule fired, whatever the score (the first firing rule is named);
+- ``score``: the PD fails the normal cutoff;
+- ``policy``: the PD passes the normal cutoff but fails the tightened cutoff in force;
+- ``approved``: otherwise, with a limit that grows with income and with headroom below the cutoff.
+
+A PD fails a cutoff when ``pd >= cutoff``.  The generator's platform uses this same class on
+the true PD, so the stored true decisions are reproduced exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from toolkit.config import PolicyConfig
+from toolkit.errors import InputError
+from toolkit.features import REGISTRY
+
+MECHANISMS = ("approved", "score", "policy", "monitoring")
+_OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
+
+
+def logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+class LimitPolicy:
+    """Regime-dependent PD cutoffs plus monitoring rules; see the module docstring.
+
+    config: the :class:`~toolkit.config.PolicyConfig` (cutoffs, rules, limit sizing).
+    known_features: names a rule may refer to (default: every registry feature).
+    """
+
+    def __init__(self, config: PolicyConfig | None = None, *, known_features=None):
+        self.config = config or PolicyConfig()
+        known = set(known_features) if known_features is not None else {f.name for f in REGISTRY}
+        for rule in self.config.rules:
+            if rule.feature not in known:
+                raise InputError(
+                    f"monitoring rule {rule.name!r} refers to unknown feature {rule.feature!r}; "
+                    f"allowed: any feature of the registry (e.g. inq_cnt_1m, balance_drop_1m)"
+                )
+
+    def cutoff_in_force(self, stressed: np.ndarray) -> np.ndarray:
+        c = self.config
+        tight = c.stressed_cutoff if c.tighten_in_stress else c.normal_cutoff
+        return np.where(np.asarray(stressed, dtype=bool), tight, c.normal_cutoff)
+
+    def rules_fired(self, features: pd.DataFrame | dict) -> np.ndarray:
+        """The name of the first rule that fired on each row, or "" (object array)."""
+        n = len(next(iter(features.values()))) if isinstance(features, dict) else len(features)
+        fired = np.full(n, "", dtype=object)
+        for rule in reversed(self.config.rules):
+            if rule.feature not in features:
+                raise InputError(f"features lack column {rule.feature!r} used by rule {rule.name!r}")
+            hit = _OPS[rule.op](np.asarray(features[rule.feature], dtype=np.float64),
+                                rule.threshold)
+            fired[hit] = rule.name
+        return fired
+
+    def decide(
+        self, pd_: np.ndarray, stressed: np.ndarray, features: pd.DataFrame | dict
+    ) -> pd.DataFrame:
+        """Decisions, one row per input row.
+
+        pd_: probabilities of default in [0, 1], shape (n,).
+        stressed: True where the row's month is in the stressed regime, shape (n,).
+        features: columns used by the rules, and ``income`` (CNY/month) for the limit.
+
+        Returns columns ``limit`` (CNY), ``zero`` (bool), ``mechanism``, ``rule`` ("" if none),
+        ``cutoff`` (in force), ``normal_cutoff``, ``distance_logit`` (logit PD minus logit
+        cutoff in force; positive means the PD fails it).
+        """
+        c = self.config
+        p = np.asarray(pd_, dtype=np.float64)
+        stressed = np.asarray(stressed, dtype=bool)
+        if p.shape != stressed.shape:
+            raise InputError(f"pd has shape {p.shape} but stressed has shape {stressed.shape}")
+        cutoff = self.cutoff_in_force(stressed)
+        rule = self.rules_fired(features)
+        monitoring = rule != ""
+        fails_normal = p >= c.normal_cutoff
+        fails_force = p >= cutoff
+        mechanism = np.select(
+            [monitoring, fails_normal, fails_force],
+            ["monitoring", "score", "policy"],
+            default="approved",
+        ).astype(object)
+        zero = mechanism != "approved"
+        if "income" in features:
+            income = np.asarray(features["income"], dtype=np.float64)
+            headroom = np.clip(1.0 - p / cutoff, 0.0, 1.0)
+            raw = np.floor(income * c.limit_income_multiple * headroom / 100.0) * 100.0
+            limit = np.where(zero, 0.0, np.maximum(raw, c.min_limit))
+        else:
+            limit = np.where(zero, 0.0, np.nan)
+        return pd.DataFrame({
+            "limit": limit,
+            "zero": zero,
+            "mechanism": mechanism,
+            "rule": rule,
+            "cutoff": cutoff,
+            "normal_cutoff": np.full(len(p), c.normal_cutoff),
+            "distance_logit": logit(p) - logit(cutoff),
+        })
+
+
+def compare_policies(
+    pd_: np.ndarray,
+    stressed: np.ndarray,
+    features: pd.DataFrame,
+    policies: dict[str, PolicyConfig],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counterfactual comparison of several policies on the same PDs.
+
+    Returns ``(summary, changed)``: ``summary`` has one row per policy with the zero-limit
+    rate and the count of each mechanism; ``changed`` has one row per user (features index)
+    whose mechanism differs between the first policy and any other, with a column per policy.
+    """
+    decisions = {name: LimitPolicy(cfg).decide(pd_, stressed, features)
+                 for name, cfg in policies.items()}
+    summary = pd.DataFrame([
+        {"policy": name, "zero_limit_rate": float(d["zero"].mean()),
+         **{m: int((d["mechanism"] == m).sum()) for m in MECHANISMS}}
+        for name, d in decisions.items()
+    ]).set_index("policy")
+    mech = pd.DataFrame({name: d["mechanism"].to_numpy() for name, d in decisions.items()},
+                        index=features.index)
+    first = mech.columns[0]
+    changed = mech[(mech.ne(mech[first], axis=0)).any(axis=1)]
+    return summary, changed
