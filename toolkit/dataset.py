@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,12 @@ def check_target(out: Path, *, overwrite: bool) -> None:
     parent = out.parent
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"output {str(out)!r} is not writable (no write access to {str(parent)!r})")
+    try:  # a real probe: os.access says yes to root even on read-only mounts
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
+    except OSError as err:
+        raise InputError(
+            f"output {str(out)!r} is not writable ({str(parent)!r}: {err.strerror})"
+        ) from None
 
 
 class DatasetWriter:

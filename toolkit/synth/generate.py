@@ -128,6 +128,39 @@ def _block_sizes(n_users: int, block_size: int) -> list[int]:
     return [block_size] * full + ([rest] if rest else [])
 
 
+def resolve(
+    n_users: int | None = None,
+    *,
+    config: ExperimentConfig | None = None,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    workers: int = 1,
+) -> tuple[ExperimentConfig, Path]:
+    """Validate the generation settings; return the effective config and output folder.
+
+    Raises :class:`InputError` (nothing written) for a bad user count, seed, worker count,
+    monitoring rule, or an output folder that exists (without ``overwrite``) or is not
+    writable.
+    """
+    cfg = config or build_config({})
+    world_over = {}
+    if n_users is not None:
+        world_over["n_users"] = n_users
+    if seed is not None:
+        world_over["seed"] = seed
+    if world_over:
+        data = cfg.model_dump(mode="json", by_alias=True)
+        data["world"].update(world_over)
+        cfg = build_config(data, source="generate")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    LimitPolicy(cfg.policy)
+    out = Path(out) if out is not None else default_output(cfg)
+    check_target(out, overwrite=overwrite)
+    return cfg, out
+
+
 def generate(
     n_users: int | None = None,
     *,
@@ -147,22 +180,8 @@ def generate(
     Returns the manifest (config, versions, row counts, file hashes, dataset_hash,
     oracle AUC per split).  Raises :class:`InputError` for bad settings before writing.
     """
-    cfg = config or build_config({})
-    world_over = {}
-    if n_users is not None:
-        world_over["n_users"] = n_users
-    if seed is not None:
-        world_over["seed"] = seed
-    if world_over:
-        data = cfg.model_dump(mode="json", by_alias=True)
-        data["world"].update(world_over)
-        cfg = build_config(data, source="generate")
-    if workers < 1:
-        raise InputError(f"workers must be at least 1, got {workers}")
-    LimitPolicy(cfg.policy)  # validates rules before any work
-    out = Path(out) if out is not None else default_output(cfg)
-    check_target(out, overwrite=overwrite)
-
+    cfg, out = resolve(n_users, config=config, seed=seed, out=out, overwrite=overwrite,
+                       workers=workers)
     world = cfg.world
     macro = macro_calendar(world, np.random.default_rng(
         np.random.SeedSequence(world.seed, spawn_key=(0,))))
