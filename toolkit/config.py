@@ -72,87 +72,6 @@ class StressEpisode(_Strict):
         return v
 
 
-class WorldConfig(_Strict):
-    """The synthetic world: population, calendar, stress and generation settings."""
-
-    name: str = Field("default", description="dataset name; output goes to data/synthetic/<name>")
-    n_users: int = Field(50_000, description="number of fictional users")
-    seed: int = Field(0, ge=0, description="master seed of the generator")
-    history_months: int = Field(24, ge=6, le=60, description="months of history per user")
-    calendar_start: str = Field("2021-01", description="first calendar month, YYYY-MM")
-    calendar_months: int = Field(60, ge=12, le=240, description="months in the calendar")
-    performance_months: int = Field(12, ge=1, le=36, description="default window after observation")
-    segment_mix: dict[str, float] = Field(
-        default_factory=lambda: {
-            "salaried": 0.45,
-            "self_employed": 0.15,
-            "small_business_owner": 0.10,
-            "student": 0.10,
-            "gig_worker": 0.20,
-        },
-        description="share of each segment; must sum to 1",
-    )
-    stress_episodes: tuple[StressEpisode, ...] = Field(
-        default=(StressEpisode(start="2025-01", months=8, severity=1.2),),
-        description="market-stress episodes",
-    )
-    stress_threshold: float = Field(
-        -0.5, description="liquidity index below which a month is in the stressed regime"
-    )
-    block_size: int = Field(
-        20_000, ge=100, le=1_000_000, description="users per generation block (fixes the output)"
-    )
-
-    @field_validator("n_users")
-    @classmethod
-    def _positive_users(cls, v: int) -> int:
-        if v <= 0:
-            raise ValueError(f"n_users must be a positive whole number, got {v}")
-        return v
-
-    @field_validator("calendar_start")
-    @classmethod
-    def _valid_start(cls, v: str) -> str:
-        _parse_month(v)
-        return v
-
-    @field_validator("segment_mix")
-    @classmethod
-    def _valid_mix(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - set(SEGMENTS))
-        if unknown:
-            raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENTS)}")
-        if any(share < 0 for share in v.values()):
-            raise ValueError("segment shares must be non-negative")
-        total = sum(v.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"segment_mix sums to {total:.6g}; the shares must sum to 1")
-        return {s: float(v.get(s, 0.0)) for s in SEGMENTS}
-
-    @model_validator(mode="after")
-    def _episodes_in_calendar(self) -> WorldConfig:
-        if self.history_months > self.calendar_months:
-            raise ValueError(
-                f"history_months={self.history_months} exceeds calendar_months="
-                f"{self.calendar_months}"
-            )
-        last = month_label(self.calendar_months - 1, self.calendar_start)
-        for ep in self.stress_episodes:
-            first = month_index(ep.start, self.calendar_start)
-            end = first + ep.months - 1
-            if first < 0 or end > self.calendar_months - 1:
-                raise ValueError(
-                    f"stress episode starting {ep.start} for {ep.months} months lies outside "
-                    f"the calendar {self.calendar_start}..{last}"
-                )
-        return self
-
-    @property
-    def first_obs_month(self) -> int:
-        """Earliest calendar index that can be an observation month (full history fits)."""
-        return self.history_months - 1
-
-
 class MonitoringRule(_Strict):
     """Freeze the line when ``feature`` compares to ``threshold`` (``op``), whatever the score."""
 
@@ -210,6 +129,91 @@ class PolicyConfig(_Strict):
                 f"{self.normal_cutoff}; tightening means a lower PD cutoff"
             )
         return self
+
+
+class WorldConfig(_Strict):
+    """The synthetic world: population, calendar, stress and generation settings."""
+
+    name: str = Field("default", description="dataset name; output goes to data/synthetic/<name>")
+    n_users: int = Field(50_000, description="number of fictional users")
+    seed: int = Field(0, ge=0, description="master seed of the generator")
+    history_months: int = Field(24, ge=6, le=60, description="months of history per user")
+    calendar_start: str = Field("2021-01", description="first calendar month, YYYY-MM")
+    calendar_months: int = Field(60, ge=12, le=240, description="months in the calendar")
+    performance_months: int = Field(12, ge=1, le=36, description="default window after observation")
+    segment_mix: dict[str, float] = Field(
+        default_factory=lambda: {
+            "salaried": 0.45,
+            "self_employed": 0.15,
+            "small_business_owner": 0.10,
+            "student": 0.10,
+            "gig_worker": 0.20,
+        },
+        description="share of each segment; must sum to 1",
+    )
+    stress_episodes: tuple[StressEpisode, ...] = Field(
+        default=(StressEpisode(start="2025-01", months=8, severity=1.2),),
+        description="market-stress episodes",
+    )
+    stress_threshold: float = Field(
+        -0.5, description="liquidity index below which a month is in the stressed regime"
+    )
+    platform: PolicyConfig = Field(
+        default_factory=lambda: PolicyConfig(),
+        description="the platform's true policy in the world (the truth's decisions)",
+    )
+    block_size: int = Field(
+        20_000, ge=100, le=1_000_000, description="users per generation block (fixes the output)"
+    )
+
+    @field_validator("n_users")
+    @classmethod
+    def _positive_users(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError(f"n_users must be a positive whole number, got {v}")
+        return v
+
+    @field_validator("calendar_start")
+    @classmethod
+    def _valid_start(cls, v: str) -> str:
+        _parse_month(v)
+        return v
+
+    @field_validator("segment_mix")
+    @classmethod
+    def _valid_mix(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENTS)}")
+        if any(share < 0 for share in v.values()):
+            raise ValueError("segment shares must be non-negative")
+        total = sum(v.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment_mix sums to {total:.6g}; the shares must sum to 1")
+        return {s: float(v.get(s, 0.0)) for s in SEGMENTS}
+
+    @model_validator(mode="after")
+    def _episodes_in_calendar(self) -> WorldConfig:
+        if self.history_months > self.calendar_months:
+            raise ValueError(
+                f"history_months={self.history_months} exceeds calendar_months="
+                f"{self.calendar_months}"
+            )
+        last = month_label(self.calendar_months - 1, self.calendar_start)
+        for ep in self.stress_episodes:
+            first = month_index(ep.start, self.calendar_start)
+            end = first + ep.months - 1
+            if first < 0 or end > self.calendar_months - 1:
+                raise ValueError(
+                    f"stress episode starting {ep.start} for {ep.months} months lies outside "
+                    f"the calendar {self.calendar_start}..{last}"
+                )
+        return self
+
+    @property
+    def first_obs_month(self) -> int:
+        """Earliest calendar index that can be an observation month (full history fits)."""
+        return self.history_months - 1
 
 
 class FeatureConfig(_Strict):

@@ -7,7 +7,8 @@ own ``SeedSequence`` child, so output never depends on how many workers produce 
 2. simulate ``history_months`` months of behaviour up to each user's observation month,
    under the shared macro regime (:mod:`toolkit.synth.behaviour`, :mod:`toolkit.synth.macro`);
 3. every month, compute the point-in-time driver features, the true PD
-   (:mod:`toolkit.synth.truth`) and the platform's decision with :class:`LimitPolicy`,
+   (:mod:`toolkit.synth.truth`) and the platform's decision with :class:`LimitPolicy` under
+   ``world.platform`` (the platform's true policy),
    which gives the monthly ``limit`` column;
 4. at the observation month keep the truth: group terms, PD, decision, mechanism, rule;
 5. draw default within the performance window from the true PD.
@@ -76,7 +77,7 @@ def make_block(cfg: ExperimentConfig, macro: pd.DataFrame, block: int, n: int,
     users = people[list(USER_COLUMNS)].copy()
     panel = HistoryPanel(history, users)
 
-    policy = LimitPolicy(cfg.policy)
+    policy = LimitPolicy(cfg.world.platform)
     needed = _needed_features(policy)
     stress_by_month = macro["stress"].to_numpy()
     stressed_by_month = (macro["regime"] == "stressed").to_numpy()
@@ -155,7 +156,7 @@ def resolve(
         cfg = build_config(data, source="generate")
     if workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
-    LimitPolicy(cfg.policy)
+    LimitPolicy(cfg.world.platform)
     out = Path(out) if out is not None else default_output(cfg)
     check_target(out, overwrite=overwrite)
     return cfg, out
@@ -208,8 +209,7 @@ def generate(
         manifest = writer.commit({
             "name": world.name,
             "seed": world.seed,
-            "config": cfg.model_dump(mode="json", by_alias=True, include={"world", "policy",
-                                                                           "split"}),
+            "config": cfg.model_dump(mode="json", by_alias=True, include={"world", "split"}),
             "versions": versions(),
             "rows": {"users": len(users), "history": n_history, "macro": len(macro),
                      "outcomes": len(outcomes), "truth": len(truth)},

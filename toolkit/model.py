@@ -1,0 +1,66 @@
+"""The scoring model: an xgboost booster cut at its best iteration, with its feature list.
+
+Cutting the booster right after early stopping (``booster[: best_iteration + 1]``) means every
+later predict, contribution or saved file uses exactly the trees that were selected: the
+"raw predict uses all trees" trap of STACK.md cannot happen downstream, not even in MLflow's
+pyfunc flavour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class XGBScorer:
+    """booster: already cut at the best iteration; features: column order it expects."""
+
+    booster: object
+    features: list[str]
+    best_iteration: int
+
+    def _dmatrix(self, X: pd.DataFrame):
+        import xgboost as xgb
+
+        missing = [c for c in self.features if c not in X.columns]
+        if missing:
+            from toolkit.errors import InputError
+
+            raise InputError(f"input lacks model feature column(s): {', '.join(missing[:5])}")
+        return xgb.DMatrix(X[self.features].to_numpy(np.float64), feature_names=self.features)
+
+    def margin(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds of default, shape (n,)."""
+        return self.booster.predict(self._dmatrix(X), output_margin=True).astype(np.float64)
+
+    def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
+        """Probability of default, shape (n,)."""
+        return 1.0 / (1.0 + np.exp(-self.margin(X)))
+
+    def contribs(self, X: pd.DataFrame) -> np.ndarray:
+        """Exact path-dependent TreeSHAP in log-odds, shape (n, p + 1); last column = base."""
+        return self.booster.predict(self._dmatrix(X), pred_contribs=True).astype(np.float64)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self.booster.save_raw("ubj"))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> XGBScorer:
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        booster.load_model(bytearray(Path(path).read_bytes()))
+        return cls.from_booster(booster)
+
+    @classmethod
+    def from_booster(cls, booster) -> XGBScorer:
+        """Wrap a booster that is already cut (all its trees are used)."""
+        n = booster.num_boosted_rounds()
+        return cls(booster=booster, features=list(booster.feature_names), best_iteration=n - 1)

@@ -1,0 +1,216 @@
+"""The model table: one row per decision, features, label, split, regime and (if synthetic)
+the truth, aligned on one index.  Built from a synthetic dataset or from an own flat table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from toolkit.config import ExperimentConfig, TableSchema
+from toolkit.dataset import Dataset, sha256_file
+from toolkit.errors import DataError
+from toolkit.features import Feature, build_features, model_columns, registry
+from toolkit.splits import SPLITS, _user_uniform, assign_splits
+
+
+@dataclass
+class ModelTable:
+    """Everything a stage needs about the decisions it models.
+
+    X: model features (float64), index ``user_id`` (or row id for own tables).
+    y: default label (0/1), shape (n,).
+    split: "train" / "valid" / "test" per row.
+    stressed: True where the decision month is in the stressed regime.
+    features: every computed feature (rule inputs and ``income`` too), same index as X.
+    truth: the truth table aligned to X (None for own tables).
+    registry: one :class:`Feature` per column of X, in order.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    split: np.ndarray
+    stressed: np.ndarray
+    features: pd.DataFrame
+    truth: pd.DataFrame | None
+    registry: tuple[Feature, ...]
+    dataset_hash: str
+    source: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.X.columns)
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return {f.name: f.group for f in self.registry}
+
+    @property
+    def monotone(self) -> list[int]:
+        return [f.direction for f in self.registry]
+
+    def mask(self, split: str) -> np.ndarray:
+        return self.split == split
+
+    def part(self, split: str) -> tuple[pd.DataFrame, np.ndarray]:
+        m = self.mask(split)
+        return self.X[m], self.y[m]
+
+
+def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
+    """Features at each user's observation month, the label, split and truth."""
+    feats = build_features(ds.history, ds.users)
+    reg = registry()
+    cols = model_columns(reg, drop_groups=cfg.features.drop_groups,
+                         drop_features=cfg.features.drop_features)
+    lookup = {f.name: f for f in reg}
+    truth = ds.truth.set_index("user_id").loc[feats.index]
+    y = ds.outcomes.set_index("user_id").loc[feats.index, "default_12m"].to_numpy(np.int8)
+    split = assign_splits(feats["asof_month"].to_numpy(), feats.index.to_numpy(), cfg.split,
+                          cfg.world)
+    stressed = (truth["regime"].astype(str) == "stressed").to_numpy()
+    return ModelTable(
+        X=feats[cols].astype(np.float64),
+        y=y,
+        split=split,
+        stressed=stressed,
+        features=feats,
+        truth=truth,
+        registry=tuple(lookup[c] for c in cols),
+        dataset_hash=ds.hash,
+        source=str(ds.path),
+        extra={"history": ds.history, "users": ds.users, "macro": ds.macro},
+    )
+
+
+def _own_feature(name: str, schema: TableSchema) -> Feature:
+    group = schema.groups.get(name, schema.groups.get(name.split("=")[0], "other"))
+    return Feature(
+        name=name, group=group, unit="value", direction=int(schema.monotone.get(name, 0)),
+        actionable=False, description_en=name, description_zh=name,
+        template_en=f"{name} = {{value}}", template_zh=f"{name} = {{value}}", compute=None,
+    )
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet table; refuse duplicate column names."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"table {str(path)!r} does not exist")
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8") as f:
+            header = f.readline().rstrip("\n\r").split(",")
+        dups = sorted({c for c in header if header.count(c) > 1})
+        if dups:
+            raise DataError(f"table {str(path)!r} has duplicate column names: {', '.join(dups)}")
+        return pd.read_csv(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        dups = sorted({c for c in names if names.count(c) > 1})
+        if dups:
+            raise DataError(f"table {str(path)!r} has duplicate column names: {', '.join(dups)}")
+        return pd.read_parquet(path)
+    raise DataError(f"table {str(path)!r}: unsupported format {path.suffix!r}; allowed: .csv, .parquet")
+
+
+def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
+    """An own flat table (one row per decision) validated against ``[data.schema]``."""
+    schema = cfg.data.table_schema
+    df = read_table(path)
+    validate_table(df, schema, str(path))
+    y = (df[schema.target] == _coerce_label(schema.positive_label, df[schema.target])).to_numpy(
+        np.int8)
+    if schema.split_column:
+        split = df[schema.split_column].astype(str).to_numpy().astype(object)
+        bad = sorted(set(split) - set(SPLITS))
+        if bad:
+            raise DataError(
+                f"split column {schema.split_column!r} has value {bad[0]!r}; allowed: "
+                f"{', '.join(SPLITS)}")
+    else:
+        u = _user_uniform(np.arange(len(df)), cfg.split.seed)
+        s = cfg.split
+        split = np.where(u < s.test_fraction, "test",
+                         np.where(u < s.test_fraction + s.valid_fraction, "valid", "train"))
+        split = split.astype(object)
+    drop = {schema.target, *schema.drop, *([schema.split_column] if schema.split_column else [])}
+    X = df[[c for c in df.columns if c not in drop]].copy()
+    if schema.categorical:
+        X = pd.get_dummies(X, columns=list(schema.categorical), prefix_sep="=", dtype=np.float64)
+    X = X.astype(np.float64)
+    X.index = pd.RangeIndex(len(X), name="row_id")
+    reg = tuple(_own_feature(c, schema) for c in X.columns)
+    for name in schema.monotone:
+        if name in schema.categorical:
+            raise DataError(f"monotone direction given for categorical column {name!r}")
+    return ModelTable(
+        X=X, y=y, split=split, stressed=np.zeros(len(X), dtype=bool), features=X, truth=None,
+        registry=reg, dataset_hash=sha256_file(Path(path)), source=str(path),
+    )
+
+
+def _coerce_label(label, column: pd.Series):
+    if pd.api.types.is_numeric_dtype(column) and isinstance(label, str):
+        try:
+            return float(label)
+        except ValueError:
+            return label
+    if not pd.api.types.is_numeric_dtype(column):
+        return str(label)
+    return label
+
+
+def validate_table(df: pd.DataFrame, schema: TableSchema, name: str) -> None:
+    """Raise :class:`DataError` naming the problem; checks run in a fixed order."""
+    cols = list(df.columns)
+    dups = sorted({c for c in cols if cols.count(c) > 1})
+    if dups:
+        raise DataError(f"table {name!r} has duplicate column names: {', '.join(dups)}")
+    if schema.target not in df.columns:
+        raise DataError(
+            f"table {name!r} has no target column {schema.target!r}; columns: {', '.join(cols)}")
+    named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups]
+    if schema.split_column:
+        named.append(schema.split_column)
+    for c in named:
+        if c not in df.columns:
+            raise DataError(
+                f"schema names unknown column {c!r}; the table's columns: {', '.join(cols)}")
+    for c, d in schema.monotone.items():
+        if d not in (-1, 0, 1):
+            raise DataError(f"monotone direction of {c!r} is {d}; allowed: -1, 0, 1")
+    target = df[schema.target]
+    values = sorted(target.dropna().unique().tolist(), key=str)
+    if target.isna().any() or len(values) != 2:
+        raise DataError(
+            f"target {schema.target!r} must be binary with no missing values; found values "
+            f"{values[:5]}{' ...' if len(values) > 5 else ''}"
+            f"{' and missing values' if target.isna().any() else ''}")
+    pos = _coerce_label(schema.positive_label, target)
+    if pos not in values:
+        raise DataError(
+            f"positive_label {schema.positive_label!r} is not a value of target "
+            f"{schema.target!r}; values: {values}")
+    empty = [c for c in df.columns if df[c].isna().all()]
+    if empty:
+        raise DataError(f"column {empty[0]!r} of table {name!r} is entirely null")
+    n_pos = int((target == pos).sum())
+    n_neg = len(target) - n_pos
+    if min(n_pos, n_neg) < 50:
+        raise DataError(
+            f"target {schema.target!r} has {n_pos} positive and {n_neg} negative rows; "
+            "each class needs at least 50")
+    features = [c for c in df.columns if c not in {schema.target, *schema.drop,
+                                                    schema.split_column}]
+    for c in features:
+        if c in schema.categorical:
+            continue
+        if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+            raise DataError(
+                f"column {c!r} is not numeric; list it under categorical or drop")

@@ -1,0 +1,339 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+Conventions (a contract other stages, notebooks and users rely on):
+
+- store: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``tracking.uri`` in the config >
+  the embedded ``sqlite:///<cwd>/mlflow.db``, always set explicitly (STACK.md: an implicit
+  store may silently switch to the deprecated file store);
+- metrics ``{split}_{metric}``, explanation metrics ``explain_*``; params = flattened config;
+- tags on every run: ``toolkit.dataset_hash``, ``toolkit.config_hash``, ``toolkit.git_commit``,
+  ``toolkit.version``, ``toolkit.model_family``;
+- a tuning study is a parent run and each trial a nested child run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.errors import InputError
+
+DEFAULT_DB = "mlflow.db"
+TAG_PREFIX = "toolkit."
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_uri(uri: str | None = None, config_uri: str | None = None) -> str:
+    """The tracking URI to use (see the module docstring for the order)."""
+    chosen = uri or os.environ.get("MLFLOW_TRACKING_URI") or config_uri
+    if chosen:
+        return chosen
+    return f"sqlite:///{(Path.cwd() / DEFAULT_DB).resolve()}"
+
+
+def _artifact_root(uri: str) -> str | None:
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return (db.parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def connect(uri: str | None = None, config_uri: str | None = None) -> str:
+    """Point mlflow at the store; fail within seconds (InputError) if a server is unreachable."""
+    import mlflow
+
+    uri = resolve_uri(uri, config_uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if uri.startswith(("http://", "https://")):
+        # MLflow retries for minutes by default; a researcher wants an answer now.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as r:
+                r.read()
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            reason = getattr(err, "reason", err)
+            raise InputError(
+                f"tracking URI {uri!r} is unreachable ({reason}); start the server or use "
+                f"--tracking-uri sqlite:///mlflow.db"
+            ) from None
+    elif uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_id(name: str, uri: str) -> str:
+    """Get or create the experiment; with sqlite, artifacts go beside the database."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_root(uri))
+
+
+def git_commit() -> str:
+    """The commit of the toolkit's checkout (with ``-dirty`` if it has local changes)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=5,
+                               check=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def toolkit_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("zero-limit-toolkit")
+    except md.PackageNotFoundError:
+        return "unknown"
+
+
+def standard_tags(*, dataset_hash: str, config_hash: str, model_family: str,
+                  **extra: str) -> dict[str, str]:
+    tags = {
+        "toolkit.dataset_hash": dataset_hash,
+        "toolkit.config_hash": config_hash,
+        "toolkit.git_commit": git_commit(),
+        "toolkit.version": toolkit_version(),
+        "toolkit.model_family": model_family,
+    }
+    tags.update({f"toolkit.{k}": str(v) for k, v in extra.items()})
+    return tags
+
+
+class Run:
+    """A thin handle on an active MLflow run: log params, metrics, tables, figures, models."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        import mlflow
+
+        clean = {k: ("" if v is None else json.dumps(v) if isinstance(v, list | dict) else v)
+                 for k, v in params.items()}
+        mlflow.log_params(clean)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        import math
+
+        import mlflow
+
+        clean = {k: float(v) for k, v in metrics.items()
+                 if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        mlflow.log_metrics(clean, step=step)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        import mlflow
+
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+    def log_dict(self, data: dict, path: str) -> None:
+        import mlflow
+
+        mlflow.log_dict(data, path)
+
+    def log_text(self, text: str, path: str) -> None:
+        import mlflow
+
+        mlflow.log_text(text, path)
+
+    def log_frame(self, df: pd.DataFrame, path: str) -> None:
+        """A table as an artifact: ``.parquet``, ``.csv`` or ``.html`` by the path's suffix."""
+        import mlflow
+
+        with tempfile.TemporaryDirectory() as tmp:
+            f = Path(tmp) / Path(path).name
+            if f.suffix == ".parquet":
+                df.to_parquet(f)
+            elif f.suffix == ".html":
+                f.write_text(df.to_html(), encoding="utf-8")
+            else:
+                df.to_csv(f, index=True)
+            mlflow.log_artifact(str(f), str(Path(path).parent) if "/" in path else None)
+
+    def log_figure(self, fig, path: str) -> None:
+        import matplotlib.pyplot as plt
+        import mlflow
+
+        mlflow.log_figure(fig, path)
+        plt.close(fig)
+
+    def log_file(self, local: str | Path, artifact_dir: str | None = None) -> None:
+        import mlflow
+
+        mlflow.log_artifact(str(local), artifact_dir)
+
+    def log_folder(self, local: str | Path, artifact_dir: str | None = None) -> None:
+        import mlflow
+
+        mlflow.log_artifacts(str(local), artifact_dir)
+
+    def log_dataset(self, manifest_path: str | Path, *, name: str, digest: str,
+                    context: str = "training") -> None:
+        """Dataset lineage: ``mlflow.log_input`` with the dataset's manifest as the source."""
+        import mlflow
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+
+        with warnings.catch_warnings():
+            # Two registered local sources both claim a file path; either is right here.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be "
+                                    "interpreted in multiple ways")
+            source = resolve_dataset_source(str(Path(manifest_path).resolve()))
+        mlflow.log_input(MetaDataset(source=source, name=name, digest=digest[:32]),
+                         context=context)
+
+    def log_xgboost(self, scorer, example: pd.DataFrame, *, register_as: str | None) -> dict:
+        """Log the booster natively (ubj) with signature and input example; register it.
+
+        Also stores the exact bytes as ``scorer/model.ubj`` so ``reproduce`` can compare them.
+        Returns ``{"model_uri", "version"}`` (version None when not registered).
+        """
+        import mlflow
+        import mlflow.xgboost
+        import xgboost
+        from mlflow.models import infer_signature
+
+        ex = example[scorer.features].head(5)
+        sig = infer_signature(ex, scorer.predict_pd(ex))
+        info = mlflow.xgboost.log_model(scorer.booster, name="model", signature=sig,
+                                        input_example=ex, model_format="ubj",
+                                        registered_model_name=register_as,
+                                        pip_requirements=[f"xgboost=={xgboost.__version__}"])
+        with tempfile.TemporaryDirectory() as tmp:
+            f = Path(tmp) / "model.ubj"
+            scorer.save(f)
+            mlflow.log_artifact(str(f), "scorer")
+        version = getattr(info, "registered_model_version", None)
+        return {"model_uri": info.model_uri, "version": None if version is None else str(version)}
+
+
+@contextmanager
+def start_run(*, experiment: str, run_name: str, tags: dict[str, str],
+              uri: str, parent_run_id: str | None = None,
+              run_id: str | None = None) -> Iterator[Run]:
+    """Start (or resume, with ``run_id``) a run; a failure inside marks it FAILED."""
+    import mlflow
+
+    exp_id = experiment_id(experiment, uri)
+    kwargs: dict[str, Any] = {}
+    if run_id is None:
+        kwargs = {"experiment_id": exp_id, "run_name": run_name, "tags": tags}
+        if parent_run_id is not None:
+            kwargs["parent_run_id"] = parent_run_id
+            kwargs["nested"] = True
+    else:
+        kwargs = {"run_id": run_id, "nested": mlflow.active_run() is not None}
+    active = mlflow.start_run(**kwargs)
+    try:
+        yield Run(active.info.run_id)
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+def log_environment(run: Run) -> None:
+    """Locked dependencies: ``uv.lock`` when the checkout has one, and installed versions."""
+    from toolkit.dataset import versions
+
+    lock = REPO_ROOT / "uv.lock"
+    if lock.is_file():
+        run.log_file(lock, "environment")
+    run.log_dict(versions(), "environment/versions.json")
+
+
+# -- reading runs back -----------------------------------------------------------------------
+
+def get_run(run_id: str, uri: str):
+    """The MLflow run, or InputError if there is none with that id."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(uri).get_run(run_id)
+    except MlflowException:
+        raise InputError(f"unknown run id {run_id!r} in tracking store {uri}") from None
+
+
+def download(run_id: str, path: str, uri: str, dst: str | Path) -> Path:
+    """Download one artifact of a run into ``dst``; InputError if the run has no such artifact."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return Path(MlflowClient(uri).download_artifacts(run_id, path, str(dst)))
+    except (MlflowException, OSError):
+        raise InputError(f"run {run_id!r} has no artifact {path!r}") from None
+
+
+def load_scorer(run_id: str, uri: str):
+    """The xgboost scorer logged by a run (exact bytes); InputError if the run has no model."""
+    from toolkit.model import XGBScorer
+
+    get_run(run_id, uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            f = download(run_id, "scorer/model.ubj", uri, tmp)
+        except InputError:
+            raise InputError(f"run {run_id!r} has no model (it logged no scorer/model.ubj)") \
+                from None
+        return XGBScorer.load(f)
+
+
+def load_config_dict(run_id: str, uri: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(download(run_id, "config.json", uri, tmp).read_text())
+
+
+def search_runs(uri: str, experiment: str, filter_string: str = "") -> pd.DataFrame:
+    """Runs of an experiment as a DataFrame (metrics.*, params.*, tags.* columns)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(experiment_names=[experiment], filter_string=filter_string)
+
+
+def champion(model_name: str, uri: str) -> dict | None:
+    """The registered version behind alias ``champion``, with its run's test AUC and tags."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    try:
+        mv = client.get_model_version_by_alias(model_name, "champion")
+    except MlflowException:
+        return None
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    return {
+        "version": mv.version, "run_id": mv.run_id,
+        "test_auc": run.data.metrics.get("test_auc") if run else None,
+        "dataset_hash": run.data.tags.get("toolkit.dataset_hash") if run else None,
+    }
+
+
+def set_champion(model_name: str, version: str, uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(uri).set_registered_model_alias(model_name, "champion", version)

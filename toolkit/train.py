@@ -1,0 +1,139 @@
+"""Training and evaluation of the scoring models (no tracking here; see toolkit.tracking)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from toolkit.config import ModelConfig, PolicyConfig
+from toolkit.metrics import auc, classification_metrics, psi
+from toolkit.model import XGBScorer
+from toolkit.policy import MECHANISMS, LimitPolicy
+from toolkit.splits import SPLITS
+from toolkit.table import ModelTable
+
+
+def xgb_params(cfg: ModelConfig, monotone: Sequence[int] | None) -> dict:
+    """Native xgboost parameters for ``binary:logistic`` from the model config."""
+    params = {
+        "objective": "binary:logistic",
+        "eval_metric": ["auc", "logloss"],
+        "tree_method": "hist",
+        "device": cfg.device,
+        "eta": cfg.learning_rate,
+        "max_depth": cfg.max_depth,
+        "min_child_weight": cfg.min_child_weight,
+        "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree,
+        "lambda": cfg.reg_lambda,
+        "alpha": cfg.reg_alpha,
+        "seed": cfg.seed,
+        "nthread": cfg.nthread,
+    }
+    if cfg.monotone and monotone is not None and any(monotone):
+        params["monotone_constraints"] = "(" + ",".join(str(int(d)) for d in monotone) + ")"
+    return params
+
+
+def dmatrices(table: ModelTable):
+    """Train and validation DMatrix of the table (float64 input, as the scorer predicts)."""
+    import xgboost as xgb
+
+    Xt, yt = table.part("train")
+    Xv, yv = table.part("valid")
+    names = table.feature_names
+    return (xgb.DMatrix(Xt.to_numpy(np.float64), label=yt, feature_names=names),
+            xgb.DMatrix(Xv.to_numpy(np.float64), label=yv, feature_names=names))
+
+
+def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
+                matrices=None) -> XGBScorer:
+    """Fit on train with early stopping on validation logloss; return the cut scorer.
+
+    Monotone constraints come from the registry directions of the table's features.
+    """
+    import xgboost as xgb
+
+    dtrain, dvalid = matrices or dmatrices(table)
+    booster = xgb.train(
+        xgb_params(cfg, table.monotone), dtrain, num_boost_round=cfg.n_estimators,
+        evals=[(dvalid, "valid")], early_stopping_rounds=cfg.early_stopping_rounds,
+        verbose_eval=False, callbacks=callbacks,
+    )
+    best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
+    cut = booster[: best + 1]
+    return XGBScorer(booster=cut, features=table.feature_names, best_iteration=best)
+
+
+def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
+             *, splits: Sequence[str] = SPLITS) -> tuple[dict[str, float], pd.DataFrame]:
+    """Credit metrics per split and the policy decisions of every row.
+
+    pd_all: the model's PD for every row of the table, shape (n,).
+    Returns ``(metrics, decisions)``: metrics named ``{split}_{metric}``; decisions is the
+    :meth:`LimitPolicy.decide` frame indexed like ``table.X`` (None-policy: no decisions).
+    """
+    metrics: dict[str, float] = {}
+    train_pd = pd_all[table.mask("train")]
+    decisions = None
+    if policy is not None:
+        known = set(table.features.columns)
+        usable = policy.model_copy(update={"rules": tuple(r for r in policy.rules
+                                                          if r.feature in known)})
+        decisions = LimitPolicy(usable, known_features=known).decide(
+            pd_all, table.stressed, table.features)
+        decisions.index = table.X.index
+    for s in splits:
+        m = table.mask(s)
+        if not m.any():
+            continue
+        y, p = table.y[m], pd_all[m]
+        for k, v in classification_metrics(y, p).items():
+            metrics[f"{s}_{k}"] = v
+        metrics[f"{s}_psi"] = psi(train_pd, p)
+        metrics[f"{s}_rows"] = float(m.sum())
+        metrics[f"{s}_default_rate"] = float(y.mean())
+        if table.truth is not None:
+            oracle = auc(y, table.truth["true_pd"].to_numpy()[m])
+            metrics[f"{s}_oracle_auc"] = oracle
+            metrics[f"{s}_auc_oracle_ratio"] = metrics[f"{s}_auc"] / oracle
+        if decisions is not None:
+            d = decisions[m]
+            metrics[f"{s}_zero_limit_rate"] = float(d["zero"].mean())
+            for mech in MECHANISMS[1:]:
+                metrics[f"{s}_n_{mech}"] = float((d["mechanism"] == mech).sum())
+            if table.truth is not None:
+                t = table.truth[m]
+                metrics[f"{s}_decision_agreement"] = float(
+                    (d["zero"].to_numpy() == t["true_zero"].to_numpy()).mean())
+                metrics[f"{s}_mechanism_agreement"] = float(
+                    (d["mechanism"].to_numpy() == t["true_mechanism"].astype(str).to_numpy())
+                    .mean())
+    return metrics, decisions
+
+
+def monotonicity_violations(scorer: XGBScorer, X: pd.DataFrame, directions: Sequence[int],
+                            *, n_rows: int = 200, n_grid: int = 15, seed: int = 0) -> dict:
+    """Grid check: for each constrained feature, sweep it over its quantiles on sampled rows
+    and count steps where the margin moves against the direction (beyond 1e-9).
+
+    Returns ``{feature: violations}`` for every feature with a non-zero direction.
+    """
+    rng = np.random.default_rng(seed)
+    rows = X.iloc[rng.choice(len(X), size=min(n_rows, len(X)), replace=False)]
+    out = {}
+    for name, d in zip(X.columns, directions, strict=True):
+        if d == 0:
+            continue
+        grid = np.unique(np.quantile(X[name].to_numpy(), np.linspace(0, 1, n_grid)))
+        if len(grid) < 2:
+            out[name] = 0
+            continue
+        big = pd.concat([rows] * len(grid), ignore_index=True)
+        big[name] = np.repeat(grid, len(rows))
+        m = scorer.margin(big).reshape(len(grid), len(rows))
+        steps = np.diff(m, axis=0) * d
+        out[name] = int((steps < -1e-9).sum())
+    return out
