@@ -1,0 +1,204 @@
+"""Training pipeline: metric names and tags, reproduce, monotonicity, scorecard baseline,
+own tables, and bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.config import build_config
+from toolkit.dataset import load_dataset
+from toolkit.errors import DataError, InputError
+from toolkit.experiment import reproduce, train_experiment
+from toolkit.table import from_table
+from toolkit.train import monotonicity_violations
+
+runner = CliRunner()
+SMALL_MODEL = {"n_estimators": 150, "learning_rate": 0.1}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def trained(small_world, store):
+    path, _, _ = small_world
+    cfg = build_config({"world": {"n_users": 4000, "block_size": 1000}, "model": SMALL_MODEL})
+    return cfg, train_experiment(cfg, stem="unit", data=path, uri=store)
+
+
+def test_runs_carry_metric_names_params_and_tags(trained, store):
+    cfg, t = trained
+    client = MlflowClient(store)
+    for family in ("xgboost", "scorecard"):
+        run = client.get_run(t.run_ids[family])
+        assert run.info.run_name == f"unit-{family}"
+        assert run.info.status == "FINISHED"
+        m = run.data.metrics
+        for split in ("train", "valid", "test"):
+            for metric in ("auc", "gini", "ks", "brier", "logloss", "ece", "psi", "oracle_auc",
+                           "auc_oracle_ratio", "zero_limit_rate", "decision_agreement",
+                           "mechanism_agreement", "n_score", "n_policy", "n_monitoring"):
+                assert f"{split}_{metric}" in m, f"{split}_{metric}"
+        assert m["test_gini"] == pytest.approx(2 * m["test_auc"] - 1)
+        assert m["test_auc_oracle_ratio"] == pytest.approx(m["test_auc"] / m["test_oracle_auc"])
+        tags = run.data.tags
+        assert tags["toolkit.model_family"] == family
+        assert tags["toolkit.dataset_hash"] == t.table.dataset_hash
+        assert tags["toolkit.config_hash"] == cfg.config_hash()
+        assert tags["toolkit.version"] == "0.1.0"
+        assert tags["toolkit.git_commit"]
+        assert run.data.params["model.max_depth"] == str(cfg.model.max_depth)
+        assert run.data.params["world.n_users"] == "4000"
+        assert run.inputs.dataset_inputs, "dataset lineage must be logged with log_input"
+        arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"config.json", "split_summary.csv", "figures", "environment",
+                "dataset"} <= arts
+    xgb_arts = {a.path for a in client.list_artifacts(t.run_ids["xgboost"], "figures")}
+    assert {"figures/roc_ks.png", "figures/calibration.png",
+            "figures/feature_importance.png"} <= xgb_arts
+    assert {a.path for a in client.list_artifacts(t.run_ids["scorecard"], "scorecard")} == {
+        "scorecard/scorecard.json", "scorecard/points.csv"}
+
+
+def test_model_is_registered(trained, store):
+    cfg, t = trained
+    client = MlflowClient(store)
+    versions = client.search_model_versions(f"name='{cfg.tracking.model_name}'")
+    assert t.model_version in {str(v.version) for v in versions}
+
+
+def test_reproduce_gives_identical_metrics_and_bytes(trained, store):
+    _, t = trained
+    for family in ("xgboost", "scorecard"):
+        rep = reproduce(t.run_ids[family], uri=store)
+        assert rep.identical_metrics, rep.differences
+        assert rep.identical_model
+
+
+def test_monotone_constraints_hold_on_a_grid(trained):
+    _, t = trained
+    viol = monotonicity_violations(t.scorer, t.table.X, t.table.monotone)
+    assert viol, "the model must have constrained features"
+    assert sum(viol.values()) == 0, {k: v for k, v in viol.items() if v}
+
+
+def test_xgboost_beats_the_scorecard_and_approaches_the_oracle(trained):
+    _, t = trained
+    assert t.metrics["test_auc"] > 0.75
+    assert t.metrics["test_auc_oracle_ratio"] > 0.9
+    assert t.scorecard_metrics["test_auc"] > 0.7
+
+
+def test_scorecard_points_sum_to_score(trained):
+    _, t = trained
+    X = t.table.X.head(50)
+    np.testing.assert_allclose(t.scorecard.points(X).sum(axis=1), t.scorecard.score(X),
+                               atol=1e-8)
+    # higher score means lower PD
+    order = np.argsort(t.scorecard.score(X))
+    assert np.all(np.diff(t.scorecard.predict_pd(X)[order]) <= 1e-12)
+
+
+def test_unreachable_tracking_uri_is_a_clear_error(small_world):
+    path, _, _ = small_world
+    cfg = build_config({"model": SMALL_MODEL})
+    with pytest.raises(InputError, match=r"tracking URI 'http://127.0.0.1:9' is unreachable"):
+        train_experiment(cfg, stem="x", data=path, uri="http://127.0.0.1:9")
+
+
+def test_tampered_dataset_is_refused(small_world, tmp_path, store):
+    path, _, _ = small_world
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    users = pd.read_parquet(copy / "users.parquet")
+    users.loc[0, "income"] += 1
+    users.to_parquet(copy / "users.parquet", index=False)
+    with pytest.raises(DataError, match="users.parquet does not match its manifest hash"):
+        load_dataset(copy)
+    res = runner.invoke(app, ["train", "experiments/baseline.toml", "--data", str(copy),
+                              "--tracking-uri", store])
+    assert res.exit_code == 2
+    assert "does not match its manifest hash" in res.output
+
+
+def test_cli_bad_toml_names_key_and_type(tmp_path, store):
+    f = tmp_path / "exp.toml"
+    f.write_text("# bad\n[model]\nlearning_rate = \"fast\"\n")
+    res = runner.invoke(app, ["train", str(f), "--tracking-uri", store])
+    assert res.exit_code == 2
+    assert "config key 'model.learning_rate' must be of type float, got 'fast'" in res.output
+
+
+# -- bring your own table -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def exported(small_world, tmp_path_factory):
+    path, _, _ = small_world
+    out = tmp_path_factory.mktemp("table") / "table.csv"
+    res = runner.invoke(app, ["export-table", str(out), "--data", str(path)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _own_cfg(table, **schema):
+    base = {"target": "default_12m", "categorical": ["segment"], "drop": ["user_id"],
+            "split_column": "split", "monotone": {"late_cnt_6m": 1},
+            "groups": {"late_cnt_6m": "repayment_history", "segment": "tenure_profile"}}
+    base.update(schema)
+    return build_config({"data": {"table": str(table), "schema": base}, "model": SMALL_MODEL})
+
+
+def test_own_table_trains_and_logs(exported, store):
+    cfg = _own_cfg(exported)
+    t = train_experiment(cfg, stem="own", uri=store)
+    assert t.metrics["test_auc"] > 0.7
+    assert "test_oracle_auc" not in t.metrics
+    assert any(c.startswith("segment=") for c in t.table.feature_names)
+    assert t.table.groups["segment=student"] == "tenure_profile"
+    run = MlflowClient(store).get_run(t.run_ids["xgboost"])
+    assert run.data.tags["toolkit.dataset_hash"] == t.table.dataset_hash
+
+
+def _write(df, tmp_path, name="t.csv"):
+    f = tmp_path / name
+    df.to_csv(f, index=False)
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mutate", "schema", "message"),
+    [
+        (lambda d: d.drop(columns=["default_12m"]), {},
+         "has no target column 'default_12m'"),
+        (lambda d: d.assign(default_12m=np.arange(len(d)) % 3), {},
+         "target 'default_12m' must be binary"),
+        (lambda d: d, {"drop": ["user_id", "nonexistent"]},
+         "schema names unknown column 'nonexistent'"),
+        (lambda d: d.assign(empty=np.nan), {}, "column 'empty' of table"),
+        (lambda d: d.head(400), {}, "each class needs at least 50"),
+    ],
+)
+def test_own_table_validation(exported, tmp_path, mutate, schema, message):
+    df = mutate(pd.read_csv(exported))
+    f = _write(df, tmp_path)
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        from_table(f, _own_cfg(f, **schema))
+
+
+def test_own_table_duplicate_columns(exported, tmp_path):
+    text = exported.read_text().splitlines()
+    header = text[0].split(",")
+    header[1] = header[2]
+    f = tmp_path / "dup.csv"
+    f.write_text("\n".join([",".join(header), *text[1:]]) + "\n")
+    with pytest.raises(DataError, match=f"duplicate column names: {header[2]}"):
+        from_table(f, _own_cfg(f))
