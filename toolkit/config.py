@@ -110,7 +110,11 @@ class PolicyConfig(_Strict):
     normal_cutoff: float = Field(0.20, description="PD cutoff in the normal regime")
     stressed_cutoff: float = Field(0.12, description="PD cutoff in force in the stressed regime")
     tighten_in_stress: bool = Field(True, description="apply stressed_cutoff in stressed months")
-    rules: tuple[MonitoringRule, ...] = Field(default_factory=_default_rules)
+    rules: tuple[MonitoringRule, ...] = Field(
+        default_factory=_default_rules,
+        description="monitoring rules [[policy.rules]]: name, feature, op, threshold; default: "
+        "liquidity_drain (balance_drop_1m >= 0.85), inquiry_burst (inq_cnt_1m >= 4)",
+    )
     limit_income_multiple: float = Field(1.5, gt=0, description="limit = income x this x headroom")
     min_limit: float = Field(500.0, ge=0, description="smallest positive limit, CNY")
 
@@ -234,7 +238,8 @@ class FeatureConfig(_Strict):
 class SplitConfig(_Strict):
     """Out-of-time (default) or user-disjoint random split of observation rows."""
 
-    method: Literal["out_of_time", "random"] = "out_of_time"
+    method: Literal["out_of_time", "random"] = Field(
+        "out_of_time", description="out_of_time (by observation month) or random (by user)")
     train_end: str = Field("2024-03", description="last observation month of train (out_of_time)")
     valid_end: str = Field("2024-09", description="last observation month of validation")
     valid_fraction: float = Field(0.15, gt=0, lt=1, description="random split: validation share")
@@ -245,27 +250,28 @@ class SplitConfig(_Strict):
 class ModelConfig(_Strict):
     """xgboost settings (binary:logistic with monotone constraints from the registry)."""
 
-    n_estimators: int = Field(600, ge=1, le=10_000)
-    learning_rate: float = Field(0.06, gt=0, le=1)
-    max_depth: int = Field(4, ge=1, le=12)
-    min_child_weight: float = Field(5.0, ge=0)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
-    reg_alpha: float = Field(0.0, ge=0)
-    early_stopping_rounds: int = Field(50, ge=1)
+    n_estimators: int = Field(600, ge=1, le=10_000, description="maximum boosting rounds")
+    learning_rate: float = Field(0.06, gt=0, le=1, description="eta, shrinkage per round")
+    max_depth: int = Field(4, ge=1, le=12, description="maximum tree depth")
+    min_child_weight: float = Field(5.0, ge=0, description="minimum hessian sum in a leaf")
+    subsample: float = Field(0.8, gt=0, le=1, description="row share sampled per tree")
+    colsample_bytree: float = Field(0.8, gt=0, le=1, description="feature share per tree")
+    reg_lambda: float = Field(1.0, ge=0, description="L2 penalty on leaf weights")
+    reg_alpha: float = Field(0.0, ge=0, description="L1 penalty on leaf weights")
+    early_stopping_rounds: int = Field(
+        50, ge=1, description="stop after this many rounds without validation logloss gain")
     monotone: bool = Field(True, description="use the registry's monotone directions")
-    seed: int = Field(0, ge=0)
-    nthread: int = Field(2, ge=1)
-    device: Literal["cpu", "cuda"] = "cpu"
+    seed: int = Field(0, ge=0, description="xgboost seed (row and column sampling)")
+    nthread: int = Field(2, ge=1, description="xgboost threads")
+    device: Literal["cpu", "cuda"] = Field("cpu", description="cpu, or cuda where a GPU exists")
 
 
 class ScorecardConfig(_Strict):
     """Logistic-regression scorecard baseline on quantile-binned inputs (WoE)."""
 
-    enabled: bool = True
-    n_bins: int = Field(5, ge=2, le=20)
-    C: float = Field(1.0, gt=0)
+    enabled: bool = Field(True, description="also fit and log the scorecard baseline")
+    n_bins: int = Field(5, ge=2, le=20, description="quantile bins per feature")
+    C: float = Field(1.0, gt=0, description="inverse L2 strength of the logistic regression")
     pdo: float = Field(20.0, gt=0, description="points to double the odds")
     base_points: float = Field(600.0, description="score at base_odds")
     base_odds: float = Field(50.0, gt=0, description="good:bad odds at base_points")
@@ -274,22 +280,23 @@ class ScorecardConfig(_Strict):
 class ExplainConfig(_Strict):
     """Settings of the SHAP explanation stage."""
 
-    mode: Literal["path", "interventional"] = "path"
+    mode: Literal["path", "interventional"] = Field(
+        "path", description="path (exact native TreeSHAP) or interventional (approved users)")
     top_k: int = Field(4, ge=1, le=10, description="reasons per zero-limit user")
     change_months: int = Field(3, ge=1, description="k: explain the change since k months ago")
     background_size: int = Field(200, ge=10, description="approved users in the background")
     interaction_sample: int = Field(300, ge=10, description="rows for SHAP interaction values")
     interventional_rows: int = Field(2000, ge=10, description="rows explained interventionally")
-    lang: Literal["en", "zh"] = "en"
+    lang: Literal["en", "zh"] = Field("en", description="language of reason sentences")
 
 
 class TrackingConfig(_Strict):
     """Where runs go. ``uri`` None means the embedded sqlite store ./mlflow.db."""
 
-    experiment: str = "zero-limit"
-    uri: str | None = None
-    register_model: bool = True
-    model_name: str = "zero-limit-scorer"
+    experiment: str = Field("zero-limit", description="MLflow experiment name")
+    uri: str | None = Field(None, description="tracking URI; none = sqlite:///mlflow.db here")
+    register_model: bool = Field(True, description="register the xgboost model")
+    model_name: str = Field("zero-limit-scorer", description="registered model name")
 
 
 class TuneParam(_Strict):
@@ -331,8 +338,12 @@ class TableSchema(_Strict):
 class DataConfig(_Strict):
     """Where the data comes from: the synthetic world (default) or an own table."""
 
-    table: str | None = None
-    table_schema: TableSchema | None = Field(None, alias="schema")
+    table: str | None = Field(None, description="own table (.csv/.parquet); none = synthetic")
+    table_schema: TableSchema | None = Field(
+        None, alias="schema",
+        description="[data.schema]: target, positive_label, categorical, drop, monotone, groups, "
+        "split_column",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -454,3 +465,37 @@ def with_overrides(cfg: ExperimentConfig, **sections: dict[str, Any]) -> Experim
     for section, values in sections.items():
         data[section] = {**(data.get(section) or {}), **values}
     return build_config(data)
+
+
+def reference_markdown() -> str:
+    """Every experiment-file key with its default and meaning, as Markdown tables.
+
+    The README embeds this text; a test checks that the two agree.
+    """
+    out = []
+    for section, field in ExperimentConfig.model_fields.items():
+        model = field.annotation
+        args = [a for a in getattr(model, "__args__", ()) if isinstance(a, type)]
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            model = next(a for a in args if issubclass(a, BaseModel))
+        doc = (model.__doc__ or "").strip().splitlines()[0]
+        out.append(f"### [{section}]\n\n{doc}\n")
+        out.append("| key | default | meaning |\n| --- | --- | --- |")
+        for name, f in model.model_fields.items():
+            key = f.alias or name
+            if f.default_factory is not None:
+                default = f.default_factory()
+            else:
+                default = f.default
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            elif isinstance(default, tuple):
+                default = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d
+                           for d in default]
+            text = json.dumps(default, ensure_ascii=False) if default is not None else "none"
+            if len(text) > 60:
+                text = "see toolkit/config.py"
+            desc = (f.description or "").replace("|", "/")
+            out.append(f"| `{key}` | `{text}` | {desc} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
