@@ -65,3 +65,27 @@ def test_bad_values_are_named(overrides, message):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_set_overrides_merge_over_the_file(tmp_path):
+    f = tmp_path / "exp.toml"
+    f.write_text("# q\n[world]\nname = \"mine\"\n[model]\nmax_depth = 3\n")
+    cfg = load_config(f, ["world.n_users=1234", 'explain.lang="zh"', "model.monotone=false"])
+    assert (cfg.world.name, cfg.world.n_users) == ("mine", 1234)
+    assert cfg.model.max_depth == 3 and cfg.model.monotone is False
+    assert cfg.explain.lang == "zh"
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["n_users"], "--set 'n_users' is not of the form section.key=value"),
+        (["world..n=1"], "is not of the form section.key=value"),
+        (["world.n_users=many"], "config key 'world.n_users' must be of type int, got 'many'"),
+        (["world.size=3"], "unknown config key 'world.size'"),
+    ],
+)
+def test_bad_set_overrides(sets, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, sets)
+    assert message in str(err.value)

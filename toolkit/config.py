@@ -445,18 +445,58 @@ def build_config(overrides: dict[str, Any] | None = None, *, source: str = "conf
         raise ConfigError(_format_error(err, source)) from None
 
 
-def load_config(path: str | Path | None) -> ExperimentConfig:
-    """Read an experiment TOML file (overrides only) and return the validated config."""
-    if path is None:
-        return build_config({})
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file {str(path)!r} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return build_config(data, source=str(path))
+def parse_sets(sets: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["world.n_users=3000", 'explain.lang="zh"']`` as a nested override dict.
+
+    Values are TOML literals (numbers, booleans, quoted strings, arrays); a bare word that
+    is not valid TOML is taken as a string.
+    """
+    tree: dict[str, Any] = {}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"--set {item!r} is not of the form section.key=value")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        node = tree
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r} conflicts with another --set of {part!r}")
+        node[last] = value
+    return tree
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_config(path: str | Path | None, sets: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read an experiment TOML file (overrides only), apply ``--set`` overrides, validate."""
+    data: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"experiment file {str(path)!r} does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    if sets:
+        data = _deep_merge(data, parse_sets(sets))
+    return build_config(data, source=source)
 
 
 def with_overrides(cfg: ExperimentConfig, **sections: dict[str, Any]) -> ExperimentConfig:

@@ -21,6 +21,8 @@ def generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
     workers: int = typer.Option(1, "--workers", "-w", min=1,
                                 help="Processes generating blocks; output bytes do not change."),
+    sets: list[str] = typer.Option([], "--set", help="Override one config key, e.g. "
+                                   "--set world.seed=3 (TOML value); repeatable."),
 ) -> None:
     """Generate a synthetic credit world with the true cause of every zero-limit decision.
 
@@ -31,7 +33,7 @@ def generate(
     from toolkit.synth.generate import resolve
     from toolkit.synth import generate as run_generate
 
-    cfg, target = resolve(users, config=load_config(config), seed=seed, out=out,
+    cfg, target = resolve(users, config=load_config(config, sets), seed=seed, out=out,
                           overwrite=overwrite, workers=workers)
     with progress_bar("generating users", total=cfg.world.n_users) as update:
         manifest = run_generate(config=cfg, out=target, overwrite=overwrite, workers=workers,

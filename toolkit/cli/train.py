@@ -9,6 +9,8 @@ import typer
 from toolkit.cli import app
 from toolkit.cli.common import console, guard
 
+SET_HELP = ("Override one config key, e.g. --set world.n_users=5000 (TOML value); "
+            "repeatable.")
 URI_HELP = ("MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri in the "
             "experiment, then sqlite:///mlflow.db in this folder).")
 
@@ -40,6 +42,7 @@ def train(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
     data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
                               "(default: data/synthetic/<world.name>, generated if missing)."),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
     """Train the monotone xgboost model and the scorecard baseline; log both to MLflow.
 
@@ -50,7 +53,7 @@ def train(
     from toolkit.config import load_config
     from toolkit.experiment import train_experiment
 
-    cfg = load_config(experiment)
+    cfg = load_config(experiment, sets)
     with console.status("training") as status:
         trained = train_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
                                    progress=lambda s: status.update(f"[bold]{s}"))
