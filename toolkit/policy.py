@@ -58,7 +58,9 @@ class LimitPolicy:
         fired = np.full(n, "", dtype=object)
         for rule in reversed(self.config.rules):
             if rule.feature not in features:
-                raise InputError(f"features lack column {rule.feature!r} used by rule {rule.name!r}")
+                raise InputError(
+                    f"features lack column {rule.feature!r} used by rule {rule.name!r}"
+                )
             hit = _OPS[rule.op](np.asarray(features[rule.feature], dtype=np.float64),
                                 rule.threshold)
             fired[hit] = rule.name
@@ -119,17 +121,20 @@ def compare_policies(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counterfactual comparison of several policies on the same PDs.
 
-    Returns ``(summary, changed)``: ``summary`` has one row per policy with the zero-limit
-    rate and the count of each mechanism; ``changed`` has one row per user (features index)
-    whose mechanism differs between the first policy and any other, with a column per policy.
+    Returns ``(summary, changed)``: ``summary`` has one row per policy (index ``scenario``,
+    the keys of ``policies``) with ``zero_limit_rate`` and the count of each mechanism;
+    ``changed`` has one row per user (features index) whose mechanism differs between the
+    first policy and any other, with a column per policy.
     """
     decisions = {name: LimitPolicy(cfg).decide(pd_, stressed, features)
                  for name, cfg in policies.items()}
-    summary = pd.DataFrame([
-        {"policy": name, "zero_limit_rate": float(d["zero"].mean()),
-         **{m: int((d["mechanism"] == m).sum()) for m in MECHANISMS}}
-        for name, d in decisions.items()
-    ]).set_index("policy")
+    # The index is named "scenario": "policy" is already the column of one mechanism.
+    summary = pd.DataFrame(
+        [{"zero_limit_rate": float(d["zero"].mean()),
+          **{m: int((d["mechanism"] == m).sum()) for m in MECHANISMS}}
+         for d in decisions.values()],
+        index=pd.Index(list(decisions), name="scenario"),
+    )
     mech = pd.DataFrame({name: d["mechanism"].to_numpy() for name, d in decisions.items()},
                         index=features.index)
     first = mech.columns[0]

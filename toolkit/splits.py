@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.config import SplitConfig, WorldConfig, month_index
+from toolkit.config import SplitConfig, WorldConfig, month_index, month_label
 from toolkit.errors import InputError
 
 SPLITS = ("train", "valid", "test")
@@ -46,9 +46,16 @@ def assign_splits(obs_month: np.ndarray, user_id: np.ndarray, split: SplitConfig
     out = out.astype(object)
     for name in SPLITS:
         if not (out == name).any():
+            if split.method == "random":
+                settings = (f"valid_fraction={split.valid_fraction:g}, "
+                            f"test_fraction={split.test_fraction:g}, seed={split.seed}")
+            else:
+                settings = f"train_end={split.train_end}, valid_end={split.valid_end}"
+            first = month_label(int(obs_month.min()), world.calendar_start)
+            last = month_label(int(obs_month.max()), world.calendar_start)
             raise InputError(
-                f"split {name!r} is empty with {split.model_dump()}: observation months run "
-                f"from {int(obs_month.min())} to {int(obs_month.max())} (calendar indices)"
+                f"split {name!r} is empty with {settings}: observation months run from "
+                f"{first} to {last}; set the boundaries inside that range"
             )
     return out
 

@@ -29,7 +29,7 @@ def _root() -> None:
 # Each module registers its commands on ``app``; they import nothing heavy at module level.
 from toolkit.cli import generate as _generate  # noqa: E402,F401
 
-for _optional in ("train", "explain", "tune", "run"):
+for _optional in ("train", "explain", "tune", "run", "policy"):
     try:
         __import__(f"toolkit.cli.{_optional}")
     except ModuleNotFoundError as _err:  # a command module not written yet
