@@ -86,7 +86,6 @@ def test_random_split_is_user_disjoint_and_deterministic_by_seed():
          "months run from 2022-12 to 2025-12; set the boundaries inside that range"),
         ("2025-12", "2026-06",
          "split 'valid' is empty with train_end=2025-12, valid_end=2026-06"),
-        ("2024-13", "2025-01", "split boundary: month '2024-13' is not of the form YYYY-MM"),
     ],
 )
 def test_bad_boundaries_are_named(small_world, train_end, valid_end, message):
@@ -133,3 +132,13 @@ def test_split_summary(small_world):
     assert 0 < summary.loc["test", "stressed_share"] < 1
     # stress tightens the policy: more zero limits where the stress episode is
     assert summary.loc["test", "zero_limit_rate"] > summary.loc["train", "zero_limit_rate"]
+
+
+def test_malformed_boundary_is_refused_when_the_config_loads():
+    from toolkit.config import build_config
+    from toolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        build_config({"split": {"train_end": "2024-13"}})
+    assert "config key 'split.train_end': month '2024-13' is not of the form YYYY-MM" in str(
+        err.value)

@@ -246,6 +246,12 @@ class SplitConfig(_Strict):
     test_fraction: float = Field(0.25, gt=0, lt=1, description="random split: test share")
     seed: int = Field(0, ge=0, description="random split: seed")
 
+    @field_validator("train_end", "valid_end")
+    @classmethod
+    def _valid_boundary(cls, v: str) -> str:
+        _parse_month(v)
+        return v
+
 
 class ModelConfig(_Strict):
     """xgboost settings (binary:logistic with monotone constraints from the registry)."""
