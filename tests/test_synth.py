@@ -120,7 +120,8 @@ def test_true_decisions_follow_the_policy_on_true_pd(small_world):
     t = ds.truth.set_index("user_id")
     feats = build_features(ds.history, ds.users)
     t = t.loc[feats.index]
-    dec = LimitPolicy().decide(t["true_pd"].to_numpy(),
+    platform = build_config({"world": manifest["config"]["world"]}).world.platform
+    dec = LimitPolicy(platform).decide(t["true_pd"].to_numpy(),
                                (t["regime"] == "stressed").to_numpy(), feats)
     assert (dec["mechanism"].to_numpy() == t["true_mechanism"].astype(str).to_numpy()).all()
     assert (dec["rule"].to_numpy() == t["true_rule"].astype(str).to_numpy()).all()
