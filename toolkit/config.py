@@ -308,25 +308,61 @@ class TrackingConfig(_Strict):
 class TuneParam(_Strict):
     """One search-space dimension: a numeric range (optionally log) or a list of choices."""
 
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    int: bool = False
-    choices: tuple[Any, ...] | None = None
+    low: float | None = Field(None, description="lower end of the range")
+    high: float | None = Field(None, description="upper end of the range (above low)")
+    log: bool = Field(False, description="sample the range on a log scale (low > 0)")
+    int: bool = Field(False, description="whole numbers only (implied for integer settings)")
+    choices: tuple[Any, ...] | None = Field(None, description="a list of values instead of a range")
 
 
 class TuneConfig(_Strict):
     """Optuna search. Present in an experiment file only when it tunes."""
 
-    trials: int = Field(20, ge=1)
-    timeout: float | None = Field(None, gt=0)
-    workers: int = Field(1, ge=1)
-    storage: str | None = None
-    study_name: str | None = None
-    objectives: tuple[str, ...] = ("val_auc",)
-    pruner: Literal["median", "none"] = "median"
-    pareto_pick: Literal["best_auc", "best_explain", "balanced"] = "balanced"
-    space: dict[str, TuneParam] = Field(default_factory=dict)
+    trials: int = Field(20, ge=1, description="finished (complete or pruned) trials in the study")
+    timeout: float | None = Field(None, gt=0, description="stop a worker after this many seconds")
+    workers: int = Field(1, ge=1, description="parallel worker processes on one study")
+    storage: str | None = Field(
+        None, description="Optuna database URL; none = sqlite optuna.db beside mlflow.db")
+    study_name: str | None = Field(None, description="study name; none = the experiment's stem")
+    objectives: tuple[str, ...] = Field(
+        ("val_auc",), description="val_auc, or val_auc and val_explain_top1_group_accuracy "
+        "(multi-objective)")
+    pruner: Literal["median", "none"] = Field("median", description="prune unpromising trials")
+    pareto_pick: Literal["best_auc", "best_explain", "balanced"] = Field(
+        "balanced", description="which Pareto-front trial a multi-objective study refits")
+    space: dict[str, TuneParam] = Field(
+        default_factory=dict, description="model.<field> = {low, high, log, int} or {choices}; "
+        "empty = a default space")
+
+    @field_validator("space")
+    @classmethod
+    def _valid_space(cls, v: dict[str, TuneParam]) -> dict[str, TuneParam]:
+        from toolkit.tune.space import check_space
+
+        check_space(v)
+        return v
+
+    @field_validator("objectives")
+    @classmethod
+    def _valid_objectives(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from toolkit.tune.space import check_objectives
+
+        check_objectives(v)
+        return v
+
+    @field_validator("storage", "study_name")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be empty; leave it out for the default")
+        return v
+
+    @model_validator(mode="after")
+    def _valid_pick(self) -> TuneConfig:
+        from toolkit.tune.space import check_pareto_pick
+
+        check_pareto_pick(self.objectives, self.pareto_pick)
+        return self
 
 
 class TableSchema(_Strict):

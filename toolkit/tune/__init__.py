@@ -1,0 +1,1 @@
+"""Hyperparameter tuning with Optuna (placeholder while being written)."""
