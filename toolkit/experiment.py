@@ -144,19 +144,21 @@ def log_evaluation(run, table: ModelTable, pd_all: np.ndarray, tag: str) -> None
 def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                      uri: str | None = None, parent_run_id: str | None = None,
                      progress: Progress = _noop,
+                     prepared: tuple[ModelTable, Path] | None = None,
                      after_fit: Callable[[Trained, object], None] | None = None) -> Trained:
     """Build data, fit both models and log one MLflow run per model family.
 
     stem: the experiment file's stem; runs are named ``<stem>-xgboost`` and
-    ``<stem>-scorecard``.  after_fit(trained, run): an optional extra stage run inside the
-    xgboost run (the explanation stage uses it).
+    ``<stem>-scorecard``.  prepared: an already built ``(table, lineage)``.
+    after_fit(trained, run): an optional extra stage run inside the xgboost run (the
+    explanation stage uses it).
     """
     from toolkit import tracking
     from toolkit.plots import importance_figure
 
     uri = tracking.connect(uri, cfg.tracking.uri)
     progress("data")
-    table, lineage = build_table(cfg, data)
+    table, lineage = prepared or build_table(cfg, data)
     progress("train")
     trained = fit_models(cfg, table)
     progress("log")

@@ -297,10 +297,11 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                      f"CNY {{value}} drawn in the last {w} months",
                      f"近{w}个月借款{{value}}元", _sum("draw_amount", w)))
     for w in (1, *windows):
+        span = "month" if w == 1 else f"{w} months"
         reg.append(F(f"inq_cnt_{w}m", "borrowing_behavior", "inquiries", +1, True,
-                     f"loan inquiries at other lenders in the last {w} months",
+                     f"loan inquiries at other lenders in the last {span}",
                      f"近{w}个月在其他机构的贷款查询次数",
-                     f"{{value}} loan inquiries at other lenders in the last {w} months",
+                     f"{{value}} loan inquiries at other lenders in the last {span}",
                      f"近{w}个月在其他机构贷款查询{{value}}次", _sum("inquiries", w)))
     for w in windows:
         reg.append(F(f"inflow_mean_{w}m", "liquidity_income", "CNY", -1, False,

@@ -1,0 +1,182 @@
+"""The main job: every stage of an experiment under one MLflow parent run.
+
+generate (or reuse) -> features -> train (or tune) -> explain -> report.  A stage that fails
+marks the parent run (and the stage's own run) FAILED; the local report folder is built
+under a temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.config import ExperimentConfig
+from toolkit.experiment import Trained, build_table, load_or_generate, train_experiment
+from toolkit.table import ModelTable, from_dataset
+
+STAGES = ("generate", "features", "train", "explain", "report")
+OUTPUTS = Path("outputs")
+
+
+class StageHooks:
+    """Progress callbacks: ``start(stage)``, ``advance(done, total)`` and ``finish(stage)``."""
+
+    def start(self, stage: str) -> None: ...
+
+    def advance(self, done: int, total: int) -> None: ...
+
+    def finish(self, stage: str) -> None: ...
+
+
+@dataclass
+class Explained:
+    """The explanation stage's output for the model and its baselines."""
+
+    primary: object  # toolkit.explain.ExplanationResult
+    metrics: dict[str, float]
+    scorecard_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """What ``toolkit run`` prints at the end."""
+
+    stem: str
+    parent_run_id: str
+    run_ids: dict[str, str]
+    metrics: dict[str, float]
+    mechanism_counts: dict[str, int]
+    examples: dict[str, pd.DataFrame]
+    report: Path | None
+    uri: str
+    tuned: bool = False
+
+
+def explain_stage(cfg: ExperimentConfig, trained: Trained, *, uri: str,
+                  out: Path | None) -> Explained:
+    """Explain the test split's zero-limit users; log metrics and artifacts to the model runs.
+
+    Logs ``explain_*`` (configured mode), the other SHAP mode's metrics (suffix) and the
+    scorecard's (``_scorecard``) on the xgboost run, and the scorecard's on its own run.
+    Writes reasons.parquet, report.html and figures into ``out`` (built as a temp folder,
+    then renamed) and logs that folder as ``explanations/``.
+    """
+    from toolkit import tracking
+    from toolkit.explain import explain_scorecard, explain_table
+
+    table = trained.table
+    res = explain_table(trained.scorer, table, trained.decisions, cfg.explain, policy=cfg.policy)
+    metrics = dict(res.metrics)
+    sc_metrics: dict[str, float] = {}
+    if table.truth is not None:
+        other = "interventional" if cfg.explain.mode == "path" else "path"
+        metrics.update(explain_table(trained.scorer, table, trained.decisions, cfg.explain,
+                                     policy=cfg.policy, mode=other, change=False).metrics)
+        if trained.scorecard is not None:
+            sc_metrics = explain_scorecard(trained.scorecard, table, None, cfg.explain,
+                                           policy=cfg.policy).metrics
+            metrics.update(sc_metrics)
+    written = None
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            res.write(tmp, title=f"Why users hit zero limit: {trained.run_ids.get('xgboost')}")
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        written = out
+    with tracking.start_run(run_id=trained.run_ids["xgboost"], experiment=cfg.tracking.experiment,
+                            run_name="", tags={}, uri=uri) as run:
+        run.log_metrics(metrics)
+        if written is not None:
+            run.log_folder(written, "explanations")
+    if sc_metrics and "scorecard" in trained.run_ids:
+        with tracking.start_run(run_id=trained.run_ids["scorecard"], uri=uri, run_name="",
+                                tags={}, experiment=cfg.tracking.experiment) as run:
+            run.log_metrics(sc_metrics)
+    return Explained(primary=res, metrics=metrics, scorecard_metrics=sc_metrics)
+
+
+def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
+    """One example user per mechanism (the first explained), with its reason rows."""
+    reasons = res.reasons_in(lang)
+    out = {}
+    for mech in ("score", "policy", "monitoring"):
+        users = reasons.loc[reasons["mechanism"] == mech, "user_id"]
+        if len(users):
+            out[mech] = reasons[reasons["user_id"] == users.iloc[0]]
+    return out
+
+
+def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
+                   uri: str | None = None, hooks: StageHooks | None = None,
+                   outputs: Path = OUTPUTS,
+                   tune_options: dict | None = None) -> RunSummary:
+    """Run every stage of the experiment under one parent run named ``stem``."""
+    from toolkit import tracking
+
+    hooks = hooks or StageHooks()
+    uri = tracking.connect(uri, cfg.tracking.uri)
+    own_table = cfg.data.table is not None
+    with tracking.start_run(
+        experiment=cfg.tracking.experiment, run_name=stem, uri=uri,
+        tags=tracking.standard_tags(dataset_hash="pending", config_hash=cfg.config_hash(),
+                                    model_family="pipeline", experiment=stem),
+    ) as parent:
+        parent.log_params(cfg.flat())
+        parent.log_dict(cfg.model_dump(mode="json", by_alias=True), "config.json")
+
+        hooks.start("generate")
+        if own_table:
+            ds = None
+        else:
+            ds = load_or_generate(cfg, data, progress=hooks.advance)
+        hooks.finish("generate")
+
+        hooks.start("features")
+        if own_table:
+            prepared: tuple[ModelTable, Path] = build_table(cfg, data)
+        else:
+            prepared = (from_dataset(ds, cfg), ds.path / "manifest.json")
+        table = prepared[0]
+        parent.set_tags({"toolkit.dataset_hash": table.dataset_hash})
+        hooks.finish("features")
+
+        hooks.start("train")
+        tuned = cfg.tune is not None
+        if tuned:
+            from toolkit.tune import tune_experiment
+
+            trained = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
+                                      prepared=prepared, **(tune_options or {}))
+        else:
+            trained = train_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
+                                       prepared=prepared)
+        hooks.finish("train")
+
+        hooks.start("explain")
+        out = outputs / f"{stem}-{parent.run_id[:8]}"
+        explained = explain_stage(cfg, trained, uri=uri, out=out / "explanations")
+        hooks.finish("explain")
+
+        hooks.start("report")
+        metrics = {**trained.metrics, **explained.metrics}
+        parent.log_metrics(metrics)
+        parent.log_folder(out / "explanations", "explanations")
+        res = explained.primary
+        counts = res.decisions.loc[res.decisions["zero"], "mechanism"].value_counts()
+        hooks.finish("report")
+    return RunSummary(
+        stem=stem, parent_run_id=parent.run_id, run_ids=dict(trained.run_ids),
+        metrics=metrics, mechanism_counts={str(k): int(v) for k, v in counts.items()},
+        examples=examples_by_mechanism(res, lang=cfg.explain.lang),
+        report=out / "explanations" / "report.html", uri=uri, tuned=tuned,
+    )
+
