@@ -180,3 +180,48 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         report=out / "explanations" / "report.html", uri=uri, tuned=tuned,
     )
 
+
+
+@dataclass
+class LoadedRun:
+    """A logged xgboost run, rebuilt: its config, data table, model and policy decisions."""
+
+    run_id: str
+    cfg: ExperimentConfig
+    trained: Trained
+    uri: str
+
+
+def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
+    """Rebuild what a logged xgboost run saw: config, data (hash-checked), model, decisions.
+
+    Raises InputError for an unknown run id or a run with no model.
+    """
+    import json
+    import tempfile
+
+    from toolkit import tracking
+    from toolkit.config import build_config
+    from toolkit.errors import DataError
+    from toolkit.train import evaluate
+
+    uri = tracking.connect(uri)
+    tracking.get_run(run_id, uri)
+    scorer = tracking.load_scorer(run_id, uri)
+    cfg = build_config(tracking.load_config_dict(run_id, uri), source=f"run {run_id}")
+    with tempfile.TemporaryDirectory() as tmp:
+        lineage = json.loads(tracking.download(run_id, "lineage.json", uri, tmp).read_text())
+    data = Path(lineage["data"])
+    data = data.parent if data.name == "manifest.json" else data
+    if not data.exists():
+        raise DataError(f"the data of run {run_id} ({str(data)!r}) is gone; regenerate it "
+                        "with 'toolkit generate' from the run's config.json")
+    table, _ = build_table(cfg, data)
+    if table.dataset_hash != lineage["dataset_hash"]:
+        raise DataError(f"data at {str(data)!r} changed since run {run_id} (hash "
+                        f"{table.dataset_hash[:12]}, the run used {lineage['dataset_hash'][:12]})")
+    _, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy, splits=())
+    trained = Trained(table=table, scorer=scorer, scorecard=None, metrics={},
+                      scorecard_metrics={}, decisions=decisions, importance=pd.DataFrame(),
+                      run_ids={"xgboost": run_id})
+    return LoadedRun(run_id=run_id, cfg=cfg, trained=trained, uri=uri)

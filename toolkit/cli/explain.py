@@ -1,0 +1,76 @@
+"""``toolkit explain``: why users of a logged run fall below the zero-limit threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from toolkit.cli import app
+from toolkit.cli.common import console, guard
+from toolkit.cli.train import URI_HELP
+
+
+@app.command()
+@guard
+def explain(
+    run_id: str = typer.Argument(..., help="Run id of a logged xgboost run."),
+    users: list[int] = typer.Option([], "--user", help="Explain this user id (repeatable); "
+                                    "without it, every zero-limit user of the test split."),
+    top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),
+    lang: str = typer.Option(None, "--lang", help="Sentence language: en or zh."),
+    mode: str = typer.Option(None, "--mode", help="SHAP mode: path or interventional."),
+    html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
+    outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Local output folder."),
+) -> None:
+    """Explain zero-limit decisions of a logged run with SHAP, following each user's
+    mechanism (monitoring rule, policy tightening, or score reasons).
+
+    With --user: a terminal report per user (decision, mechanism, reasons, change since k
+    months ago). Without: explain the test split, log explain_* metrics and explanations/
+    (reasons.parquet, report.html, figures) to the run, and write them locally.
+    """
+    import shutil
+
+    from toolkit.errors import InputError
+    from toolkit.explain import explain_table
+    from toolkit.explain.reasons import check_lang, check_top_k
+    from toolkit.pipeline import explain_stage, load_logged_run
+
+    if top is not None:
+        check_top_k(top)
+    if lang is not None:
+        check_lang(lang)
+    if mode is not None and mode not in ("path", "interventional"):
+        raise InputError(f"unknown --mode {mode!r}; allowed: path, interventional")
+    with console.status("loading the run, its data and its model"):
+        loaded = load_logged_run(run_id, uri=tracking_uri)
+    cfg = loaded.cfg
+    updates = {k: v for k, v in {"top_k": top, "lang": lang, "mode": mode}.items()
+               if v is not None}
+    cfg = cfg.model_copy(update={"explain": cfg.explain.model_copy(update=updates)})
+    if users:
+        with console.status("explaining"):
+            res = explain_table(loaded.trained.scorer, loaded.trained.table,
+                                loaded.trained.decisions, cfg.explain, policy=cfg.policy,
+                                users=users)
+        for user in users:
+            console.print(res.user_report(user), soft_wrap=True)
+            console.print()
+        if html is not None:
+            res.write(html.parent / f".{html.stem}-files", title=f"Run {run_id}")
+            shutil.move(str(html.parent / f".{html.stem}-files" / "report.html"), html)
+            shutil.rmtree(html.parent / f".{html.stem}-files", ignore_errors=True)
+            console.print(f"HTML report: {html}")
+        return
+    out = outputs / f"explain-{run_id[:8]}" / "explanations"
+    with console.status("explaining the test split and logging to the run"):
+        explained = explain_stage(cfg, loaded.trained, uri=loaded.uri, out=out)
+    for name, value in sorted(explained.metrics.items()):
+        console.print(f"{name:<45} {value:.4f}")
+    console.print(f"reasons: {out / 'reasons.parquet'}")
+    console.print(f"HTML report: {out / 'report.html'}")
+    if html is not None:
+        shutil.copyfile(out / "report.html", html)
+        console.print(f"HTML report copied to {html}")
