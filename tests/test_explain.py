@@ -1,0 +1,391 @@
+"""The explanation stage on a small world: additivity, mechanism-aware reasons, change
+attribution, truth metrics, the HTML report and bad input."""
+
+from __future__ import annotations
+
+import base64
+import html.parser
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit.config import REASON_GROUPS, build_config
+from toolkit.errors import InputError
+from toolkit.explain import (
+    METRIC_NAMES,
+    REASON_COLUMNS,
+    ExplanationResult,
+    approved_background,
+    explain_change,
+    explain_rows,
+    explain_scorecard,
+    explain_table,
+    group_contributions,
+    interventional_shap,
+    path_shap,
+    reference_values,
+    render_report,
+)
+from toolkit.features import build_features
+from toolkit.policy import logit
+from toolkit.scorecard import fit_scorecard
+from toolkit.table import from_dataset
+from toolkit.train import evaluate, fit_xgboost
+
+
+@pytest.fixture(scope="module")
+def fitted(small_world):
+    """(config, table, scorer, decisions) for a 150-tree model on the 4,000-user world."""
+    _, _, ds = small_world
+    cfg = build_config({"model": {"n_estimators": 150, "early_stopping_rounds": 150}})
+    table = from_dataset(ds, cfg)
+    scorer = fit_xgboost(table, cfg.model)
+    _, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy)
+    return cfg, table, scorer, decisions
+
+
+@pytest.fixture(scope="module")
+def result(fitted) -> ExplanationResult:
+    cfg, table, scorer, decisions = fitted
+    return explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy)
+
+
+# --- SHAP values ------------------------------------------------------------------------
+
+def test_path_shap_is_additive_and_equals_shap_tree_explainer(fitted):
+    import shap
+
+    _, table, scorer, _ = fitted
+    X = table.X.iloc[:400]
+    sv = path_shap(scorer, X)
+    assert sv.values.shape == (400, X.shape[1]) and sv.base.shape == (400,)
+    assert sv.additivity_max_error <= 1e-4
+    recomputed = np.abs(sv.values.sum(axis=1) + sv.base - scorer.margin(X)).max()
+    assert recomputed <= 1e-4
+    assert np.isclose(sv.additivity_max_error, recomputed, atol=1e-9)
+    expl = shap.TreeExplainer(scorer.booster)(X[scorer.features])
+    assert np.abs(expl.values - sv.values).max() == 0.0
+    assert np.abs(np.asarray(expl.base_values) - sv.base).max() == 0.0
+    assert list(sv.index) == list(X.index)
+
+
+def test_interventional_shap_is_additive_against_approved_background(fitted):
+    _, table, scorer, decisions = fitted
+    bg = approved_background(table.X, decisions, 50, seed=1)
+    assert not decisions.loc[bg.index, "zero"].any()
+    X = table.X.iloc[:120]
+    sv = interventional_shap(scorer, X, bg, chunk_rows=50)
+    assert sv.mode == "interventional"
+    assert sv.additivity_max_error <= 1e-4
+    # the base value is the mean margin of the background
+    assert np.allclose(sv.base, scorer.margin(bg).mean(), atol=1e-5)
+    threaded = interventional_shap(scorer, X, bg, chunk_rows=50, n_jobs=2)
+    assert np.array_equal(threaded.values, sv.values)
+
+
+def test_result_additivity_and_contract(result, fitted):
+    _, table, _, _ = fitted
+    assert result.metrics["explain_additivity_max_error"] <= 1e-4
+    assert set(METRIC_NAMES) <= set(result.metrics)
+    G = result.group_contributions
+    assert list(G.columns) == list(REASON_GROUPS)
+    # group sums keep additivity: groups + base = margin
+    err = np.abs(G.sum(axis=1).to_numpy() + result.shap.base - result.shap.margin).max()
+    assert err <= 1e-4
+    assert result.feature_contributions.shape == (len(G), table.X.shape[1])
+    assert tuple(result.reasons.columns) == REASON_COLUMNS
+    # only zero-limit users get reasons; each gets 1..top_k, ranked 1, 2, ...
+    zero_ids = set(result.zero_users)
+    assert set(result.reasons["user_id"]) == zero_ids
+    counts = result.reasons.groupby("user_id")["rank"].agg(["min", "max", "count"])
+    assert (counts["min"] == 1).all() and (counts["count"] == counts["max"]).all()
+    assert counts["count"].max() <= result.top_k
+
+
+# --- mechanism-aware reasons on users whose answer is known by construction ---------------
+
+def _refs(table, decisions):
+    return reference_values(table.features, ~decisions["zero"].to_numpy())
+
+
+def _safe_user(table, scorer, decisions):
+    approved = np.flatnonzero(~decisions["zero"].to_numpy() & ~table.stressed)
+    margin = scorer.margin(table.X.iloc[approved])
+    return table.X.index[approved[np.argmin(margin)]]
+
+
+def test_monitoring_reason_names_rule_and_evidence(fitted):
+    cfg, table, scorer, decisions = fitted
+    uid = _safe_user(table, scorer, decisions)
+    feats = table.features.loc[[uid]].copy()
+    feats["inq_cnt_1m"] = 6.0  # an inquiry burst: the rule (at least 4) must fire
+    reasons, dec, _ = explain_rows(
+        scorer, feats[table.feature_names], stressed=np.array([False]),
+        references=_refs(table, decisions), groups=table.groups, policy=cfg.policy,
+        rule_inputs=feats, registry=table.registry)
+    assert dec["mechanism"].iloc[0] == "monitoring" and dec["rule"].iloc[0] == "inquiry_burst"
+    first = reasons.iloc[0]
+    assert (first["rank"], first["kind"], first["feature"]) == (1, "rule", "inq_cnt_1m")
+    assert first["value"] == 6.0
+    assert first["text"].startswith("6 loan inquiries at other lenders")
+    assert "(rule: at least 4;" in first["text"]
+    assert (reasons["kind"].iloc[1:] == "secondary").all()
+    assert len(reasons) <= 4
+    zh, _, _ = explain_rows(
+        scorer, feats[table.feature_names], stressed=np.array([False]),
+        references=_refs(table, decisions), groups=table.groups, policy=cfg.policy,
+        rule_inputs=feats, registry=table.registry, lang="zh")
+    assert "规则：至少4" in zh["text"].iloc[0] and "贷款查询6次" in zh["text"].iloc[0]
+
+
+def test_policy_reason_gives_both_cutoffs_and_distances(fitted):
+    cfg, table, scorer, decisions = fitted
+    ok = ~decisions["zero"].to_numpy() & (decisions["rule"] == "").to_numpy()
+    uid = table.X.index[np.flatnonzero(ok)[0]]
+    p = float(scorer.predict_pd(table.X.loc[[uid]])[0])
+    # cutoffs chosen around this user's PD: passes the normal one, fails the tightened one
+    policy = cfg.policy.model_copy(update={"normal_cutoff": min(0.95, p * 1.5),
+                                           "stressed_cutoff": p / 2})
+    reasons, dec, sv = explain_rows(
+        scorer, table.X.loc[[uid]], stressed=np.array([True]),
+        references=_refs(table, decisions), groups=table.groups, policy=policy,
+        rule_inputs=table.features.loc[[uid]], registry=table.registry)
+    assert dec["mechanism"].iloc[0] == "policy"
+    first = reasons.iloc[0]
+    assert (first["rank"], first["kind"]) == (1, "policy")
+    assert math.isclose(first["value"], p, rel_tol=1e-6)
+    assert math.isclose(first["reference"], p / 2)
+    d_force = logit(p) - logit(p / 2)
+    d_normal = logit(p) - logit(min(0.95, p * 1.5))
+    assert math.isclose(first["contribution"], d_force, abs_tol=1e-6)
+    text = first["text"]
+    assert f"{p / 2:.0%}" in text and f"{min(0.95, p * 1.5):.0%}" in text
+    assert f"{d_force:+.2f}" in text and f"{d_normal:+.2f}" in text
+    assert f"{p - p / 2:+.1%}" in text
+    assert (reasons["kind"].iloc[1:] == "secondary").all()
+    assert list(reasons["rank"]) == list(range(1, len(reasons) + 1))
+
+
+def test_score_reasons_rank_the_adverse_group_that_was_made_bad(fitted):
+    cfg, table, scorer, decisions = fitted
+    # an approved user with no adverse group to speak of, as close to the cutoff as possible
+    approved = np.flatnonzero(~decisions["zero"].to_numpy() & ~table.stressed)
+    sv0 = path_shap(scorer, table.X.iloc[approved])
+    G0 = group_contributions(sv0, table.groups).to_numpy()
+    clean = approved[G0.max(axis=1) < 0.25]
+    uid = table.X.index[clean[np.argmax(scorer.margin(table.X.iloc[clean]))]]
+    X = table.X.loc[[uid]].copy()
+    # ruin only the repayment history of the safest approved user
+    for col in X.columns:
+        if table.groups[col] == "repayment_history":
+            if col.startswith("late_cnt"):
+                X[col] = float(col.split("_")[-1].rstrip("m"))
+            elif col.startswith("max_dpd"):
+                X[col] = 120.0
+            elif col.startswith("paid_ratio"):
+                X[col] = 0.1
+    feats = table.features.loc[[uid]].copy()
+    feats[X.columns] = X
+    # the cutoff sits below the ruined user's PD (and above the clean one's): a score refusal
+    p_before, p_after = scorer.predict_pd(table.X.loc[[uid]])[0], scorer.predict_pd(X)[0]
+    assert p_after > 2 * p_before
+    cut = float(np.sqrt(p_before * p_after))
+    policy = cfg.policy.model_copy(update={"normal_cutoff": cut, "stressed_cutoff": cut})
+    reasons, dec, sv = explain_rows(
+        scorer, X, stressed=np.array([False]), references=_refs(table, decisions),
+        groups=table.groups, policy=policy, rule_inputs=feats, registry=table.registry,
+        top_k=3)
+    assert dec["mechanism"].iloc[0] == "score"
+    assert (reasons["kind"] == "score").all() and 1 <= len(reasons) <= 3
+    assert reasons["group"].iloc[0] == "repayment_history"
+    assert table.groups[reasons["feature"].iloc[0]] == "repayment_history"
+    assert (reasons["contribution"] > 0).all()
+    assert reasons["contribution"].is_monotonic_decreasing
+    # the named feature is the strongest of its group
+    rep = [j for j, f in enumerate(sv.features) if table.groups[f] == "repayment_history"]
+    assert reasons["feature"].iloc[0] == sv.features[rep[np.argmax(sv.values[0, rep])]]
+
+
+def test_reasons_follow_the_policy_mechanism_on_the_test_split(result):
+    r = result.reasons
+    first = r[r["rank"] == 1].set_index("user_id")
+    mech = result.decisions.loc[first.index, "mechanism"]
+    expected = mech.map({"monitoring": "rule", "policy": "policy", "score": "score"})
+    assert (first["kind"] == expected).all()
+    rule_rows = r[r["kind"] == "rule"]
+    assert rule_rows["text"].str.contains(r"\(rule: ", regex=True).all()
+
+
+def test_top_k_and_language_switch(fitted, result):
+    cfg, table, scorer, decisions = fitted
+    two = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy, top_k=2,
+                        lang="zh", change=False)
+    assert two.reasons.groupby("user_id").size().max() <= 2
+    assert two.reasons["text"].str.contains(r"[\u4e00-\u9fff]", regex=True).all()
+    zh = result.reasons_in("zh")
+    assert len(zh) == len(result.reasons)
+    assert zh["text"].str.contains(r"[\u4e00-\u9fff]", regex=True).all()
+    uid = result.zero_users[0]
+    assert "原因" in result.user_report(uid, lang="zh")
+    assert "Reasons" in result.user_report(uid)
+
+
+# --- change explanations ----------------------------------------------------------------
+
+def test_change_attribution_is_exact(fitted, result):
+    cfg, table, scorer, decisions = fitted
+    ch = result.changes
+    assert len(ch) > 0
+    deltas = ch[[c for c in ch.columns if c.startswith("delta_")]].to_numpy()
+    assert np.abs(deltas.sum(axis=1) - ch["margin_change"].to_numpy()).max() <= 2e-4
+    assert (ch["attribution_error"] <= 2e-4).all()
+    assert (ch["limit_before"] > 0).all()
+    assert decisions.loc[ch.index, "zero"].all()
+    assert (ch["month_now"] - ch["month_before"] == cfg.explain.change_months).all()
+    # margin before equals the model on features rebuilt at the earlier month
+    ds_hist, users = table.extra["history"], table.extra["users"]
+    some = ch.index[:20]
+    sub = ds_hist[ds_hist["user_id"].isin(some)]
+    order = pd.unique(sub["user_id"].to_numpy())
+    before = build_features(sub, users, asof=ch.loc[order, "month_before"].to_numpy())
+    assert np.allclose(scorer.margin(before.loc[some]), ch.loc[some, "margin_before"],
+                       atol=1e-6)
+    # the policy part is the change of the cutoff in force
+    pol = logit(ch["cutoff_before"].to_numpy()) - logit(ch["cutoff_now"].to_numpy())
+    assert np.allclose(ch["policy_part"], pol)
+    assert np.allclose(ch["distance_change"], ch["margin_change"] + ch["policy_part"])
+    assert (ch["cutoff_changed"] == (ch["regime_before"] != ch["regime_now"])).all()
+
+
+def test_change_in_interventional_mode_is_exact(fitted, result):
+    cfg, table, scorer, decisions = fitted
+    bg = approved_background(table.X, decisions, 40, seed=0)
+    users = result.changes.index[:30]
+    ch = explain_change(scorer, table, decisions, users, k=3, policy=cfg.policy,
+                        mode="interventional", background=bg)
+    assert len(ch) == len(users)
+    deltas = ch[[c for c in ch.columns if c.startswith("delta_")]].to_numpy()
+    assert np.abs(deltas.sum(axis=1) - ch["margin_change"].to_numpy()).max() <= 2e-4
+
+
+# --- metrics against the truth ----------------------------------------------------------
+
+def test_metrics_of_every_variant(fitted, result):
+    cfg, table, scorer, decisions = fitted
+    small = cfg.explain.model_copy(update={"interventional_rows": 150, "background_size": 50})
+    inter = explain_table(scorer, table, decisions, small, policy=cfg.policy,
+                          mode="interventional", change=False)
+    assert len(inter.decisions) == 150 and inter.decisions["zero"].all()
+    card = fit_scorecard(*table.part("train"), cfg.scorecard)
+    sc = explain_scorecard(card, table, policy=cfg.policy)
+    for res, suffix in ((result, ""), (inter, "_interventional"), (sc, "_scorecard")):
+        for name in METRIC_NAMES:
+            v = res.metrics[f"{name}{suffix}"]
+            assert np.isfinite(v), (name, suffix)
+        assert res.metrics[f"explain_additivity_max_error{suffix}"] <= 1e-4
+        for name in METRIC_NAMES[:4]:
+            assert 0.0 <= res.metrics[f"{name}{suffix}"] <= 1.0
+        assert -1.0 <= res.metrics[f"explain_group_rank_corr{suffix}"] <= 1.0
+    # the model's explanations beat chance clearly on the truth
+    assert result.metrics["explain_top1_group_accuracy"] > 0.4
+    assert result.metrics["explain_group_rank_corr"] > 0.5
+    # scorecard contributions are exactly additive
+    assert sc.metrics["explain_additivity_max_error_scorecard"] < 1e-9
+
+
+# --- report -----------------------------------------------------------------------------
+
+class _Checker(html.parser.HTMLParser):
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tables: dict[str, int] = {}
+        self.images: list[str] = []
+        self.tags: set[str] = set()
+        self._table: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.add(tag)
+        if tag == "img":
+            self.images.append(a.get("src", ""))
+        if tag == "table":
+            self._table = a.get("id", "")
+            self.tables[self._table] = 0
+        if tag == "tr" and self._table is not None:
+            self.tables[self._table] += 1
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
+        else:
+            self.stack.pop()
+        if tag == "table":
+            self._table = None
+
+
+def test_html_report_is_valid_and_self_contained(result, tmp_path):
+    paths = result.write(tmp_path / "explanations", max_rows=300)
+    assert {"reasons", "report", "changes", "metrics"} <= set(paths)
+    back = pd.read_parquet(paths["reasons"])
+    assert len(back) == len(result.reasons)
+    assert list(back.columns) == list(REASON_COLUMNS)
+    text = paths["report"].read_text(encoding="utf-8")
+    p = _Checker()
+    p.feed(text)
+    p.close()
+    assert not p.errors and not p.stack, (p.errors, p.stack)
+    assert p.tables["reasons"] == min(300, len(result.reasons)) + 1
+    assert "metrics" in p.tables and "script" not in p.tags and "link" not in p.tags
+    assert len(p.images) >= 6
+    for src in p.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "explain_top1_group_accuracy" in text
+    assert not list((tmp_path / "explanations").glob(".*tmp*"))
+
+
+def test_report_escapes_text():
+    reasons = pd.DataFrame({c: ["x"] for c in REASON_COLUMNS})
+    reasons["text"] = ["<script>alert('x')</script> & more"]
+    page = render_report(title="<b>t</b>", reasons=reasons, metrics={"explain_a": 1.0})
+    p = _Checker()
+    p.feed(page)
+    assert "script" not in p.tags and "b" not in p.tags
+    assert "&lt;script&gt;" in page and "&amp; more" in page
+
+
+# --- bad input --------------------------------------------------------------------------
+
+def test_bad_input_is_refused(fitted):
+    cfg, table, scorer, decisions = fitted
+    with pytest.raises(InputError, match="not in the data"):
+        explain_table(scorer, table, decisions, cfg.explain, users=[-5])
+    for k in (0, 11):
+        with pytest.raises(InputError, match="1..10"):
+            explain_table(scorer, table, decisions, cfg.explain, top_k=k)
+    with pytest.raises(InputError, match="allowed: en, zh"):
+        explain_table(scorer, table, decisions, cfg.explain, lang="fr")
+    with pytest.raises(InputError, match="allowed: path, interventional"):
+        explain_table(scorer, table, decisions, cfg.explain, mode="kernel")
+    with pytest.raises(InputError, match="unknown split"):
+        explain_table(scorer, table, decisions, cfg.explain, split="holdout")
+
+
+def test_single_user_report(fitted):
+    cfg, table, scorer, decisions = fitted
+    zero = table.X.index[decisions["zero"].to_numpy()][:1]
+    approved = table.X.index[~decisions["zero"].to_numpy()][:1]
+    res = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy,
+                        users=[*zero, *approved])
+    assert "zero limit" in res.user_report(zero[0])
+    assert "approved" in res.user_report(approved[0])
+    with pytest.raises(InputError):
+        res.user_report(-1)

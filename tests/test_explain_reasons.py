@@ -1,0 +1,129 @@
+"""Reason sentences: templates complete in both languages, and reason building on
+hand-built arrays where the right reasons are known."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit.config import REASON_GROUPS, PolicyConfig
+from toolkit.errors import InputError
+from toolkit.explain import REASON_COLUMNS, build_reasons, group_label
+from toolkit.explain.reasons import _OP_WORDS, _policy_sentences, _sentences
+from toolkit.features import REGISTRY, registry
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("feature", [f for f in registry((1, 3, 6, 12, 24))],
+                         ids=lambda f: f.name)
+def test_templates_complete_in_english_and_chinese(feature):
+    for lang, tpl in (("en", feature.template_en), ("zh", feature.template_zh)):
+        # a flag (segment) names its category instead of showing a value
+        assert tpl.count("{value}") == (0 if feature.unit == "flag" else 1), (feature.name, lang)
+        text = feature.sentence(3.0, 1.0, lang)
+        assert "{" not in text and "}" not in text
+        same = _sentences(feature, np.array([3.0]), 1.0, lang)[0]
+        assert same == text  # the vectorised path writes exactly Feature.sentence
+    assert CJK.search(feature.template_zh) and not CJK.search(feature.template_en)
+    assert feature.description_en and CJK.search(feature.description_zh)
+    assert feature.group in REASON_GROUPS
+
+
+def test_group_labels_and_rule_words_in_both_languages():
+    for g in REASON_GROUPS:
+        assert group_label(g, "en") != g or g == "social_network"
+        assert CJK.search(group_label(g, "zh"))
+    for lang in ("en", "zh"):
+        assert set(_OP_WORDS[lang]) == {">=", ">", "<=", "<"}
+    en = _policy_sentences(np.array([0.15]), np.array([0.2]), np.array([0.12]), "en")[0]
+    zh = _policy_sentences(np.array([0.15]), np.array([0.2]), np.array([0.12]), "zh")[0]
+    assert "20%" in en and "12%" in en and "15.0%" in en
+    assert "20%" in zh and "12%" in zh and CJK.search(zh)
+
+
+FEATS = ["late_cnt_6m", "paid_ratio_6m", "util_mean_3m", "debt_to_income", "inq_cnt_1m",
+         "social_mean_6m"]
+GROUPS = {f.name: f.group for f in REGISTRY if f.name in FEATS}
+
+
+def _case():
+    """Four users: score, policy, monitoring, approved; SHAP values chosen by hand."""
+    values = np.array([
+        [0.9, 0.3, 0.2, 0.5, 0.1, -0.4],   # repayment 1.2 > utilisation 0.7 > borrowing 0.1
+        [0.1, 0.0, 0.6, 0.0, 0.0, 0.2],    # utilisation 0.6 > social 0.2 > repayment 0.1
+        [0.0, 0.0, 0.0, 0.0, 0.8, 0.0],    # borrowing 0.8 only
+        [-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],
+    ])
+    X = pd.DataFrame([[4, 0.5, 0.9, 3.0, 1, 0.2], [1, 1.0, 0.95, 0.2, 0, 0.4],
+                      [0, 1.0, 0.1, 0.1, 7, 0.0], [0, 1.0, 0.1, 0.1, 0, 0.0]],
+                     columns=FEATS, index=pd.Index([11, 12, 13, 14], name="user_id"),
+                     dtype=float)
+    decisions = pd.DataFrame({
+        "zero": [True, True, True, False],
+        "mechanism": ["score", "policy", "monitoring", "approved"],
+        "rule": ["", "", "inquiry_burst", ""],
+        "cutoff": [0.20, 0.12, 0.20, 0.20],
+        "normal_cutoff": [0.20, 0.20, 0.20, 0.20],
+        "distance_logit": [1.0, 0.3, -0.5, -2.0],
+    }, index=X.index)
+    refs = pd.Series({"late_cnt_6m": 0.0, "paid_ratio_6m": 1.0, "util_mean_3m": 0.3,
+                      "debt_to_income": 0.5, "inq_cnt_1m": 0.0, "social_mean_6m": 0.1})
+    return values, X, decisions, refs
+
+
+def test_build_reasons_by_hand():
+    values, X, decisions, refs = _case()
+    r = build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS,
+                      rules=PolicyConfig().rules, top_k=3)
+    assert tuple(r.columns) == REASON_COLUMNS
+    assert 14 not in set(r["user_id"])
+    s = r[r["user_id"] == 11]
+    assert list(s["kind"]) == ["score"] * 3 and list(s["rank"]) == [1, 2, 3]
+    assert list(s["group"]) == ["repayment_history", "utilization_debt", "borrowing_behavior"]
+    assert list(s["feature"]) == ["late_cnt_6m", "debt_to_income", "inq_cnt_1m"]
+    assert np.allclose(s["contribution"], [1.2, 0.7, 0.1])
+    assert s["text"].iloc[0] == "4 late repayments in the last 6 months (approved users: 0)"
+    p = r[r["user_id"] == 12]
+    assert list(p["kind"]) == ["policy", "secondary", "secondary"]
+    assert list(p["group"]) == ["", "utilization_debt", "social_network"]
+    assert p["contribution"].iloc[0] == 0.3 and p["reference"].iloc[0] == 0.12
+    m = r[r["user_id"] == 13]
+    assert list(m["kind"]) == ["rule", "secondary"]
+    inq = {f.name: f for f in REGISTRY}["inq_cnt_1m"]
+    assert m["text"].iloc[0] == (inq.template_en.format(value="7")
+                                 + " (rule: at least 4; approved users: 0)")
+    assert m["text"].iloc[0].startswith("7 loan inquiries at other lenders in the last")
+    assert np.isnan(m["contribution"].iloc[0])
+    # top_k counts every reason: a monitoring user keeps its rule and top_k - 1 others
+    one = build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS,
+                        rules=PolicyConfig().rules, top_k=1)
+    assert one.groupby("user_id").size().tolist() == [1, 1, 1]
+    zh = build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS,
+                       rules=PolicyConfig().rules, top_k=3, lang="zh")
+    assert zh["text"].iloc[0] == "近6个月逾期4次（通过用户中位数：0）"
+    assert all(CJK.search(t) for t in zh["text"])
+
+
+def test_score_user_without_adverse_group_still_gets_one_reason():
+    values, X, decisions, refs = _case()
+    decisions = decisions.copy()
+    decisions.loc[14, ["zero", "mechanism"]] = [True, "score"]
+    r = build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS,
+                      rules=PolicyConfig().rules)
+    assert len(r[r["user_id"] == 14]) == 1
+
+
+def test_bad_reason_input_is_refused():
+    values, X, decisions, refs = _case()
+    with pytest.raises(InputError, match="allowed: en, zh"):
+        build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS, lang="de")
+    with pytest.raises(InputError, match="1..10"):
+        build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS, top_k=11)
+    with pytest.raises(InputError, match="not among the policy's rules"):
+        build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS, rules=())
+    with pytest.raises(InputError, match="same rows"):
+        build_reasons(values[:2], FEATS, X, decisions, refs, groups=GROUPS)

@@ -1,0 +1,202 @@
+"""Why the limit dropped: the change in margin since ``k`` months before, by reason group.
+
+For a zero-limit user whose platform limit (history column ``limit``) was positive ``k``
+months before the observation month, the features are rebuilt point-in-time at that
+earlier month (:func:`toolkit.features.build_features` with ``asof = obs - k``) and both
+rows are explained by the same explainer.  Both SHAP vectors sum to ``margin - base`` with the
+same base, so the group deltas ``G_now - G_before`` sum to the margin change exactly (up to
+the two additivity errors, each at most 1e-4).
+
+The score part of the change is the margin change; the policy part is the change of the
+cutoff in force (from the macro regime of each month): with
+``distance = margin - logit(cutoff)``, ``distance_change = margin_change + policy_part`` where
+``policy_part = logit(cutoff_before) - logit(cutoff_now)`` (positive when the cutoff
+tightened).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from toolkit.config import PolicyConfig
+from toolkit.errors import InputError
+from toolkit.explain.groups import group_order, group_values
+from toolkit.explain.reasons import check_lang, group_label
+from toolkit.explain.shap_values import ShapValues, shap_values
+
+CHANGE_COLUMNS = (
+    "month_before", "month_now", "period_before", "period_now", "limit_before",
+    "regime_before", "regime_now", "margin_before", "margin_now", "margin_change",
+    "cutoff_before", "cutoff_now", "cutoff_changed", "policy_part", "distance_before",
+    "distance_now", "distance_change", "mechanism_before", "mechanism_now",
+    "top_change_group", "attribution_error",
+)
+
+
+def _policy(policy: PolicyConfig, known: set[str]):
+    from toolkit.policy import LimitPolicy
+
+    usable = policy.model_copy(update={"rules": tuple(r for r in policy.rules
+                                                      if r.feature in known)})
+    return LimitPolicy(usable, known_features=known)
+
+
+def eligible_users(history: pd.DataFrame, obs_month: pd.Series, k: int) -> pd.Series:
+    """The platform limit ``k`` months before each user's observation month.
+
+    obs_month: calendar month index per user (index = user id).
+    Returns a Series indexed like ``obs_month``; NaN where that month precedes the history.
+    """
+    if k < 1:
+        raise InputError(f"change_months must be at least 1, got {k}")
+    if "limit" not in history.columns:
+        raise InputError("the history has no 'limit' column, so the change cannot be explained")
+    ids = obs_month.index.to_numpy()
+    sub = history.loc[history["user_id"].isin(ids), ["user_id", "month", "limit"]]
+    lim = sub.set_index(["user_id", "month"])["limit"]
+    key = pd.MultiIndex.from_arrays([ids, obs_month.to_numpy().astype(np.int64) - k])
+    return pd.Series(lim.reindex(key).to_numpy(np.float64), index=obs_month.index,
+                     name="limit_before")
+
+
+def explain_change(
+    scorer,
+    table,
+    decisions: pd.DataFrame,
+    users: Sequence | pd.Index,
+    *,
+    k: int = 3,
+    policy: PolicyConfig | None = None,
+    mode: str = "path",
+    background: pd.DataFrame | None = None,
+    now: ShapValues | None = None,
+    groups: Mapping[str, str] | None = None,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Change explanations for the ``users`` whose limit was positive ``k`` months before the
+    observation month and whose decision (``decisions``) is zero at it.
+
+    table: a synthetic :class:`~toolkit.table.ModelTable` (``extra`` holds ``history``,
+        ``users`` and ``macro``); own tables have no history, so the result is empty.
+    decisions: the policy frame of the table's rows, indexed by user id.
+    now: SHAP values already computed for (at least) these users at the observation month.
+
+    Returns one row per eligible user (index ``user_id``) with :data:`CHANGE_COLUMNS` and one
+    ``delta_<group>`` column per group (log-odds; they sum to ``margin_change``).
+    """
+    from toolkit.features import build_features
+
+    policy = policy or PolicyConfig()
+    groups = dict(groups or table.groups)
+    features = list(scorer.features)
+    order = group_order(groups, features)
+    empty = pd.DataFrame(columns=[*CHANGE_COLUMNS, *(f"delta_{g}" for g in order)],
+                         index=pd.Index([], name="user_id"))
+    extra = getattr(table, "extra", None) or {}
+    if not {"history", "users", "macro"} <= set(extra):
+        return empty
+    history, people, macro = extra["history"], extra["users"], extra["macro"]
+    ids = pd.Index(users)
+    ids = ids[decisions.loc[ids, "zero"].to_numpy(bool)]
+    obs = table.features.loc[ids, "asof_month"].astype(np.int64)
+    limit_before = eligible_users(history, obs, k)
+    ok = limit_before.to_numpy() > 0  # NaN (before the history) compares False
+    ids = ids[ok]
+    if len(ids) == 0:
+        return empty
+    obs = obs.loc[ids]
+    sub = history[history["user_id"].isin(ids.to_numpy())]
+    panel_ids = pd.unique(sub["user_id"].to_numpy())  # build_features keeps history order
+    asof = (obs.loc[panel_ids] - k).to_numpy()
+    needed = list(dict.fromkeys([*features, *(r.feature for r in policy.rules), "income"]))
+    known = set(needed)
+    before = build_features(sub, people, asof=asof, names=needed).loc[ids]
+
+    if now is None or mode != now.mode:
+        now = shap_values(scorer, table.X.loc[ids], mode=mode, background=background,
+                          n_jobs=n_jobs)
+    else:
+        now = now.take(now.index.get_indexer(ids))
+        if (now.index != ids).any() or len(now) != len(ids):
+            raise InputError("the SHAP values given as 'now' lack some of the users")
+    sv_before = shap_values(scorer, before[features], mode=mode, background=background,
+                            n_jobs=n_jobs)
+    G_now, _ = group_values(now.values, features, groups, order)
+    G_before, _ = group_values(sv_before.values, features, groups, order)
+    delta = G_now - G_before
+
+    regime = macro.set_index("month")["regime"].astype(str)
+    period = macro.set_index("month")["period"].astype(str) if "period" in macro else None
+    m_now = obs.to_numpy()
+    m_before = m_now - k
+    stressed_before = (regime.reindex(m_before).to_numpy() == "stressed")
+    stressed_now = (regime.reindex(m_now).to_numpy() == "stressed")
+    lp = _policy(policy, known | set(before.columns))
+    dec_before = lp.decide(sv_before.pd, stressed_before, before)
+    cut_before = lp.cutoff_in_force(stressed_before)
+    cut_now = lp.cutoff_in_force(stressed_now)
+    from toolkit.policy import logit
+
+    margin_change = now.margin - sv_before.margin
+    policy_part = logit(cut_before) - logit(cut_now)
+    dist_before = sv_before.margin - logit(cut_before)
+    dist_now = now.margin - logit(cut_now)
+    top = np.where(delta.max(axis=1) > 0,
+                   np.asarray(order, dtype=object)[np.argmax(delta, axis=1)], "")
+    out = pd.DataFrame({
+        "month_before": m_before,
+        "month_now": m_now,
+        "period_before": period.reindex(m_before).to_numpy() if period is not None else "",
+        "period_now": period.reindex(m_now).to_numpy() if period is not None else "",
+        "limit_before": limit_before.loc[ids].to_numpy(),
+        "regime_before": np.where(stressed_before, "stressed", "normal"),
+        "regime_now": np.where(stressed_now, "stressed", "normal"),
+        "margin_before": sv_before.margin,
+        "margin_now": now.margin,
+        "margin_change": margin_change,
+        "cutoff_before": cut_before,
+        "cutoff_now": cut_now,
+        "cutoff_changed": cut_before != cut_now,
+        "policy_part": policy_part,
+        "distance_before": dist_before,
+        "distance_now": dist_now,
+        "distance_change": dist_now - dist_before,
+        "mechanism_before": dec_before["mechanism"].to_numpy().astype(str),
+        "mechanism_now": decisions.loc[ids, "mechanism"].to_numpy().astype(str),
+        "top_change_group": top.astype(str),
+        "attribution_error": np.abs(delta.sum(axis=1) - margin_change),
+    }, index=pd.Index(ids, name="user_id"))
+    for j, g in enumerate(order):
+        out[f"delta_{g}"] = delta[:, j]
+    return out
+
+
+def change_sentence(row: pd.Series, *, lang: str = "en", top: int = 3) -> str:
+    """A readable summary of one row of :func:`explain_change`."""
+    lang = check_lang(lang)
+    deltas = {c[len("delta_"):]: float(row[c]) for c in row.index if c.startswith("delta_")}
+    up = sorted(((g, v) for g, v in deltas.items() if v > 0), key=lambda t: -t[1])[:top]
+    if lang == "zh":
+        parts = "，".join(f"{group_label(g, 'zh')} {v:+.2f}" for g, v in up) or "无明显上升的因素"
+        text = (f"{row['period_before']}（{row['month_now'] - row['month_before']}个月前）额度为"
+                f"{row['limit_before']:,.0f}元；此后风险对数几率变化{row['margin_change']:+.2f}，"
+                f"主要来自：{parts}。")
+        if row["cutoff_changed"]:
+            text += (f"同期现行违约概率阈值由{row['cutoff_before']:.0%}调整为"
+                     f"{row['cutoff_now']:.0%}（政策部分 {row['policy_part']:+.2f}）。")
+        else:
+            text += f"同期阈值未变（{row['cutoff_now']:.0%}）。"
+        return text
+    parts = ", ".join(f"{group_label(g)} {v:+.2f}" for g, v in up) or "no group rose"
+    text = (f"In {row['period_before']} ({row['month_now'] - row['month_before']} months "
+            f"earlier) the limit was CNY {row['limit_before']:,.0f}; since then the risk "
+            f"log-odds changed by {row['margin_change']:+.2f}, mainly from: {parts}.")
+    if row["cutoff_changed"]:
+        text += (f" The cutoff in force also moved from {row['cutoff_before']:.0%} to "
+                 f"{row['cutoff_now']:.0%} (policy part {row['policy_part']:+.2f}).")
+    else:
+        text += f" The cutoff in force did not change ({row['cutoff_now']:.0%})."
+    return text

@@ -1,0 +1,321 @@
+"""Mechanism-aware reasons for zero-limit decisions, as sentences in English or Chinese.
+
+The explanation follows the mechanism the policy assigned (:mod:`toolkit.policy`):
+
+- ``monitoring``: rank 1 names the rule that fired and its evidence, e.g. "5 loan inquiries
+  at other lenders in the last 1 months (rule: at least 4; approved users: 0)"; score
+  reasons follow as ``secondary``.
+- ``policy``: rank 1 says the PD passes the normal cutoff but not the tightened cutoff in
+  force, with both cutoffs and the distance to each in log-odds and in PD; score reasons
+  follow as ``secondary``.
+- ``score``: the top adverse reason groups (largest positive group contributions toward
+  default), ranked, each with its strongest feature.
+
+A user gets at most ``top_k`` reasons in all (Reg B: at most four specific reasons), so a
+monitoring or policy user gets up to ``top_k - 1`` secondary reasons.  Only positive
+(adverse) group contributions become score reasons; a score user whose contributions are all
+non-positive still gets the single largest one, so nobody is refused without a reason.
+
+Every score sentence is the registry template with the user's value next to the reference
+value, the median among approved users (:func:`reference_values`).  All work is done on
+arrays; the only Python-level loop formats the sentences, one call per distinct
+(feature, value) pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from toolkit.errors import InputError
+from toolkit.explain.groups import group_order, group_values, strongest_feature
+from toolkit.features import REGISTRY, Feature, _fmt, feature_lookup
+
+LANGS = ("en", "zh")
+KINDS = ("rule", "policy", "score", "secondary")
+REASON_COLUMNS = ("user_id", "mechanism", "rank", "kind", "group", "feature", "value",
+                  "reference", "contribution", "feature_contribution", "text")
+
+GROUP_LABELS = {
+    "en": {"repayment_history": "repayment history", "utilization_debt": "utilisation and debt",
+           "borrowing_behavior": "borrowing behaviour", "liquidity_income": "liquidity and income",
+           "platform_activity": "platform activity", "social_network": "social network",
+           "tenure_profile": "tenure and profile"},
+    "zh": {"repayment_history": "还款记录", "utilization_debt": "额度使用与负债",
+           "borrowing_behavior": "借贷行为", "liquidity_income": "流动性与收入",
+           "platform_activity": "平台活跃度", "social_network": "社交网络",
+           "tenure_profile": "在网时长与基本信息"},
+}
+_OP_WORDS = {"en": {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"},
+             "zh": {">=": "至少", ">": "超过", "<=": "至多", "<": "低于"}}
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise InputError(f"unknown language {lang!r}; allowed: {', '.join(LANGS)}")
+    return lang
+
+
+def check_top_k(top_k: int) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= 10:
+        raise InputError(f"top_k must be a whole number in 1..10, got {top_k!r}")
+    return int(top_k)
+
+
+def group_label(group: str, lang: str = "en") -> str:
+    """Readable name of a reason group (the group's own name for unknown groups)."""
+    return GROUP_LABELS[check_lang(lang)].get(group, group)
+
+
+def reference_values(features: pd.DataFrame, approved: np.ndarray) -> pd.Series:
+    """The reference value of every column: its median among approved rows.
+
+    features: one row per decision (model features and rule inputs).
+    approved: True where the decision was approved (limit > 0), shape (n,).
+    """
+    approved = np.asarray(approved, dtype=bool)
+    if not approved.any():
+        raise InputError("no approved users: the reference values (approved medians) are "
+                         "undefined")
+    num = features.select_dtypes("number")
+    return pd.Series(np.nanmedian(num.to_numpy(np.float64)[approved], axis=0),
+                     index=num.columns, name="reference")
+
+
+def _lookup(registry: Sequence[Feature] | Mapping[str, Feature] | None) -> dict[str, Feature]:
+    base = feature_lookup(REGISTRY)
+    if registry is None:
+        return base
+    own = dict(registry) if isinstance(registry, Mapping) else feature_lookup(registry)
+    return {**base, **own}
+
+
+def _sentences(feature: Feature, values: np.ndarray, reference: float, lang: str,
+               rule_text: str | None = None) -> np.ndarray:
+    """The reason sentence for each value (same text as :meth:`Feature.sentence`)."""
+    tpl = feature.template_zh if lang == "zh" else feature.template_en
+    ref = _fmt(reference, feature.unit)
+    if lang == "zh":
+        tail = (f"（规则：{rule_text}；通过用户中位数：{ref}）" if rule_text else
+                f"（通过用户中位数：{ref}）")
+    else:
+        tail = f" (rule: {rule_text}; approved users: {ref})" if rule_text else \
+            f" (approved users: {ref})"
+    uniq, inv = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
+    texts = np.array([tpl.format(value=_fmt(v, feature.unit)) + tail for v in uniq], dtype=object)
+    return texts[inv.reshape(-1)]
+
+
+def _policy_sentences(pd_: np.ndarray, normal: np.ndarray, cutoff: np.ndarray,
+                      lang: str) -> np.ndarray:
+    from toolkit.policy import logit
+
+    lp = logit(pd_)
+    d_norm = lp - logit(normal)
+    d_force = lp - logit(cutoff)
+    out = np.empty(len(pd_), dtype=object)
+    for i in range(len(pd_)):
+        if lang == "zh":
+            out[i] = (f"预测违约概率{pd_[i]:.1%}低于常规阈值{normal[i]:.0%}（可通过），但未达到市场"
+                      f"压力期间收紧后的现行阈值{cutoff[i]:.0%}；对数几率距离：距常规阈值"
+                      f"{d_norm[i]:+.2f}，距现行阈值{d_force[i]:+.2f}（违约概率差："
+                      f"{pd_[i] - normal[i]:+.1%} / {pd_[i] - cutoff[i]:+.1%}）")
+        else:
+            out[i] = (f"predicted default risk of {pd_[i]:.1%} passes the normal cutoff of "
+                      f"{normal[i]:.0%} but not the tightened cutoff of {cutoff[i]:.0%} in "
+                      f"force during market stress; distance in log-odds: {d_norm[i]:+.2f} to "
+                      f"the normal cutoff, {d_force[i]:+.2f} to the cutoff in force (in PD: "
+                      f"{pd_[i] - normal[i]:+.1%} and {pd_[i] - cutoff[i]:+.1%})")
+    return out
+
+
+def build_reasons(
+    values: np.ndarray,
+    features: Sequence[str],
+    X: np.ndarray | pd.DataFrame,
+    decisions: pd.DataFrame,
+    references: pd.Series,
+    *,
+    groups: Mapping[str, str],
+    rules: Sequence = (),
+    rule_inputs: pd.DataFrame | None = None,
+    registry: Sequence[Feature] | Mapping[str, Feature] | None = None,
+    top_k: int = 4,
+    lang: str = "en",
+) -> pd.DataFrame:
+    """Reasons for every zero-limit row, one output row per (user, reason).
+
+    values: SHAP values in log-odds, shape (n, p), columns ``features``.
+    X: the rows' feature values, shape (n, p) (same column order) or a frame with them.
+    decisions: the policy frame of the same n rows, in the same order (``zero``,
+        ``mechanism``, ``rule``, ``cutoff``, ``normal_cutoff``, ``distance_logit``); its
+        index gives ``user_id``.
+    references: reference value per feature (approved median), indexed by feature name.
+    groups: feature -> reason group.  rules: the policy's monitoring rules.
+    rule_inputs: values of the rules' features for the n rows (default: from ``X``).
+
+    Returns columns :data:`REASON_COLUMNS`: ``rank`` starts at 1 per user; ``kind`` is one of
+    :data:`KINDS`; ``contribution`` is the group's log-odds contribution (for a ``policy``
+    row, the log-odds distance to the cutoff in force; NaN for a ``rule`` row);
+    ``feature_contribution`` is the named feature's own SHAP value; ``value`` and
+    ``reference`` are the user's value and the approved median (for a ``policy`` row: the
+    PD and the cutoff in force).
+    """
+    lang = check_lang(lang)
+    top_k = check_top_k(top_k)
+    features = list(features)
+    values = np.asarray(values, dtype=np.float64)
+    if isinstance(X, pd.DataFrame):
+        xv = X[features].to_numpy(np.float64)
+    else:
+        xv = np.asarray(X, dtype=np.float64)
+    n = len(decisions)
+    if values.shape != (n, len(features)) or xv.shape != values.shape:
+        raise InputError(f"values {values.shape}, X {xv.shape} and decisions ({n} rows) "
+                         f"do not describe the same rows and {len(features)} features")
+    lookup = _lookup(registry)
+    zero = np.flatnonzero(decisions["zero"].to_numpy(bool))
+    uid = np.asarray(decisions.index)[zero]
+    mech = decisions["mechanism"].to_numpy().astype(object)[zero]
+    V, Xz = values[zero], xv[zero]
+
+    order = group_order(groups, features)
+    G, _ = group_values(V, features, groups, order)
+    strongest = strongest_feature(V, features, groups, order)
+    ref = references.reindex(features).to_numpy(np.float64)
+
+    is_score = mech == "score"
+    primary = (mech == "monitoring") | (mech == "policy")
+    slots = min(top_k, len(order))
+    idx = np.argsort(-G, axis=1, kind="stable")[:, :slots]
+    Gs = np.take_along_axis(G, idx, axis=1)
+    s = np.arange(slots)[None, :]
+    limit = np.where(is_score, top_k, top_k - 1)[:, None]
+    keep = (Gs > 0) & (s < limit)
+    keep[:, 0] |= is_score  # a score refusal always has at least one reason
+    r_pos, r_slot = np.nonzero(keep)
+    g_idx = idx[r_pos, r_slot]
+    f_pos = strongest[r_pos, g_idx]
+    score_rows = {
+        "pos": r_pos,
+        "rank": r_slot + 1 + primary[r_pos].astype(np.int64),
+        "kind": np.where(is_score[r_pos], "score", "secondary").astype(object),
+        "group": np.asarray(order, dtype=object)[g_idx],
+        "feature": np.asarray(features, dtype=object)[f_pos],
+        "value": Xz[r_pos, f_pos],
+        "reference": ref[f_pos],
+        "contribution": G[r_pos, g_idx],
+        "feature_contribution": V[r_pos, f_pos],
+    }
+    text = np.empty(len(r_pos), dtype=object)
+    for j in np.unique(f_pos):
+        m = f_pos == j
+        text[m] = _sentences(lookup[features[j]], score_rows["value"][m], ref[j], lang)
+    score_rows["text"] = text
+
+    parts = [score_rows]
+    pol = np.flatnonzero(mech == "policy")
+    if len(pol):
+        d = decisions.iloc[zero[pol]]
+        cutoff = d["cutoff"].to_numpy(np.float64)
+        normal = d["normal_cutoff"].to_numpy(np.float64)
+        pd_ = 1.0 / (1.0 + np.exp(-d["distance_logit"].to_numpy(np.float64))
+                     * (1.0 - cutoff) / cutoff)
+        parts.append({
+            "pos": pol, "rank": np.ones(len(pol), np.int64),
+            "kind": np.full(len(pol), "policy", dtype=object),
+            "group": np.full(len(pol), "", dtype=object),
+            "feature": np.full(len(pol), "", dtype=object),
+            "value": pd_, "reference": cutoff,
+            "contribution": d["distance_logit"].to_numpy(np.float64),
+            "feature_contribution": np.full(len(pol), np.nan),
+            "text": _policy_sentences(pd_, normal, cutoff, lang),
+        })
+    mon = np.flatnonzero(mech == "monitoring")
+    if len(mon):
+        parts.append(_rule_rows(mon, zero, decisions, rules, rule_inputs, xv, features,
+                                references, lookup, groups, lang))
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    pos = out.pop("pos")
+    order_rows = np.lexsort((out["rank"], pos))
+    frame = pd.DataFrame({
+        "user_id": uid[pos][order_rows],
+        "mechanism": mech[pos][order_rows],
+        **{k: out[k][order_rows] for k in REASON_COLUMNS[2:]},
+    })
+    frame["rank"] = frame["rank"].astype(np.int64)
+    return frame.reset_index(drop=True)
+
+
+def _rule_rows(mon, zero, decisions, rules, rule_inputs, xv, features, references, lookup,
+               groups, lang) -> dict[str, np.ndarray]:
+    by_name = {r.name: r for r in rules}
+    fired = decisions["rule"].to_numpy().astype(object)[zero[mon]]
+    unknown = sorted(set(fired) - set(by_name))
+    if unknown:
+        raise InputError(f"decision names rule {unknown[0]!r}, which is not among the policy's "
+                         f"rules: {', '.join(by_name) or '(none)'}")
+    n = len(mon)
+    out = {
+        "pos": mon, "rank": np.ones(n, np.int64), "kind": np.full(n, "rule", dtype=object),
+        "group": np.empty(n, dtype=object), "feature": np.empty(n, dtype=object),
+        "value": np.full(n, np.nan), "reference": np.full(n, np.nan),
+        "contribution": np.full(n, np.nan), "feature_contribution": np.full(n, np.nan),
+        "text": np.empty(n, dtype=object),
+    }
+    for name in np.unique(fired):
+        rule = by_name[name]
+        m = fired == name
+        rows = zero[mon[m]]
+        if rule_inputs is not None and rule.feature in rule_inputs.columns:
+            v = rule_inputs[rule.feature].to_numpy(np.float64)[rows]
+        elif rule.feature in features:
+            v = xv[rows, features.index(rule.feature)]
+        else:
+            raise InputError(f"rule {rule.name!r} reads feature {rule.feature!r}, which is in "
+                             "neither the rule inputs nor the model features")
+        feat = lookup.get(rule.feature)
+        ref = float(references.get(rule.feature, np.nan))
+        unit = feat.unit if feat else "value"
+        rule_text = _OP_WORDS[lang][rule.op] + (" " if lang == "en" else "") + \
+            _fmt(rule.threshold, unit)
+        out["group"][m] = groups.get(rule.feature, feat.group if feat else "")
+        out["feature"][m] = rule.feature
+        out["value"][m] = v
+        out["reference"][m] = ref
+        if feat is None:
+            label = rule.description_zh if lang == "zh" else rule.description_en
+            out["text"][m] = [f"{label or rule.feature}: {x:g}" for x in v]
+        else:
+            out["text"][m] = _sentences(feat, v, ref, lang, rule_text)
+    return out
+
+
+def decision_summary(sv, decisions: pd.DataFrame) -> pd.DataFrame:
+    """One row per row of ``sv``: margin, base, PD, cutoffs (PD and logit) and distances.
+
+    decisions: the policy frame for the same rows, same order.  Columns: ``mechanism``,
+    ``rule``, ``zero``, ``margin``, ``base``, ``pd``, ``cutoff``, ``cutoff_logit``,
+    ``distance_logit`` (margin minus the logit of the cutoff in force; positive fails it),
+    ``normal_cutoff``, ``normal_cutoff_logit``, ``normal_distance_logit``.
+    """
+    from toolkit.policy import logit
+
+    cutoff = decisions["cutoff"].to_numpy(np.float64)
+    normal = decisions["normal_cutoff"].to_numpy(np.float64)
+    return pd.DataFrame({
+        "mechanism": decisions["mechanism"].to_numpy().astype(str),
+        "rule": decisions["rule"].to_numpy().astype(str),
+        "zero": decisions["zero"].to_numpy(bool),
+        "margin": sv.margin,
+        "base": sv.base,
+        "pd": sv.pd,
+        "cutoff": cutoff,
+        "cutoff_logit": logit(cutoff),
+        "distance_logit": sv.margin - logit(cutoff),
+        "normal_cutoff": normal,
+        "normal_cutoff_logit": logit(normal),
+        "normal_distance_logit": sv.margin - logit(normal),
+    }, index=sv.index)
