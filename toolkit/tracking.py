@@ -337,3 +337,51 @@ def set_champion(model_name: str, version: str, uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
     MlflowClient(uri).set_registered_model_alias(model_name, "champion", version)
+
+
+# -- tuning studies (toolkit.tune) -------------------------------------------------------------
+
+def run_status(run_id: str, uri: str) -> str | None:
+    """``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``; None if the store has no such run."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(uri).get_run(run_id).info.status
+    except MlflowException:
+        return None
+
+
+def terminate_run(run_id: str, uri: str, status: str = "FAILED",
+                  tags: dict[str, Any] | None = None) -> bool:
+    """End a run left RUNNING by a process that died (a killed tuning worker's trial run),
+    setting ``tags`` on it first.
+
+    Returns True if the run was running and is now ``status``; runs in any other state are
+    left alone.
+    """
+    from mlflow.tracking import MlflowClient
+
+    if run_status(run_id, uri) != "RUNNING":
+        return False
+    client = MlflowClient(uri)
+    for k, v in (tags or {}).items():
+        client.set_tag(run_id, k, str(v))
+    client.set_terminated(run_id, status=status)
+    return True
+
+
+def run_params(run_id: str, uri: str) -> dict[str, str]:
+    """The params a run has logged (MLflow params cannot change once logged)."""
+    return dict(get_run(run_id, uri).data.params)
+
+
+def child_runs(parent_run_id: str, uri: str) -> pd.DataFrame:
+    """Runs nested directly under ``parent_run_id`` (tag ``mlflow.parentRunId``), any
+    experiment, as a DataFrame (``run_id``, ``status``, ``tags.*``, ``params.*``,
+    ``metrics.*``)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(search_all_experiments=True,
+                              filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'")

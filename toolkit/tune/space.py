@@ -221,8 +221,7 @@ def space_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> l
 
 def distributions(space: Mapping[str, Any]) -> dict[str, Any]:
     """Optuna distributions of the space, by parameter name."""
-    from optuna.distributions import (CategoricalDistribution, FloatDistribution,
-                                      IntDistribution)
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     out = {}
     for name, p in space.items():

@@ -1,0 +1,89 @@
+"""``toolkit tune``: an Optuna search over the xgboost settings, nested in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from toolkit.cli import app
+from toolkit.cli.common import console, err_console, guard
+
+URI_HELP = ("MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri in the "
+            "experiment, then sqlite:///mlflow.db in this folder).")
+SET_HELP = ("Override one config key, e.g. --set tune.pruner=\"none\" (TOML value); "
+            "repeatable.")
+KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
+               "test_zero_limit_rate", "explain_top1_group_accuracy",
+               "explain_stability_top1"]
+
+
+@app.command()
+@guard
+def tune(
+    experiment: Path = typer.Argument(..., help="Experiment TOML file; its [tune] section "
+                                      "(defaults when absent) sets the search."),
+    trials: int = typer.Option(None, "--trials", help="Finished trials the study should "
+                               "have (default: tune.trials)."),
+    timeout: float = typer.Option(None, "--timeout", help="Stop each worker after this many "
+                                  "seconds (default: tune.timeout, none)."),
+    workers: int = typer.Option(None, "--workers", help="Parallel worker processes on the "
+                                "study, each with its own sampler seed (default: tune.workers)."),
+    storage: str = typer.Option(None, "--storage", help="Optuna database URL, e.g. "
+                                "postgresql://user@host/db (default: tune.storage, then "
+                                "optuna.db beside the MLflow sqlite store)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the existing study "
+                                "tune.study_name (default: the experiment file's stem)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
+    data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
+                              "(default: data/synthetic/<world.name>, generated if missing)."),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
+    on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
+
+    The study is an MLflow parent run (<stem>-tune) with one child run per trial. After the
+    search the chosen trial is refit, evaluated on test, explained and registered; the
+    alias 'champion' moves to it only if its test AUC beats the champion trained on the
+    same dataset. With objectives = ["val_auc", "val_explain_top1_group_accuracy"] the
+    study is multi-objective and tune.pareto_pick chooses the Pareto trial to refit.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from toolkit.config import TuneConfig, load_config
+    from toolkit.tune.run import check_arguments, trials_per_minute, tune_experiment
+
+    check_arguments(trials=trials, timeout=timeout, workers=workers)
+    cfg = load_config(experiment, sets)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=False) as bar:
+        task = bar.add_task("study", total=trials or (cfg.tune or TuneConfig()).trials)
+        result = tune_experiment(
+            cfg, stem=experiment.stem, data=data, uri=tracking_uri, trials=trials,
+            timeout=timeout, workers=workers, storage=storage, resume=resume,
+            progress=lambda stage: bar.update(task, description=stage),
+            on_trial=lambda done, total: bar.update(task, completed=done, total=total))
+    _print_result(result, trials_per_minute(result))
+
+
+def _print_result(result, tpm: float) -> None:
+    from rich.table import Table
+
+    c = result.counts
+    console.print(f"study [bold]{result.study_name}[/] in {result.storage}: "
+                  f"{c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
+                  f"({result.session_trials} this session, {tpm:.1f} trials/min)")
+    values = ", ".join(f"{k} {v:.4f}" for k, v in result.best_values.items())
+    console.print(f"refit trial {result.best_trial}: {values}")
+    t = Table(title="chosen parameters and test metrics")
+    t.add_column("name")
+    t.add_column("value", justify="right")
+    for k, v in sorted(result.best_params.items()):
+        t.add_row(f"model.{k}", f"{v:.4g}" if isinstance(v, float) else str(v))
+    for k in KEY_METRICS:
+        if k in result.metrics:
+            t.add_row(k, f"{result.metrics[k]:.4f}")
+    console.print(t)
+    console.print(f"champion: {result.champion.decision}: {result.champion.message}")
+    console.print(f"study run: [bold]{result.run_id}[/]")
+    console.print("open the MLflow UI with: [bold]toolkit ui[/]")

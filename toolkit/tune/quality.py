@@ -1,0 +1,71 @@
+"""Explanation quality of one model on one split, and explanation stability across models.
+
+Both use the explanation package (``toolkit.explain``): exact path-dependent TreeSHAP,
+contributions summed per reason group, and its truth metrics.  Nothing here re-implements
+a metric; this module only chooses the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from toolkit.table import ModelTable
+
+
+def group_frame(scorer, table: ModelTable, rows: pd.Index) -> tuple[pd.DataFrame, float]:
+    """Group contributions (log-odds, one column per reason group) of ``rows`` of the table,
+    and the largest SHAP additivity error among them."""
+    from toolkit.explain.groups import group_contributions
+    from toolkit.explain.shap_values import path_shap
+
+    sv = path_shap(scorer, table.X.loc[rows])
+    return group_contributions(sv, table.groups), sv.additivity_max_error
+
+
+def explain_metrics(scorer, table: ModelTable, decisions: pd.DataFrame, split: str, *,
+                    suffix: str = "") -> dict[str, float]:
+    """``explain_*`` truth metrics of the model on ``split`` (empty without a truth table).
+
+    SHAP is computed only for the rows the group metrics average over: true mechanism
+    ``score`` and a model PD that fails the cutoff in force.
+    decisions: the policy frame of every table row (``zero``, ``mechanism``,
+    ``distance_logit``), indexed like ``table.X``.
+    """
+    from toolkit.explain.quality import truth_metrics
+
+    if table.truth is None:
+        return {}
+    pop = table.X.index[table.mask(split)]
+    t = table.truth.loc[pop]
+    d = decisions.loc[pop]
+    sel = (t["true_mechanism"].astype(str).to_numpy() == "score") & \
+        (d["distance_logit"].to_numpy(np.float64) >= 0)
+    G, err = group_frame(scorer, table, pop[sel])
+    return truth_metrics(G, decisions, table.truth, additivity_max_error=err, suffix=suffix,
+                         population=pop)
+
+
+def top1_groups(scorer, table: ModelTable, rows: pd.Index) -> np.ndarray:
+    """The top adverse reason group of each row ("" when no group pushes toward default)."""
+    from toolkit.explain.groups import top_groups
+
+    G, _ = group_frame(scorer, table, rows)
+    return top_groups(G.to_numpy(np.float64), list(G.columns), 1)[:, 0].astype(str)
+
+
+def top1_stability(top1: Sequence[np.ndarray]) -> float:
+    """Share of rows whose top-1 group is the same under every model.
+
+    top1: one (n,) array of group names per model, rows aligned.  NaN with no rows;
+    1.0 with a single model.
+    """
+    arrays = [np.asarray(a).astype(str) for a in top1]
+    if not arrays or len(arrays[0]) == 0:
+        return float("nan")
+    same = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays[1:]:
+        same &= a == arrays[0]
+    return float(same.mean())

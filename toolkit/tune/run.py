@@ -1,0 +1,499 @@
+"""A whole search: check the input, open the study, run the workers, refit, log, promote.
+
+The study is one MLflow parent run; every trial is a nested child run (see
+:mod:`toolkit.tune.objective`).  Worker 0 runs in this process; workers 1..N-1 are
+subprocesses (``python -m toolkit.tune.worker``) on the same Optuna storage, each with its
+own sampler seed.  After the search the chosen trial is refit with the full thread count,
+evaluated on every split (test included), explained, logged on the parent run and
+registered; the ``champion`` alias moves only by the rule of
+:func:`toolkit.tune.select.champion_decision`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.config import ExperimentConfig, TuneConfig, build_config, with_overrides
+from toolkit.errors import InputError
+from toolkit.table import ModelTable
+from toolkit.tune.select import ChampionDecision
+from toolkit.tune.space import OBJECTIVES, Objective, resolve_space, signature
+from toolkit.tune.study import HEARTBEAT_INTERVAL
+
+STABILITY_TRIALS = 5
+DEAD_TRIAL_TAGS = {"toolkit.trial_state": "fail",
+                   "toolkit.fail_reason": "its worker died; Optuna re-queues its parameters"}
+# Settings that change neither the data, the trials' models nor their scores; a study may
+# be resumed with other values of these.
+_FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.")
+
+
+@dataclass
+class TuneResult:
+    """What a search produced.
+
+    scorer: the refit model of the chosen trial; metrics: its ``{split}_{metric}`` metrics
+    (every split), ``explain_*`` test metrics, ``best_<objective>`` values and
+    ``explain_stability_top1``; run_id: the study's parent run; counts: trials by state.
+    """
+
+    scorer: Any
+    metrics: dict[str, float]
+    run_id: str
+    study_name: str
+    storage: str
+    best_trial: int
+    best_params: dict[str, Any]
+    best_values: dict[str, float]
+    model_version: str | None
+    champion: ChampionDecision
+    counts: dict[str, int]
+    search_seconds: float
+    table: ModelTable
+    decisions: pd.DataFrame
+    pareto: pd.DataFrame | None = None
+    session_trials: int = 0
+    run_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker process needs (JSON-able)."""
+
+    config: dict
+    stem: str
+    data: str | None
+    uri: str
+    storage: str
+    study_name: str
+    worker: int
+    workers: int
+    session: int
+    trials: int
+    timeout: float | None
+    parent_run_id: str | None
+    heartbeat_interval: int
+    grace_period: int | None
+    nthread: int
+
+
+def _noop(*_: Any) -> None:
+    pass
+
+
+def check_arguments(*, trials: int | None, timeout: float | None, workers: int | None) -> None:
+    """Command-line overrides; InputError naming the bad value and what is allowed."""
+    for flag, v in (("--trials", trials), ("--workers", workers)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise InputError(f"{flag} must be a whole number of at least 1, got {v!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise InputError(f"--timeout must be a number of seconds above 0, got {timeout!r}")
+
+
+def fixed_settings(cfg: ExperimentConfig, space) -> dict[str, Any]:
+    """The flattened config minus the tuned fields and the settings in :data:`_FREE_KEYS`."""
+    tuned = {f"model.{k}" for k in space}
+    return {k: v for k, v in cfg.flat().items()
+            if k not in tuned and not k.startswith(_FREE_KEYS)}
+
+
+def _objectives(tune: TuneConfig) -> list[Objective]:
+    return [OBJECTIVES[o] for o in tune.objectives]
+
+
+def _prunable(tune: TuneConfig) -> bool:
+    obj = _objectives(tune)
+    return tune.pruner != "none" and len(obj) == 1 and obj[0].xgb_key is not None
+
+
+# -- the worker loop ------------------------------------------------------------------------
+
+def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
+               table: ModelTable | None = None, matrices=None,
+               on_trial: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Run trials of the study until its budget, the timeout or a stop; returns trial counts.
+
+    The subprocess workers call this with only ``spec``; worker 0 passes the table and
+    matrices it already built.
+    """
+    import optuna
+
+    from toolkit import tracking
+    from toolkit.experiment import build_table
+    from toolkit.train import dmatrices
+    from toolkit.tune.objective import TrialObjective, TrialRuns
+    from toolkit.tune.study import (
+        Budget,
+        counts,
+        derived_seed,
+        fail_dead_local_trials,
+        make_pruner,
+        make_sampler,
+        open_storage,
+    )
+
+    cfg = cfg or build_config(spec.config)
+    tune = cfg.tune
+    if table is None:
+        table, _ = build_table(cfg, spec.data)
+    matrices = matrices or dmatrices(table)
+    storage = open_storage(spec.storage, heartbeat_interval=spec.heartbeat_interval,
+                           grace_period=spec.grace_period)
+    study = optuna.load_study(
+        study_name=spec.study_name, storage=storage,
+        sampler=make_sampler(derived_seed(cfg.model.seed, spec.session, spec.worker)),
+        pruner=make_pruner(tune.pruner, enabled=_prunable(tune)))
+
+    def close_run(trial) -> None:
+        from toolkit.tune.study import RUN_ATTR
+
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id and spec.parent_run_id:
+            tracking.terminate_run(run_id, spec.uri, "FAILED", DEAD_TRIAL_TAGS)
+
+    fail_dead_local_trials(study, close_run)
+    budget = Budget(spec.trials, on_trial)
+    c = counts(study)
+    if budget.remaining(study) <= 0 and c["waiting"] == 0:
+        return c
+    runs = TrialRuns(
+        uri=spec.uri, experiment=cfg.tracking.experiment, parent_run_id=spec.parent_run_id,
+        stem=spec.stem, study_name=spec.study_name,
+        tags=tracking.standard_tags(dataset_hash=table.dataset_hash,
+                                    config_hash=cfg.config_hash(), model_family="tune-trial",
+                                    experiment=spec.stem) if spec.parent_run_id else {})
+    objective = TrialObjective(table=table, matrices=matrices, cfg=cfg,
+                               space=resolve_space(tune.space), objectives=_objectives(tune),
+                               prune=_prunable(tune), nthread=spec.nthread, runs=runs)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study.optimize(objective, n_trials=None, timeout=spec.timeout, callbacks=[budget],
+                       gc_after_trial=False, show_progress_bar=False)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return counts(study)
+
+
+def _spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
+    path = folder / f"worker-{spec.worker}.json"
+    path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
+    log = folder / f"worker-{spec.worker}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "toolkit.tune.worker", str(path)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    return proc, log
+
+
+# -- the whole search -----------------------------------------------------------------------
+
+def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
+                    uri: str | None = None, trials: int | None = None,
+                    timeout: float | None = None, workers: int | None = None,
+                    storage: str | None = None, resume: bool = False,
+                    parent_run_id: str | None = None,
+                    progress: Callable[[str], None] = _noop,
+                    on_trial: Callable[[int, int], None] | None = None,
+                    after_fit: Callable[[Any, Any], None] | None = None,
+                    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+                    grace_period: int | None = None) -> TuneResult:
+    """Tune the experiment's xgboost model with Optuna, refit the chosen trial, log it all.
+
+    cfg: the experiment; its ``[tune]`` section (defaults when absent) sets the search.
+    stem: the experiment file's stem: run names ``<stem>-tune`` / ``<stem>-trial-<n>`` and
+        the default study name.
+    trials, timeout, workers, storage: override ``tune.*`` (the command-line flags).
+    resume: continue the study ``tune.study_name`` (default: ``stem``); without it a study
+        of that name must not exist yet.
+    parent_run_id: nest the study's run under this run (the end-to-end ``toolkit run``).
+    progress(stage): stage names; on_trial(finished, trials): after each trial of worker 0.
+    after_fit(trained, run): an extra stage inside the parent run after the refit (the
+        explanation stage of ``toolkit run``); without it the refit's ``explain_*`` truth
+        metrics on test are computed here.
+    heartbeat_interval, grace_period: seconds; a trial whose heartbeat is older than the
+        grace period (default twice the interval) counts as dead and is retried.
+
+    Bad input (InputError, nothing logged): workers/trials < 1, timeout <= 0, storage
+    that cannot be opened, resuming a missing study, creating an existing one, resuming a
+    study whose space, objectives, dataset or fixed settings differ from the config.
+    """
+    import optuna
+
+    check_arguments(trials=trials, timeout=timeout, workers=workers)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return _tune(cfg, stem=stem, data=data, uri=uri, trials=trials, timeout=timeout,
+                     workers=workers, storage=storage, resume=resume,
+                     parent_run_id=parent_run_id, progress=progress, on_trial=on_trial,
+                     after_fit=after_fit, heartbeat_interval=heartbeat_interval,
+                     grace_period=grace_period)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, storage, resume,
+          parent_run_id, progress, on_trial, after_fit, heartbeat_interval,
+          grace_period) -> TuneResult:
+    import optuna
+
+    from toolkit import tracking
+    from toolkit.experiment import build_table
+    from toolkit.train import dmatrices
+    from toolkit.tune.study import (
+        PARENT_ATTR,
+        default_storage,
+        finished,
+        open_storage,
+        open_study,
+        redact,
+        study_names,
+    )
+
+    base = (cfg.tune or TuneConfig()).model_dump(mode="json")
+    over = {k: v for k, v in {"trials": trials, "timeout": timeout, "workers": workers,
+                              "storage": storage}.items() if v is not None}
+    cfg = with_overrides(cfg, tune={**base, **over})
+    tune = cfg.tune
+    objectives = _objectives(tune)
+    space = resolve_space(tune.space)
+    name = tune.study_name or stem
+
+    progress("study")
+    uri = tracking.connect(uri, cfg.tracking.uri)
+    storage_url = tune.storage or default_storage(uri)
+    label = redact(storage_url)
+    st = open_storage(storage_url, heartbeat_interval=heartbeat_interval,
+                      grace_period=grace_period)
+    names = study_names(st)  # fail fast, before the data is read
+    if resume and name not in names:
+        raise InputError(f"--resume: there is no study {name!r} in storage {label}; studies "
+                         f"there: {', '.join(names) if names else 'none'}")
+    if not resume and name in names:
+        raise InputError(f"study {name!r} already exists in storage {label}; pass --resume "
+                         f"to continue it, or set tune.study_name to start a new one")
+
+    progress("data")
+    table, lineage = build_table(cfg, data)
+    if any(o.explain for o in objectives) and table.truth is None:
+        bad = next(o.name for o in objectives if o.explain)
+        raise InputError(f"objective {bad!r} needs the synthetic world's truth; the table "
+                         f"{str(lineage)!r} has none; allowed objectives for own tables: "
+                         + ", ".join(o for o, v in OBJECTIVES.items() if not v.explain))
+    matrices = dmatrices(table)
+    fingerprint = {"space": signature(space), "objectives": list(tune.objectives),
+                   "dataset_hash": table.dataset_hash, "fixed": fixed_settings(cfg, space)}
+    study, session = open_study(st, name, directions=[o.direction for o in objectives],
+                                resume=resume, fingerprint=fingerprint, storage_label=label)
+
+    stored_parent = study.user_attrs.get(PARENT_ATTR)
+    reopen = None
+    if stored_parent and tracking.run_status(stored_parent, uri) not in (None, "FINISHED"):
+        reopen = stored_parent
+    data_dir = lineage.parent if lineage.name == "manifest.json" else lineage
+    tags = tracking.standard_tags(
+        dataset_hash=table.dataset_hash, config_hash=cfg.config_hash(), model_family="tune",
+        experiment=stem, data_path=str(lineage.resolve()), study=name, storage=label,
+        objectives=",".join(tune.objectives))
+    if stored_parent and not reopen:
+        tags["toolkit.resumes_run"] = stored_parent
+    nthread = max(1, cfg.model.nthread // tune.workers)
+    with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{stem}-tune",
+                            tags=tags, uri=uri, parent_run_id=parent_run_id,
+                            run_id=reopen) as run:
+        if reopen is None:
+            from toolkit.experiment import log_common
+
+            log_common(run, cfg, table, lineage, stem)
+            study.set_user_attr(PARENT_ATTR, run.run_id)
+        run.set_tags({"toolkit.session": session})
+        spec = WorkerSpec(
+            config=cfg.model_dump(mode="json", by_alias=True), stem=stem,
+            data=str(data_dir.resolve()), uri=uri, storage=storage_url, study_name=name,
+            worker=0, workers=tune.workers, session=session, trials=tune.trials,
+            timeout=tune.timeout, parent_run_id=run.run_id,
+            heartbeat_interval=heartbeat_interval, grace_period=grace_period, nthread=nthread)
+        progress("search")
+        done_before = finished(study)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="toolkit-tune-") as tmp:
+            procs = [_spawn(WorkerSpec(**{**asdict(spec), "worker": w}), Path(tmp))
+                     for w in range(1, tune.workers)]
+            try:
+                run_worker(spec, cfg=cfg, table=table, matrices=matrices, on_trial=on_trial)
+                failures = []
+                for proc, log in procs:
+                    if proc.wait() != 0:
+                        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                        failures.append(f"worker exited with {proc.returncode}: "
+                                        + " | ".join(tail))
+            except BaseException:
+                for proc, _ in procs:
+                    proc.terminate()
+                for proc, _ in procs:
+                    proc.wait()
+                raise
+        search_seconds = time.perf_counter() - t0
+        if failures:
+            run.log_text("\n".join(failures), "study/worker_failures.txt")
+        study = optuna.load_study(study_name=name, storage=st)
+        _close_failed_trial_runs(study, uri)
+        progress("refit")
+        result = _after_search(
+            run=run, study=study, cfg=cfg, table=table, lineage=lineage, matrices=matrices,
+            objectives=objectives, uri=uri, label=label, session=session,
+            search_seconds=search_seconds, after_fit=after_fit, progress=progress)
+        result.session_trials = finished(study) - done_before
+        run.log_metrics({"session_trials": result.session_trials,
+                         "trials_per_minute": trials_per_minute(result)})
+    return result
+
+
+def _close_failed_trial_runs(study, uri: str) -> None:
+    """Trial runs of trials that failed elsewhere (heartbeat expired) are still RUNNING."""
+    from optuna.trial import TrialState
+
+    from toolkit import tracking
+    from toolkit.tune.study import RUN_ATTR
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        run_id = t.user_attrs.get(RUN_ATTR)
+        if run_id and t.user_attrs.get("toolkit.worker", {}).get("trial") == t.number:
+            tracking.terminate_run(run_id, uri, "FAILED", DEAD_TRIAL_TAGS)
+
+
+def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, lineage: Path,
+                  matrices, objectives: list[Objective], uri: str, label: str, session: int,
+                  search_seconds: float, after_fit, progress) -> TuneResult:
+    """Pick, refit, evaluate, explain, log, register and apply the champion rule."""
+    from optuna.trial import TrialState
+
+    from toolkit import tracking
+    from toolkit.experiment import Trained, log_evaluation, summary_frame
+    from toolkit.plots import importance_figure
+    from toolkit.train import evaluate, fit_xgboost
+    from toolkit.tune.quality import explain_metrics, top1_groups, top1_stability
+    from toolkit.tune.report import optuna_figures, pareto_table, trials_table
+    from toolkit.tune.select import champion_decision, pick_pareto, rank_trials
+    from toolkit.tune.space import model_config
+    from toolkit.tune.study import counts
+
+    tune = cfg.tune
+    c = counts(study)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise InputError(
+            f"no trial of study {study.study_name!r} completed ({c['pruned']} pruned, "
+            f"{c['fail']} failed, {c['running']} still running); raise --trials or --timeout")
+    multi = len(objectives) > 1
+    pareto = None
+    if multi:
+        front = study.best_trials
+        picked = pick_pareto(front, objectives, tune.pareto_pick)
+        pareto = pareto_table(front, objectives, picked.number)
+    else:
+        picked = study.best_trial
+
+    # Refit with every thread; same data, params and seed give the trial's model again.
+    model_cfg = model_config(cfg.model, picked.params)
+    refit_cfg = with_overrides(cfg, model=model_cfg.model_dump(mode="json"))
+    scorer = fit_xgboost(table, model_cfg, matrices=matrices)
+    pd_all = scorer.predict_pd(table.X)
+    metrics, decisions = evaluate(table, pd_all, cfg.policy)
+    metrics["best_iteration"] = float(scorer.best_iteration)
+    if after_fit is None:
+        progress("explain")
+        metrics.update(explain_metrics(scorer, table, decisions, "test"))
+    best_values = {o.name: float(v) for o, v in zip(objectives, picked.values, strict=True)}
+    metrics.update({f"best_{k}": v for k, v in best_values.items()})
+
+    # Explanation stability: do the best trials give the same top-1 reason group?
+    progress("stability")
+    ranked = rank_trials(complete, objectives, 0)[:STABILITY_TRIALS]
+    rows = table.X.index[table.mask("valid") & decisions["zero"].to_numpy(bool)]
+    if len(ranked) >= 2 and len(rows):
+        tops = []
+        for t in ranked:
+            s = scorer if t.number == picked.number else fit_xgboost(
+                table, model_config(cfg.model, t.params), matrices=matrices)
+            tops.append(top1_groups(s, table, rows))
+        metrics["explain_stability_top1"] = top1_stability(tops)
+        metrics["explain_stability_trials"] = float(len(ranked))
+        metrics["explain_stability_rows"] = float(len(rows))
+    metrics.update({"n_trials_complete": float(c["complete"]),
+                    "n_trials_pruned": float(c["pruned"]), "n_trials_fail": float(c["fail"]),
+                    "search_seconds": search_seconds})
+
+    progress("log")
+    run.log_metrics(metrics)
+    existing = tracking.run_params(run.run_id, uri)
+    best_params = {f"best.{k}": v for k, v in picked.params.items()}
+    if not any(k in existing for k in best_params):  # params are immutable once logged
+        run.log_params(best_params)
+    run.set_tags({"toolkit.best_trial": picked.number,
+                  "toolkit.best_params": json.dumps(picked.params, sort_keys=True)})
+    run.log_dict({"trial": picked.number, "params": picked.params, "values": best_values,
+                  "pareto_pick": tune.pareto_pick if multi else None}, "best_params.json")
+    run.log_dict(refit_cfg.model_dump(mode="json", by_alias=True), "refit_config.json")
+    run.log_frame(trials_table(study, objectives), "study/trials.csv")
+    figures, skipped = optuna_figures(study, objectives)
+    for path, fig in figures.items():
+        run.log_figure(fig, path)
+    run.log_dict({"study": study.study_name, "storage": label, "session": session,
+                  "directions": [o.direction for o in objectives],
+                  "objectives": [o.name for o in objectives], "pruner": tune.pruner,
+                  "trials": c, "best_trial": picked.number, "best_values": best_values,
+                  "best_params": picked.params, "search_seconds": search_seconds,
+                  "figures_skipped": skipped}, "study/summary.json")
+    if pareto is not None:
+        run.log_frame(pareto, "pareto/front.csv")
+    importance = pd.DataFrame({"gain": pd.Series(scorer.booster.get_score(
+        importance_type="gain"), dtype=float)}).reindex(table.feature_names).fillna(0.0)
+    importance["group"] = [table.groups[f] for f in importance.index]
+    run.log_frame(importance, "feature_importance.csv")
+    run.log_figure(importance_figure(importance), "figures/feature_importance.png")
+    run.log_frame(summary_frame(table, decisions), "split_summary.csv")
+    log_evaluation(run, table, pd_all, "tuned xgboost")
+
+    register = cfg.tracking.model_name if cfg.tracking.register_model else None
+    info = run.log_xgboost(scorer, table.X, register_as=register)
+    run.set_tags({"toolkit.model_uri": info["model_uri"]})
+    current = tracking.champion(register, uri) if register else None
+    decision = champion_decision(version=info["version"], test_auc=metrics["test_auc"],
+                                 dataset_hash=table.dataset_hash, current=current)
+    if decision.promote:
+        tracking.set_champion(register, decision.version, uri)
+    run.set_tags({"toolkit.champion_decision": decision.decision,
+                  "toolkit.champion_message": decision.message})
+    run.log_dict(decision.as_dict(), "champion.json")
+
+    trained = Trained(table=table, scorer=scorer, scorecard=None, metrics=metrics,
+                      scorecard_metrics={}, decisions=decisions, importance=importance,
+                      run_ids={"tune": run.run_id}, model_version=info["version"])
+    if after_fit is not None:
+        after_fit(trained, run)
+    return TuneResult(
+        scorer=scorer, metrics=metrics, run_id=run.run_id, study_name=study.study_name,
+        storage=label, best_trial=picked.number, best_params=dict(picked.params),
+        best_values=best_values, model_version=info["version"], champion=decision,
+        counts=c, search_seconds=search_seconds, table=table, decisions=decisions,
+        pareto=pareto, run_ids={"tune": run.run_id})
+
+
+def trials_per_minute(result: TuneResult) -> float:
+    """Finished (complete or pruned) trials of this session per minute of search, all
+    workers together."""
+    if result.search_seconds <= 0:
+        return float("nan")
+    return 60.0 * result.session_trials / result.search_seconds
+
