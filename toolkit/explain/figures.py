@@ -190,12 +190,14 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     fig = _figure(8, 0.42 * len(items) + 1.8)
     ax = fig.add_subplot()
     start = float(base)
+    seen = [start]
     for i, (_, v) in enumerate(items):
         y = len(items) - 1 - i
         ax.barh(y, v, left=start, color=_RED if v > 0 else _BLUE, height=0.6)
         ax.text(start + v, y, f" {v:+.2f}", va="center", fontsize=7,
                 ha="left" if v >= 0 else "right")
         start += v
+        seen.append(start)
     ax.set_yticks(range(len(items))[::-1], [t for t, _ in items], fontsize=8)
     ax.axvline(base, color="#888888", lw=0.8, ls=":", label=f"base {base:.2f}")
     ax.axvline(start, color="black", lw=0.8, label=f"margin {start:.2f}")
@@ -205,7 +207,9 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     if normal_cutoff_logit is not None and normal_cutoff_logit != cutoff_logit:
         ax.axvline(normal_cutoff_logit, color="#ff7f0e", lw=1.0, ls="-.",
                    label=f"normal cutoff {normal_cutoff_logit:.2f}")
-    ax.margins(x=0.12)
+    seen += [c for c in (cutoff_logit, normal_cutoff_logit) if c is not None]
+    pad = 0.08 * (max(seen) - min(seen) or 1.0)
+    ax.set_xlim(min(seen) - pad, max(seen) + pad)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_xlabel("log-odds of default")
     ax.set_title(title or "Why this score", fontsize=10)
