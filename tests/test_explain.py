@@ -39,7 +39,8 @@ from toolkit.train import evaluate, fit_xgboost
 def fitted(small_world):
     """(config, table, scorer, decisions) for a 150-tree model on the 4,000-user world."""
     _, _, ds = small_world
-    cfg = build_config({"model": {"n_estimators": 150, "early_stopping_rounds": 150}})
+    cfg = build_config({"model": {"n_estimators": 150, "early_stopping_rounds": 150,
+                                  "max_depth": 4}})
     table = from_dataset(ds, cfg)
     scorer = fit_xgboost(table, cfg.model)
     _, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy)

@@ -258,7 +258,7 @@ class ModelConfig(_Strict):
 
     n_estimators: int = Field(600, ge=1, le=10_000, description="maximum boosting rounds")
     learning_rate: float = Field(0.06, gt=0, le=1, description="eta, shrinkage per round")
-    max_depth: int = Field(4, ge=1, le=12, description="maximum tree depth")
+    max_depth: int = Field(3, ge=1, le=12, description="maximum tree depth")
     min_child_weight: float = Field(5.0, ge=0, description="minimum hessian sum in a leaf")
     subsample: float = Field(0.8, gt=0, le=1, description="row share sampled per tree")
     colsample_bytree: float = Field(0.8, gt=0, le=1, description="feature share per tree")
