@@ -1,0 +1,39 @@
+"""The CLI reference as Markdown, generated from the commands themselves (README embeds it)."""
+
+from __future__ import annotations
+
+import click
+import typer
+
+
+def cli_markdown() -> str:
+    """One section per command: its usage line, first help paragraph and options."""
+    from toolkit.cli import app
+
+    group = typer.main.get_command(app)
+    ctx = click.Context(group, info_name="toolkit")
+    out = []
+    for name in sorted(group.list_commands(ctx)):
+        cmd = group.get_command(ctx, name)
+        args = [p.name.upper() for p in cmd.params if p.param_type_name == "argument"]
+        usage = " ".join(["[OPTIONS]", *args])
+        first = (cmd.help or "").strip().split("\n\n")[0].replace("\n", " ")
+        out.append(f"#### `toolkit {name} {usage}`\n\n{first}\n")
+        rows = []
+        for p in cmd.params:
+            if p.param_type_name == "argument":
+                rows.append(f"| `{p.name.upper()}` | argument | {_help(p)} |")
+            elif p.name != "help":
+                flag = ", ".join(f"`{o}`" for o in p.opts)
+                default = "" if p.default in (None, [], (), False) or p.is_flag else \
+                    f" (default: `{p.default}`)"
+                rows.append(f"| {flag} | option | {_help(p)}{default} |")
+        if rows:
+            out.append("| name | kind | meaning |\n| --- | --- | --- |")
+            out.extend(rows)
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _help(p) -> str:
+    return (getattr(p, "help", None) or "").replace("|", "/").replace("\n", " ")
