@@ -89,6 +89,9 @@ def optuna_figures(study, objectives: Sequence[Objective]) -> tuple[dict[str, An
         # The importance evaluator (PED-ANOVA) asks which params give LOW target values
         # whenever a target is given: negate a maximised objective for that figure only.
         warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+        # Small or flat studies (one value of a parameter) are drawn anyway; say nothing.
+        warnings.filterwarnings("ignore", message="Target and region quantiles select")
+        warnings.filterwarnings("ignore", message="Attempting to set identical low and high")
         for i, o in enumerate(objectives):
             sign = -1.0 if o.direction == "maximize" else 1.0
             for kind, plot in plots.items():

@@ -44,7 +44,10 @@ class TuneResult:
 
     scorer: the refit model of the chosen trial; metrics: its ``{split}_{metric}`` metrics
     (every split), ``explain_*`` test metrics, ``best_<objective>`` values and
-    ``explain_stability_top1``; run_id: the study's parent run; counts: trials by state.
+    ``explain_stability_top1``; run_id: the study's parent run; counts: trials by state;
+    search_seconds: wall time of the search (all workers); session_trials: trials this call
+    finished; run_ids: ``{"xgboost": run_id}``, the run holding the model, as in
+    :class:`toolkit.experiment.Trained` (the result can stand in for one).
     """
 
     scorer: Any
@@ -63,7 +66,11 @@ class TuneResult:
     decisions: pd.DataFrame
     pareto: pd.DataFrame | None = None
     session_trials: int = 0
+    importance: pd.DataFrame | None = None
     run_ids: dict[str, str] = field(default_factory=dict)
+    # What the pipeline's explanation stage reads from a training result (experiment.Trained)
+    scorecard: Any = None
+    scorecard_metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,8 +207,9 @@ def _spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
 def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                     uri: str | None = None, trials: int | None = None,
                     timeout: float | None = None, workers: int | None = None,
-                    storage: str | None = None, resume: bool = False,
+                    storage: str | None = None, resume: bool | None = None,
                     parent_run_id: str | None = None,
+                    prepared: tuple[ModelTable, Path] | None = None,
                     progress: Callable[[str], None] = _noop,
                     on_trial: Callable[[int, int], None] | None = None,
                     after_fit: Callable[[Any, Any], None] | None = None,
@@ -213,9 +221,11 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
     stem: the experiment file's stem: run names ``<stem>-tune`` / ``<stem>-trial-<n>`` and
         the default study name.
     trials, timeout, workers, storage: override ``tune.*`` (the command-line flags).
-    resume: continue the study ``tune.study_name`` (default: ``stem``); without it a study
-        of that name must not exist yet.
+    resume: True continues the study ``tune.study_name`` (default: ``stem``), which must
+        exist; False starts it, and it must not exist yet; None (the default) continues it
+        when it exists and starts it otherwise.
     parent_run_id: nest the study's run under this run (the end-to-end ``toolkit run``).
+    prepared: an already built ``(table, lineage)`` (skips reading the data).
     progress(stage): stage names; on_trial(finished, trials): after each trial of worker 0.
     after_fit(trained, run): an extra stage inside the parent run after the refit (the
         explanation stage of ``toolkit run``); without it the refit's ``explain_*`` truth
@@ -235,7 +245,8 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
     try:
         return _tune(cfg, stem=stem, data=data, uri=uri, trials=trials, timeout=timeout,
                      workers=workers, storage=storage, resume=resume,
-                     parent_run_id=parent_run_id, progress=progress, on_trial=on_trial,
+                     parent_run_id=parent_run_id, prepared=prepared, progress=progress,
+                     on_trial=on_trial,
                      after_fit=after_fit, heartbeat_interval=heartbeat_interval,
                      grace_period=grace_period)
     finally:
@@ -243,7 +254,7 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
 
 
 def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, storage, resume,
-          parent_run_id, progress, on_trial, after_fit, heartbeat_interval,
+          parent_run_id, prepared, progress, on_trial, after_fit, heartbeat_interval,
           grace_period) -> TuneResult:
     import optuna
 
@@ -253,10 +264,13 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
     from toolkit.tune.study import (
         PARENT_ATTR,
         default_storage,
+        existing_study,
         finished,
+        missing_study,
         open_storage,
         open_study,
         redact,
+        sqlite_file,
         study_names,
     )
 
@@ -273,18 +287,21 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
     uri = tracking.connect(uri, cfg.tracking.uri)
     storage_url = tune.storage or default_storage(uri)
     label = redact(storage_url)
+    db = sqlite_file(storage_url)
+    if resume and db is not None and not db.exists():  # do not create a file to say so
+        raise missing_study(name, label, [])
     st = open_storage(storage_url, heartbeat_interval=heartbeat_interval,
                       grace_period=grace_period)
     names = study_names(st)  # fail fast, before the data is read
+    if resume is None:
+        resume = name in names
     if resume and name not in names:
-        raise InputError(f"--resume: there is no study {name!r} in storage {label}; studies "
-                         f"there: {', '.join(names) if names else 'none'}")
+        raise missing_study(name, label, names)
     if not resume and name in names:
-        raise InputError(f"study {name!r} already exists in storage {label}; pass --resume "
-                         f"to continue it, or set tune.study_name to start a new one")
+        raise existing_study(name, label)
 
     progress("data")
-    table, lineage = build_table(cfg, data)
+    table, lineage = prepared or build_table(cfg, data)
     if any(o.explain for o in objectives) and table.truth is None:
         bad = next(o.name for o in objectives if o.explain)
         raise InputError(f"objective {bad!r} needs the synthetic world's truth; the table "
@@ -487,7 +504,7 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
         storage=label, best_trial=picked.number, best_params=dict(picked.params),
         best_values=best_values, model_version=info["version"], champion=decision,
         counts=c, search_seconds=search_seconds, table=table, decisions=decisions,
-        pareto=pareto, run_ids={"tune": run.run_id})
+        pareto=pareto, importance=importance, run_ids={"xgboost": run.run_id})
 
 
 def trials_per_minute(result: TuneResult) -> float:

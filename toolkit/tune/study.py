@@ -76,6 +76,16 @@ def _reason(err: BaseException) -> str:
     return line[:300]
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URL (None for other URLs and in-memory ones)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
 def open_storage(url: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
                  grace_period: int | None = None, max_retry: int = MAX_RETRY):
     """An Optuna RDB storage with heartbeats and retrying of dead trials.
@@ -90,12 +100,10 @@ def open_storage(url: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
         raise InputError(f"storage {shown!r} is not a database URL; allowed: {STORAGE_HELP}")
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:"):
-        path = url.partition(":///")[2]
-        if path and path != ":memory:" and not path.startswith("file:"):
-            folder = Path(path).parent
-            if not folder.is_dir():
-                raise InputError(f"storage {shown!r} cannot be opened: its folder "
-                                 f"{str(folder)!r} does not exist; allowed: {STORAGE_HELP}")
+        path = sqlite_file(url)
+        if path is not None and not path.parent.is_dir():
+            raise InputError(f"storage {shown!r} cannot be opened: its folder "
+                             f"{str(path.parent)!r} does not exist; allowed: {STORAGE_HELP}")
         # Several workers write to one sqlite file: wait for the lock instead of failing.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     ctx = _quiet()
@@ -170,6 +178,16 @@ def fingerprint_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]
     return out
 
 
+def missing_study(name: str, label: str, names: list[str]) -> InputError:
+    return InputError(f"--resume: there is no study {name!r} in storage {label}; studies "
+                      f"there: {', '.join(names) if names else 'none'}")
+
+
+def existing_study(name: str, label: str) -> InputError:
+    return InputError(f"study {name!r} already exists in storage {label}; pass --resume to "
+                      f"continue it, or set tune.study_name to start a new one")
+
+
 def open_study(storage, name: str, *, directions: list[str], resume: bool,
                fingerprint: Mapping[str, Any], storage_label: str):
     """Create a new study (``resume`` False) or load an existing one (``resume`` True).
@@ -183,11 +201,9 @@ def open_study(storage, name: str, *, directions: list[str], resume: bool,
 
     names = study_names(storage)
     if resume and name not in names:
-        raise InputError(f"--resume: there is no study {name!r} in storage {storage_label}; "
-                         f"studies there: {', '.join(names) if names else 'none'}")
+        raise missing_study(name, storage_label, names)
     if not resume and name in names:
-        raise InputError(f"study {name!r} already exists in storage {storage_label}; pass "
-                         f"--resume to continue it, or set tune.study_name to start a new one")
+        raise existing_study(name, storage_label)
     if resume:
         study = optuna.load_study(study_name=name, storage=storage)
         stored = study.user_attrs.get(FINGERPRINT_ATTR)
@@ -206,9 +222,7 @@ def open_study(storage, name: str, *, directions: list[str], resume: bool,
     try:
         study = optuna.create_study(study_name=name, storage=storage, directions=directions)
     except optuna.exceptions.DuplicatedStudyError:
-        raise InputError(f"study {name!r} already exists in storage {storage_label}; pass "
-                         f"--resume to continue it, or set tune.study_name to start a new "
-                         f"one") from None
+        raise existing_study(name, storage_label) from None
     study.set_user_attr(FINGERPRINT_ATTR, dict(fingerprint))
     study.set_user_attr(SESSIONS_ATTR, 0)
     return study, 0
