@@ -145,7 +145,7 @@ def make_sampler(seed: int):
 def make_pruner(name: str, *, enabled: bool = True):
     """``median`` (the default: after 5 finished trials, stop a trial whose validation metric
     at round t is worse than the median of earlier trials at round t; rounds 0..9 are never
-    judged) or ``none``."""
+    judged; trials report every 10th round) or ``none``."""
     import optuna
 
     if name == "none" or not enabled:
