@@ -37,3 +37,31 @@ def cli_markdown() -> str:
 
 def _help(p) -> str:
     return (getattr(p, "help", None) or "").replace("|", "/").replace("\n", " ")
+
+
+BLOCKS = {"config-reference": "toolkit.config:reference_markdown",
+          "cli-reference": "toolkit.cli.reference:cli_markdown"}
+
+
+def render_blocks(text: str) -> str:
+    """``text`` with every generated block between its BEGIN/END markers brought up to date."""
+    import importlib
+    import re
+
+    for name, target in BLOCKS.items():
+        module, fn = target.split(":")
+        body = getattr(importlib.import_module(module), fn)()
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README has no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
+        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return text
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    readme.write_text(render_blocks(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"updated generated blocks in {readme}")
