@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -21,23 +22,29 @@ KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
 @app.command()
 @guard
 def tune(
-    experiment: Path = typer.Argument(..., help="Experiment TOML file; its [tune] section "
-                                      "(defaults when absent) sets the search."),
-    trials: int = typer.Option(None, "--trials", help="Finished trials the study should "
-                               "have (default: tune.trials)."),
-    timeout: float = typer.Option(None, "--timeout", help="Stop each worker after this many "
-                                  "seconds (default: tune.timeout, none)."),
-    workers: int = typer.Option(None, "--workers", help="Parallel worker processes on the "
-                                "study, each with its own sampler seed (default: tune.workers)."),
-    storage: str = typer.Option(None, "--storage", help="Optuna database URL, e.g. "
-                                "postgresql://user@host/db (default: tune.storage, then "
-                                "optuna.db beside the MLflow sqlite store)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the existing study "
-                                "tune.study_name (default: the experiment file's stem)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
-    data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
-                              "(default: data/synthetic/<world.name>, generated if missing)."),
-    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    experiment: Annotated[Path, typer.Argument(
+        help="Experiment TOML file; its \\[tune] section (defaults when absent) sets the "
+        "search.")],
+    trials: Annotated[int | None, typer.Option(
+        "--trials", help="Finished trials the study should have (default: tune.trials).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Stop each worker after this many seconds (default: tune.timeout, "
+        "none).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Parallel worker processes on the study, each with its own sampler "
+        "seed (default: tune.workers).")] = None,
+    storage: Annotated[str | None, typer.Option(
+        "--storage", help="Optuna database URL, e.g. postgresql://user@host/db (default: "
+        "tune.storage, then optuna.db beside the MLflow sqlite store).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the existing study tune.study_name (default: the "
+        "experiment file's stem).")] = False,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=URI_HELP)] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Dataset folder or own table (default: data/synthetic/<world.name>, "
+        "generated if missing).")] = None,
+    sets: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
 ) -> None:
     """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
     on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
@@ -54,7 +61,7 @@ def tune(
     from toolkit.tune.run import check_arguments, trials_per_minute, tune_experiment
 
     check_arguments(trials=trials, timeout=timeout, workers=workers)
-    cfg = load_config(experiment, sets)
+    cfg = load_config(experiment, sets or [])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=False) as bar:
         task = bar.add_task("study", total=trials or (cfg.tune or TuneConfig()).trials)
