@@ -185,7 +185,10 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study.optimize(objective, n_trials=None, timeout=spec.timeout, callbacks=[budget],
+        # After each trial: re-queue trials of local workers that died meanwhile, then
+        # check the budget (which waits for re-queued trials).
+        study.optimize(objective, n_trials=None, timeout=spec.timeout,
+                       callbacks=[lambda s, _: fail_dead_local_trials(s, close_run), budget],
                        gc_after_trial=False, show_progress_bar=False)
     finally:
         optuna.logging.set_verbosity(verbosity)
