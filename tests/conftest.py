@@ -28,3 +28,44 @@ def realism_world(tmp_path_factory):
     cfg = build_config({"world": {"n_users": REALISM_USERS}})
     generate(config=cfg, out=out)
     return load_dataset(out)
+
+
+E2E_USERS = 3_000
+EXPERIMENT_ORDER = ("baseline", "no_tightening", "no_social_data", "stress_heavy", "tuned",
+                    "own_table")
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory):
+    """Every experiment file run with ``toolkit run`` on small worlds into one sqlite store.
+
+    Returns ``{"store": uri, "root": tmp folder, "results": {stem: CliResult},
+    "data": default world folder}``.
+    """
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    root = tmp_path_factory.mktemp("e2e")
+    store = f"sqlite:///{root / 'mlflow.db'}"
+    runner = CliRunner()
+    experiments = Path(__file__).parents[1] / "experiments"
+    results = {}
+    for stem in EXPERIMENT_ORDER:
+        args = ["run", str(experiments / f"{stem}.toml"), "--tracking-uri", store,
+                "--outputs", str(root / "outputs"), "--set", f"world.n_users={E2E_USERS}"]
+        if stem == "own_table":
+            table = root / "own_table.csv"
+            res = runner.invoke(app, ["export-table", str(table), "--data",
+                                      str(root / "default")])
+            assert res.exit_code == 0, res.output
+            args += ["--data", str(table)]
+        else:
+            world = "stress_heavy" if stem == "stress_heavy" else "default"
+            args += ["--data", str(root / world)]
+        if stem == "tuned":
+            args += ["--set", "tune.trials=4", "--set", "model.n_estimators=80"]
+        results[stem] = runner.invoke(app, args)
+    return {"store": store, "root": root, "results": results, "data": root / "default"}

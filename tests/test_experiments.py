@@ -1,0 +1,85 @@
+"""Every experiment file runs end to end (``toolkit run``) on a small world."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import EXPERIMENT_ORDER
+
+
+@pytest.mark.parametrize("stem", EXPERIMENT_ORDER)
+def test_experiment_runs(e2e, stem):
+    res = e2e["results"][stem]
+    assert res.exit_code == 0, res.output
+    assert "HTML report:" in res.output
+    assert "toolkit ui" in res.output
+    reports = list((e2e["root"] / "outputs").glob(f"{stem}-*/explanations/report.html"))
+    assert len(reports) == 1
+    assert "<table" in reports[0].read_text(encoding="utf-8")
+
+
+def test_parent_runs_hold_their_stages(e2e):
+    client = MlflowClient(e2e["store"])
+    exp = client.get_experiment_by_name("zero-limit")
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    by_name = {}
+    for r in runs:
+        by_name.setdefault(r.info.run_name, []).append(r)
+    for stem in EXPERIMENT_ORDER:
+        parent = by_name[stem][0]
+        assert parent.info.status == "FINISHED"
+        assert parent.data.tags["toolkit.model_family"] == "pipeline"
+        kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        families = {r.data.tags.get("toolkit.model_family") for r in kids}
+        assert families, stem
+        if stem != "tuned":
+            assert {"xgboost", "scorecard"} <= families, (stem, families)
+        assert "test_auc" in parent.data.metrics
+    base = by_name["baseline"][0].data.metrics
+    for name in ("explain_decision_agreement", "explain_mechanism_accuracy",
+                 "explain_top1_group_accuracy", "explain_top3_group_recall",
+                 "explain_group_rank_corr", "explain_additivity_max_error",
+                 "explain_top1_group_accuracy_interventional",
+                 "explain_top1_group_accuracy_scorecard"):
+        assert name in base, name
+    assert base["explain_additivity_max_error"] <= 1e-4
+
+
+def test_no_tightening_removes_policy_refusals(e2e):
+    client = MlflowClient(e2e["store"])
+    exp = client.get_experiment_by_name("zero-limit")
+
+    def metrics(name):
+        run = client.search_runs([exp.experiment_id],
+                                 f"attributes.run_name = '{name}'")[0]
+        return run.data.metrics
+
+    base, loose = metrics("baseline-xgboost"), metrics("no_tightening-xgboost")
+    assert loose["test_n_policy"] == 0
+    assert base["test_n_policy"] > 0
+    assert loose["test_zero_limit_rate"] < base["test_zero_limit_rate"]
+    assert loose["test_auc"] == base["test_auc"]  # same world, same model
+
+
+def test_failed_stage_marks_the_parent_failed(small_world, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import toolkit.pipeline as pipeline
+    from toolkit.cli import app
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("explain stage exploded")
+
+    monkeypatch.setattr(pipeline, "explain_stage", boom)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path, _, _ = small_world
+    res = CliRunner().invoke(app, ["run", "experiments/baseline.toml", "--tracking-uri", store,
+                                   "--data", str(path), "--outputs", str(tmp_path / "out"),
+                                   "--set", "model.n_estimators=40"])
+    assert res.exit_code == 1
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("zero-limit").experiment_id])
+    parent = [r for r in runs if r.info.run_name == "baseline"][0]
+    assert parent.info.status == "FAILED"
+    assert not list((tmp_path / "out").glob("*/explanations/report.html"))
