@@ -1,6 +1,7 @@
 """Tuning throughput and payoff on the default dataset.
 
     uv run python benchmarks/bench_tune.py [--data data/synthetic/default] [--trials 30]
+                                           [--nthread N]
 
 Prints:
 
@@ -10,6 +11,9 @@ Prints:
   with ``--trials`` trials (the pruned search's refit).
 
 Everything is written to a temporary MLflow store and Optuna storage, deleted at the end.
+The figures depend on what else runs: xgboost with 2 threads on 2 cores that other processes
+also use can be ten times slower than with 1 thread, so the load average is printed first
+and ``--nthread`` sets the model's threads (default: the config's).
 """
 
 from __future__ import annotations
@@ -30,9 +34,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="dataset folder (default: the config's)")
     ap.add_argument("--trials", type=int, default=30)
+    ap.add_argument("--nthread", type=int, default=None, help="xgboost threads per model")
     args = ap.parse_args()
 
-    cfg = build_config({})
+    model = {"nthread": args.nthread} if args.nthread else {}
+    cfg = build_config({"model": model})
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average before: {load}; model.nthread = {cfg.model.nthread}")
     t0 = time.perf_counter()
     prepared = build_table(cfg, args.data)
     table = prepared[0]
@@ -51,7 +59,8 @@ def main() -> None:
         uri = f"sqlite:///{tmp}/mlflow.db"
         results = {}
         for pruner in ("median", "none"):
-            tcfg = build_config({"tune": {"trials": args.trials, "pruner": pruner}})
+            tcfg = build_config({"model": model,
+                                 "tune": {"trials": args.trials, "pruner": pruner}})
             t0 = time.perf_counter()
             r = tune_experiment(tcfg, stem=f"bench-{pruner}", uri=uri, prepared=prepared,
                                 resume=False)
