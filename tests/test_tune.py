@@ -146,7 +146,9 @@ def test_parent_records_best_summary_figures_and_the_refit(tuned, store):
     assert m["explain_stability_trials"] == 5
     files = {a.path for a in client.list_artifacts(tuned.run_id)}
     assert {"study", "figures", "best_params.json", "champion.json", "config.json",
-            "refit_config.json", "scorer"} <= files
+            "refit_config.json", "scorer", "explanations"} <= files
+    explained = {a.path for a in client.list_artifacts(tuned.run_id, "explanations")}
+    assert {"explanations/report.html", "explanations/reasons.parquet"} <= explained
     figures = {a.path for a in client.list_artifacts(tuned.run_id, "figures/optuna")}
     assert figures == {f"figures/optuna/{k}.png" for k in
                        ("optimization_history", "param_importances", "parallel_coordinate")}
@@ -302,7 +304,8 @@ def test_champion_alias_moves_only_for_a_better_model_on_the_same_data(small_wor
     def run(stem, space):
         cfg = build_config({"world": WORLD, "model": MODEL, "tracking": {"model_name": name},
                             "tune": {"trials": 2, "pruner": "none", "space": space}})
-        return tune_experiment(cfg, stem=stem, data=path, uri=store, prepared=prepared)
+        return tune_experiment(cfg, stem=stem, data=path, uri=store, prepared=prepared,
+                               after_fit=lambda trained, run: None)  # no explanation stage
 
     def alias():
         return str(MlflowClient(store).get_model_version_by_alias(name, "champion").version)

@@ -230,9 +230,10 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
     parent_run_id: nest the study's run under this run (the end-to-end ``toolkit run``).
     prepared: an already built ``(table, lineage)`` (skips reading the data).
     progress(stage): stage names; on_trial(finished, trials): after each trial of worker 0.
-    after_fit(trained, run): an extra stage inside the parent run after the refit (the
-        explanation stage of ``toolkit run``); without it the refit's ``explain_*`` truth
-        metrics on test are computed here.
+    after_fit(trained, run): a stage run inside the parent run after the refit, in place
+        of the default explanation stage (``toolkit.explain.explain_table`` on the test
+        split: ``explain_*`` metrics and the ``explanations/`` folder on the parent run).
+        A caller that explains the model itself passes ``lambda trained, run: None``.
     heartbeat_interval, grace_period: seconds; a trial whose heartbeat is older than the
         grace period (default twice the interval) counts as dead and is retried.
 
@@ -402,7 +403,7 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
     from toolkit.experiment import Trained, log_evaluation, summary_frame
     from toolkit.plots import importance_figure
     from toolkit.train import evaluate, fit_xgboost
-    from toolkit.tune.quality import explain_metrics, top1_groups, top1_stability
+    from toolkit.tune.quality import top1_groups, top1_stability
     from toolkit.tune.report import optuna_figures, pareto_table, trials_table
     from toolkit.tune.select import champion_decision, pick_pareto, rank_trials
     from toolkit.tune.space import model_config
@@ -431,9 +432,13 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
     pd_all = scorer.predict_pd(table.X)
     metrics, decisions = evaluate(table, pd_all, cfg.policy)
     metrics["best_iteration"] = float(scorer.best_iteration)
-    if after_fit is None:
+    explained = None
+    if after_fit is None:  # the explanation stage on the test split
+        from toolkit.explain import explain_table
+
         progress("explain")
-        metrics.update(explain_metrics(scorer, table, decisions, "test"))
+        explained = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy)
+        metrics.update(explained.metrics)
     best_values = {o.name: float(v) for o, v in zip(objectives, picked.values, strict=True)}
     metrics.update({f"best_{k}": v for k, v in best_values.items()})
 
@@ -484,6 +489,11 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
     run.log_figure(importance_figure(importance), "figures/feature_importance.png")
     run.log_frame(summary_frame(table, decisions), "split_summary.csv")
     log_evaluation(run, table, pd_all, "tuned xgboost")
+    if explained is not None:
+        with tempfile.TemporaryDirectory(prefix="toolkit-explain-") as tmp:
+            explained.write(tmp, title=f"Why users hit zero limit: {study.study_name} trial "
+                            f"{picked.number} (run {run.run_id})")
+            run.log_folder(tmp, "explanations")
 
     register = cfg.tracking.model_name if cfg.tracking.register_model else None
     info = run.log_xgboost(scorer, table.X, register_as=register)
