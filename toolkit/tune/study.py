@@ -21,6 +21,7 @@ import os
 import socket
 import warnings
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,14 @@ PARENT_ATTR = "toolkit.parent_run_id"
 SESSIONS_ATTR = "toolkit.sessions"
 
 
+@contextmanager
 def _quiet():
     """Silence Optuna's 'experimental feature' notices for the features used on purpose."""
     import optuna
 
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-    return ctx
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def default_storage(tracking_uri: str) -> str:
@@ -106,16 +107,15 @@ def open_storage(url: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
                              f"{str(path.parent)!r} does not exist; allowed: {STORAGE_HELP}")
         # Several workers write to one sqlite file: wait for the lock instead of failing.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    ctx = _quiet()
     try:
-        return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                              max_retry=max_retry), **kwargs)
+        with _quiet():
+            return RDBStorage(url, heartbeat_interval=heartbeat_interval,
+                              grace_period=grace_period,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                                  max_retry=max_retry), **kwargs)
     except Exception as err:  # sqlalchemy raises its own classes (bad URL, no driver, auth)
         raise InputError(f"storage {shown!r} cannot be opened ({_reason(err)}); "
                          f"allowed: {STORAGE_HELP}") from None
-    finally:
-        ctx.__exit__(None, None, None)
 
 
 def study_names(storage) -> list[str]:
@@ -135,11 +135,8 @@ def make_sampler(seed: int):
     """Optuna 5's TPE (multivariate, constant liar on) with a fixed seed."""
     import optuna
 
-    ctx = _quiet()
-    try:
+    with _quiet():
         return optuna.samplers.TPESampler(seed=seed)
-    finally:
-        ctx.__exit__(None, None, None)
 
 
 def make_pruner(name: str, *, enabled: bool = True):
@@ -294,11 +291,8 @@ def fail_dead_local_trials(study, on_failed: Callable[[Any], None] | None = None
         frozen = copy.deepcopy(storage.get_trial(t._trial_id))
         callback = storage.get_heartbeat_stale_trial_callback()
         if callback is not None:
-            ctx = _quiet()
-            try:
+            with _quiet():
                 callback(study, frozen)
-            finally:
-                ctx.__exit__(None, None, None)
         if on_failed is not None:
             on_failed(frozen)
         failed.append(t.number)
