@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from mlflow.tracking import MlflowClient
-
 from conftest import EXPERIMENT_ORDER
+from mlflow.tracking import MlflowClient
 
 
 @pytest.mark.parametrize("stem", EXPERIMENT_ORDER)

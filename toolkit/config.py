@@ -479,7 +479,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> str:
     return ", ".join(names)
 
 
-def build_config(overrides: dict[str, Any] | None = None, *, source: str = "config") -> ExperimentConfig:
+def build_config(overrides: dict[str, Any] | None = None, *,
+                 source: str = "config") -> ExperimentConfig:
     """Validate ``overrides`` (nested dict, as read from TOML) over the defaults."""
     try:
         return ExperimentConfig.model_validate(overrides or {})
@@ -523,7 +524,8 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None, sets: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+def load_config(path: str | Path | None,
+                sets: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """Read an experiment TOML file (overrides only), apply ``--set`` overrides, validate."""
     data: dict[str, Any] = {}
     source = "config"

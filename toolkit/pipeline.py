@@ -154,8 +154,10 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         if tuned:
             from toolkit.tune import tune_experiment
 
+            # after_fit: the explanation stage below explains the refit model once.
             trained = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
-                                      prepared=prepared, **(tune_options or {}))
+                                      prepared=prepared, after_fit=lambda _t, _r: None,
+                                      **(tune_options or {}))
         else:
             trained = train_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
                                        prepared=prepared)

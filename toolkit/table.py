@@ -116,7 +116,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if dups:
             raise DataError(f"table {str(path)!r} has duplicate column names: {', '.join(dups)}")
         return pd.read_parquet(path)
-    raise DataError(f"table {str(path)!r}: unsupported format {path.suffix!r}; allowed: .csv, .parquet")
+    raise DataError(f"table {str(path)!r}: unsupported format {path.suffix!r}; "
+                    "allowed: .csv, .parquet")
 
 
 def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:

@@ -14,7 +14,8 @@ from toolkit.cli.common import console, guard, progress_bar
 @guard
 def generate(
     config: Path = typer.Option(None, "--config", "-c", help="Experiment TOML file (overrides)."),
-    users: int = typer.Option(None, "--users", "-n", help="Number of users (default: from the config)."),
+    users: int = typer.Option(None, "--users", "-n",
+                              help="Number of users (default: from the config)."),
     seed: int = typer.Option(None, "--seed", "-s", help="Master seed (default: from the config)."),
     out: Path = typer.Option(None, "--out", "-o",
                              help="Output folder (default: data/synthetic/<world.name>)."),
@@ -30,8 +31,8 @@ def generate(
     atomically: an interrupted run leaves nothing at the target.
     """
     from toolkit.config import load_config
-    from toolkit.synth.generate import resolve
     from toolkit.synth import generate as run_generate
+    from toolkit.synth.generate import resolve
 
     cfg, target = resolve(users, config=load_config(config, sets), seed=seed, out=out,
                           overwrite=overwrite, workers=workers)

@@ -53,8 +53,9 @@ def render_blocks(text: str) -> str:
         body = getattr(importlib.import_module(module), fn)()
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"README has no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+            raise ValueError(f"README has no <!-- BEGIN {name} --> ... <!-- END {name} --> "
+                             "block")
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
     return text
 
 

@@ -48,8 +48,7 @@ def run(
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
     file has a [tune] section), explain, report, all under one MLflow parent run."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from toolkit.config import load_config
     from toolkit.pipeline import STAGES, run_experiment
