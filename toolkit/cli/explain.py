@@ -14,7 +14,7 @@ from toolkit.cli.train import URI_HELP
 @app.command()
 @guard
 def explain(
-    run_id: str = typer.Argument(..., help="Run id of a logged xgboost run."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="Run id of a logged xgboost run."),
     users: list[int] = typer.Option([], "--user", help="Explain this user id (repeatable); "
                                     "without it, every zero-limit user of the test split."),
     top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),

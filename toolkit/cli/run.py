@@ -38,7 +38,8 @@ class _RichHooks:
 @app.command()
 @guard
 def run(
-    experiment: Path = typer.Argument(..., help="Experiment TOML file (overrides only)."),
+    experiment: Path = typer.Argument(..., metavar="EXPERIMENT",
+                                      help="Experiment TOML file (overrides only)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
     data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
                               "(default: data/synthetic/<world.name>, generated if missing)."),

@@ -38,7 +38,8 @@ KEY_METRICS = ["test_auc", "test_gini", "test_ks", "test_brier", "test_ece", "te
 @app.command()
 @guard
 def train(
-    experiment: Path = typer.Argument(..., help="Experiment TOML file (overrides only)."),
+    experiment: Path = typer.Argument(..., metavar="EXPERIMENT",
+                                      help="Experiment TOML file (overrides only)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
     data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
                               "(default: data/synthetic/<world.name>, generated if missing)."),
@@ -71,7 +72,8 @@ def train(
 @app.command()
 @guard
 def reproduce(
-    run_id: str = typer.Argument(..., help="Run id of a logged xgboost or scorecard run."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID",
+                                 help="Run id of a logged xgboost or scorecard run."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
 ) -> None:
     """Re-run a logged run from its logged config and dataset; report whether the metrics and
@@ -110,7 +112,7 @@ def ui(
 @app.command("export-table")
 @guard
 def export_table(
-    out: Path = typer.Argument(..., help="Output file: .csv or .parquet."),
+    out: Path = typer.Argument(..., metavar="OUT", help="Output file: .csv or .parquet."),
     config: Path = typer.Option(None, "--config", "-c", help="Experiment TOML (its world)."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the config's)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),

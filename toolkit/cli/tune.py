@@ -23,7 +23,8 @@ KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
 @guard
 def tune(
     experiment: Annotated[Path, typer.Argument(
-        help="Experiment TOML file; its \\[tune] section (defaults when absent) sets the "
+        metavar="EXPERIMENT",
+        help="Experiment TOML file; its [tune] section (defaults when absent) sets the "
         "search.")],
     trials: Annotated[int | None, typer.Option(
         "--trials", help="Finished trials the study should have (default: tune.trials).")
