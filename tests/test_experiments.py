@@ -35,6 +35,8 @@ def test_parent_runs_hold_their_stages(e2e):
         if stem != "tuned":
             assert {"xgboost", "scorecard"} <= families, (stem, families)
         assert "test_auc" in parent.data.metrics
+        for stage in ("generate", "features", "train", "explain", "report"):
+            assert f"stage_{stage}_seconds" in parent.data.metrics
     base = by_name["baseline"][0].data.metrics
     for name in ("explain_decision_agreement", "explain_mechanism_accuracy",
                  "explain_top1_group_accuracy", "explain_top3_group_recall",
@@ -81,4 +83,6 @@ def test_failed_stage_marks_the_parent_failed(small_world, tmp_path, monkeypatch
     runs = client.search_runs([client.get_experiment_by_name("zero-limit").experiment_id])
     parent = [r for r in runs if r.info.run_name == "baseline"][0]
     assert parent.info.status == "FAILED"
+    assert parent.data.tags["toolkit.failed_stage"] == "explain"
+    assert "stage_train_seconds" not in parent.data.metrics  # logged only on success
     assert not list((tmp_path / "out").glob("*/explanations/report.html"))

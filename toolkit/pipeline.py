@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,16 +117,38 @@ def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
     return out
 
 
+@contextmanager
+def _stage(name: str, hooks: StageHooks, parent, timings: dict[str, float]):
+    """Time a stage; if it raises, tag the parent run with the stage that failed."""
+    hooks.start(name)
+    t0 = time.perf_counter()
+    try:
+        yield
+    except BaseException:
+        parent.set_tags({"toolkit.failed_stage": name})
+        raise
+    timings[f"stage_{name}_seconds"] = time.perf_counter() - t0
+    hooks.finish(name)
+
+
 def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                    uri: str | None = None, hooks: StageHooks | None = None,
                    outputs: Path = OUTPUTS,
                    tune_options: dict | None = None) -> RunSummary:
-    """Run every stage of the experiment under one parent run named ``stem``."""
+    """Run every stage of the experiment under one parent run named ``stem``.
+
+    The parent run holds the config, the dataset hash, the split summary, the test and
+    explanation metrics, ``stage_<name>_seconds`` for each stage and the explanations; the
+    model runs (or the tuning study) are its children.  A failing stage marks the parent
+    FAILED with the tag ``toolkit.failed_stage``.
+    """
     from toolkit import tracking
+    from toolkit.experiment import summary_frame
 
     hooks = hooks or StageHooks()
     uri = tracking.connect(uri, cfg.tracking.uri)
     own_table = cfg.data.table is not None
+    timings: dict[str, float] = {}
     with tracking.start_run(
         experiment=cfg.tracking.experiment, run_name=stem, uri=uri,
         tags=tracking.standard_tags(dataset_hash="pending", config_hash=cfg.config_hash(),
@@ -133,55 +157,48 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         parent.log_params(cfg.flat())
         parent.log_dict(cfg.model_dump(mode="json", by_alias=True), "config.json")
 
-        hooks.start("generate")
-        if own_table:
-            ds = None
-        else:
-            ds = load_or_generate(cfg, data, progress=hooks.advance)
-        hooks.finish("generate")
+        with _stage("generate", hooks, parent, timings):
+            ds = None if own_table else load_or_generate(cfg, data, progress=hooks.advance)
 
-        hooks.start("features")
-        if own_table:
-            prepared: tuple[ModelTable, Path] = build_table(cfg, data)
-        else:
-            prepared = (from_dataset(ds, cfg), ds.path / "manifest.json")
-        table = prepared[0]
-        parent.set_tags({"toolkit.dataset_hash": table.dataset_hash})
-        hooks.finish("features")
+        with _stage("features", hooks, parent, timings):
+            if own_table:
+                prepared: tuple[ModelTable, Path] = build_table(cfg, data)
+            else:
+                prepared = (from_dataset(ds, cfg), ds.path / "manifest.json")
+            table = prepared[0]
+            parent.set_tags({"toolkit.dataset_hash": table.dataset_hash})
 
-        hooks.start("train")
         tuned = cfg.tune is not None
-        if tuned:
-            from toolkit.tune import tune_experiment
+        with _stage("train", hooks, parent, timings):
+            if tuned:
+                from toolkit.tune import tune_experiment
 
-            # after_fit: the explanation stage below explains the refit model once.
-            trained = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
-                                      prepared=prepared, after_fit=lambda _t, _r: None,
-                                      **(tune_options or {}))
-        else:
-            trained = train_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
-                                       prepared=prepared)
-        hooks.finish("train")
+                # after_fit: the explanation stage below explains the refit model once.
+                trained = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
+                                          prepared=prepared, after_fit=lambda _t, _r: None,
+                                          **(tune_options or {}))
+            else:
+                trained = train_experiment(cfg, stem=stem, uri=uri,
+                                           parent_run_id=parent.run_id, prepared=prepared)
 
-        hooks.start("explain")
         out = outputs / f"{stem}-{parent.run_id[:8]}"
-        explained = explain_stage(cfg, trained, uri=uri, out=out / "explanations")
-        hooks.finish("explain")
+        with _stage("explain", hooks, parent, timings):
+            explained = explain_stage(cfg, trained, uri=uri, out=out / "explanations")
 
-        hooks.start("report")
-        metrics = {**trained.metrics, **explained.metrics}
-        parent.log_metrics(metrics)
-        parent.log_folder(out / "explanations", "explanations")
-        res = explained.primary
-        counts = res.decisions.loc[res.decisions["zero"], "mechanism"].value_counts()
-        hooks.finish("report")
+        with _stage("report", hooks, parent, timings):
+            metrics = {**trained.metrics, **explained.metrics}
+            res = explained.primary
+            counts = res.decisions.loc[res.decisions["zero"], "mechanism"].value_counts()
+            parent.log_metrics(metrics)
+            parent.log_frame(summary_frame(table, trained.decisions), "split_summary.csv")
+            parent.log_folder(out / "explanations", "explanations")
+        parent.log_metrics(timings)
     return RunSummary(
         stem=stem, parent_run_id=parent.run_id, run_ids=dict(trained.run_ids),
         metrics=metrics, mechanism_counts={str(k): int(v) for k, v in counts.items()},
         examples=examples_by_mechanism(res, lang=cfg.explain.lang),
         report=out / "explanations" / "report.html", uri=uri, tuned=tuned,
     )
-
 
 
 @dataclass
