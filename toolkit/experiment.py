@@ -21,7 +21,7 @@ from toolkit.model import XGBScorer
 from toolkit.scorecard import Scorecard, fit_scorecard
 from toolkit.splits import split_summary
 from toolkit.table import ModelTable, from_dataset, from_table
-from toolkit.train import evaluate, fit_xgboost
+from toolkit.train import evaluate, fit_xgboost, importance_frame
 
 Progress = Callable[[str], None]
 
@@ -97,10 +97,7 @@ def fit_models(cfg: ExperimentConfig, table: ModelTable) -> Trained:
     pd_all = scorer.predict_pd(table.X)
     metrics, decisions = evaluate(table, pd_all, cfg.policy)
     metrics["best_iteration"] = float(scorer.best_iteration)
-    gain = scorer.booster.get_score(importance_type="gain")
-    importance = pd.DataFrame({"gain": pd.Series(gain, dtype=float)}).reindex(
-        table.feature_names).fillna(0.0)
-    importance["group"] = [table.groups[f] for f in importance.index]
+    importance = importance_frame(scorer, table)
     sc, sc_metrics = None, {}
     if cfg.scorecard.enabled:
         Xt, yt = table.part("train")

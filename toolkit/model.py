@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toolkit.links import sigmoid
+
 
 @dataclass
 class XGBScorer:
@@ -39,7 +41,7 @@ class XGBScorer:
 
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of default, shape (n,)."""
-        return 1.0 / (1.0 + np.exp(-self.margin(X)))
+        return sigmoid(self.margin(X))
 
     def contribs(self, X: pd.DataFrame) -> np.ndarray:
         """Exact path-dependent TreeSHAP in log-odds, shape (n, p + 1); last column = base."""

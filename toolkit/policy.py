@@ -20,14 +20,29 @@ import pandas as pd
 from toolkit.config import PolicyConfig
 from toolkit.errors import InputError
 from toolkit.features import REGISTRY
+from toolkit.links import logit
 
 MECHANISMS = ("approved", "score", "policy", "monitoring")
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 
 
-def logit(p: np.ndarray | float) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
+def policy_for(config: PolicyConfig, columns) -> LimitPolicy:
+    """The policy to apply to a table with these feature ``columns``.
+
+    Every monitoring rule must name one of the columns; otherwise InputError names the rule,
+    its feature and the columns a rule may use (a table without them sets
+    ``[policy] rules = []``).
+    """
+    known = set(columns)
+    for rule in config.rules:
+        if rule.feature not in known:
+            allowed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+            raise InputError(
+                f"monitoring rule {rule.name!r} needs feature {rule.feature!r}, which the data "
+                f"lacks; a rule may use: {allowed}; to run without it set "
+                f"[policy] rules = [] or name another feature"
+            )
+    return LimitPolicy(config, known_features=known)
 
 
 class LimitPolicy:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import ScorecardConfig
+from toolkit.links import sigmoid
 
 
 class Scorecard:
@@ -62,7 +63,7 @@ class Scorecard:
         return self.transform(X) @ self.coef_ + self.intercept_
 
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.margin(X)))
+        return sigmoid(self.margin(X))
 
     @property
     def factor(self) -> float:

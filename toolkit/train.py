@@ -10,7 +10,7 @@ import pandas as pd
 from toolkit.config import ModelConfig, PolicyConfig
 from toolkit.metrics import auc, classification_metrics, psi
 from toolkit.model import XGBScorer
-from toolkit.policy import MECHANISMS, LimitPolicy
+from toolkit.policy import MECHANISMS, policy_for
 from toolkit.splits import SPLITS
 from toolkit.table import ModelTable
 
@@ -79,10 +79,7 @@ def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
     train_pd = pd_all[table.mask("train")]
     decisions = None
     if policy is not None:
-        known = set(table.features.columns)
-        usable = policy.model_copy(update={"rules": tuple(r for r in policy.rules
-                                                          if r.feature in known)})
-        decisions = LimitPolicy(usable, known_features=known).decide(
+        decisions = policy_for(policy, table.features.columns).decide(
             pd_all, table.stressed, table.features)
         decisions.index = table.X.index
     for s in splits:
@@ -137,3 +134,12 @@ def monotonicity_violations(scorer: XGBScorer, X: pd.DataFrame, directions: Sequ
         steps = np.diff(m, axis=0) * d
         out[name] = int((steps < -1e-9).sum())
     return out
+
+
+def importance_frame(scorer: XGBScorer, table: ModelTable) -> pd.DataFrame:
+    """Total gain per model feature (0 for unused ones) with its reason group."""
+    gain = scorer.booster.get_score(importance_type="gain")
+    importance = pd.DataFrame({"gain": pd.Series(gain, dtype=float)}).reindex(
+        table.feature_names).fillna(0.0)
+    importance["group"] = [table.groups[f] for f in importance.index]
+    return importance

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import SEGMENTS
+from toolkit.links import sigmoid
 from toolkit.synth.population import SEGMENT_TRAITS
 
 # Storage dtypes of the history table; features are computed from these stored values.
@@ -28,10 +29,6 @@ HISTORY_DTYPES = {
     "amount_due": np.float32, "amount_paid": np.float32, "dpd": np.int16,
     "inquiries": np.int16, "social_risk": np.float32, "income_shock": np.int8,
 }
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: int,
@@ -75,7 +72,7 @@ def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: i
         draws = rng.poisson(np.exp(-1.1 - 0.55 * health + 0.15 * act + 0.4 * s))
         draw_amt = draws * capacity * 0.08 * np.exp(0.3 * rng.normal(size=n))
         due = np.where(owed > 1.0, 0.12 * owed + 50.0, 0.0)
-        pays = rng.random(n) < _sigmoid(2.8 + 1.4 * health)
+        pays = rng.random(n) < sigmoid(2.8 + 1.4 * health)
         paid = np.where(pays, due, due * rng.uniform(0, 0.5, size=n))
         missed = (due > 0) & ~pays
         dpd = np.where(missed, dpd + 30, 0)
@@ -89,7 +86,7 @@ def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: i
         inq = rng.poisson(np.exp(-1.7 - 0.5 * health + 0.5 * s))
         burst = rng.random(n) < 0.005 + 0.01 * (health < -0.5) + 0.02 * s
         inq = inq + np.where(burst, 4 + rng.poisson(1.5, size=n), 0)
-        soc = _sigmoid(social - 1.0 + 0.3 * rng.normal(size=n))
+        soc = sigmoid(social - 1.0 + 0.3 * rng.normal(size=n))
 
         cols = {
             "txn_count": txn, "spend": spend, "active_days": active, "inflow": inflow,

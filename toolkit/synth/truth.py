@@ -77,10 +77,6 @@ def true_logit(terms: pd.DataFrame, stress: np.ndarray) -> np.ndarray:
     return INTERCEPT + terms.to_numpy().sum(axis=1) + MACRO_COEF * np.asarray(stress)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
-
-
 def rank_adverse(contrib: np.ndarray, k: int = 3) -> np.ndarray:
     """Top-``k`` groups by positive contribution, per row; "" where fewer are adverse.
 
