@@ -89,3 +89,12 @@ def test_bad_set_overrides(sets, message):
     with pytest.raises(ConfigError) as err:
         load_config(None, sets)
     assert message in str(err.value)
+
+
+def test_policy_defaults_to_the_worlds_platform_policy():
+    cfg = build_config({"world": {"platform": {"normal_cutoff": 0.3, "stressed_cutoff": 0.2}},
+                        "policy": {"tighten_in_stress": False}})
+    assert (cfg.policy.normal_cutoff, cfg.policy.stressed_cutoff) == (0.3, 0.2)
+    assert cfg.policy.tighten_in_stress is False
+    assert cfg.world.platform.tighten_in_stress is True
+    assert build_config({}).policy == build_config({}).world.platform

@@ -14,10 +14,11 @@ from toolkit.cli import app
 from toolkit.config import REASON_GROUPS, SEGMENTS, build_config
 from toolkit.dataset import TABLES, read_manifest
 from toolkit.features import FORBIDDEN, HISTORY_COLUMNS, build_features
+from toolkit.links import sigmoid
 from toolkit.personas import high_activity_poor_repayment
 from toolkit.policy import LimitPolicy
 from toolkit.synth import generate
-from toolkit.synth.truth import DRIVERS, group_terms, sigmoid, true_logit
+from toolkit.synth.truth import DRIVERS, group_terms, true_logit
 
 runner = CliRunner()
 

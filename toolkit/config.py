@@ -410,6 +410,21 @@ class ExperimentConfig(_Strict):
     data: DataConfig = DataConfig()
     tune: TuneConfig | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _policy_starts_from_the_platform(cls, data: Any) -> Any:
+        # The toolkit's policy defaults to the world's true platform policy, so a changed
+        # [world.platform] is not silently judged by stale cutoffs; [policy] keys override it.
+        if not isinstance(data, dict) or not isinstance(data.get("world"), dict):
+            return data
+        platform = data["world"].get("platform")
+        if isinstance(platform, BaseModel):
+            platform = platform.model_dump(mode="json")
+        policy = data.get("policy", {})
+        if isinstance(platform, dict) and isinstance(policy, dict):
+            return {**data, "policy": {**platform, **policy}}
+        return data
+
     def flat(self) -> dict[str, Any]:
         """The config as ``{"model.max_depth": 4, ...}``, the form MLflow params take."""
         return flatten(self.model_dump(mode="json", by_alias=True))

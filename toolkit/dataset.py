@@ -45,6 +45,9 @@ def check_target(out: Path, *, overwrite: bool) -> None:
         raise InputError(f"output {str(out)!r} already exists; pass --overwrite to replace it")
     if out.exists() and not out.is_dir():
         raise InputError(f"output {str(out)!r} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise InputError(f"output {str(out)!r} is a folder that is not a dataset (no "
+                         "manifest.json); --overwrite replaces only datasets or empty folders")
     parent = out.parent
     while not parent.exists():
         parent = parent.parent
@@ -138,7 +141,16 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     mf = path / "manifest.json"
     if not mf.is_file():
         raise DataError(f"{str(path)!r} is not a dataset: it has no manifest.json")
-    return json.loads(mf.read_text())
+    try:
+        manifest = json.loads(mf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{str(mf)!r} is not valid JSON ({err}); regenerate the dataset") \
+            from None
+    missing = [k for k in ("files", "dataset_hash") if k not in manifest]
+    if not isinstance(manifest, dict) or missing:
+        raise DataError(f"{str(mf)!r} lacks {', '.join(missing) or 'its fields'}; "
+                        "regenerate the dataset")
+    return manifest
 
 
 def verify(path: str | Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:

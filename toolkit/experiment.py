@@ -47,6 +47,9 @@ def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,
     from toolkit.synth import generate
 
     path = dataset_dir(cfg, data)
+    if path.is_file():
+        raise DataError(f"--data {str(path)!r} is a file; a synthetic experiment needs a "
+                        "dataset folder (a table needs a [data] table = ... section)")
     if not (path / "manifest.json").is_file():
         if path.exists() and any(path.iterdir()):
             raise DataError(f"{str(path)!r} exists but is not a dataset (no manifest.json)")

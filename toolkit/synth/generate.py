@@ -32,6 +32,7 @@ from toolkit.config import REASON_GROUPS, ExperimentConfig, build_config
 from toolkit.dataset import DatasetWriter, check_target, versions
 from toolkit.errors import InputError
 from toolkit.features import HistoryPanel, build_features
+from toolkit.links import sigmoid
 from toolkit.policy import LimitPolicy
 from toolkit.splits import SPLITS, assign_splits
 from toolkit.synth.behaviour import HISTORY_DTYPES, simulate_history
@@ -44,7 +45,6 @@ from toolkit.synth.truth import (
     group_terms,
     oracle_auc,
     rank_adverse,
-    sigmoid,
     true_logit,
 )
 
