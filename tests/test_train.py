@@ -202,3 +202,23 @@ def test_own_table_duplicate_columns(exported, tmp_path):
     f.write_text("\n".join([",".join(header), *text[1:]]) + "\n")
     with pytest.raises(DataError, match=f"duplicate column names: {header[2]}"):
         from_table(f, _own_cfg(f))
+
+
+def test_own_table_with_an_empty_split_is_refused(exported, tmp_path):
+    df = pd.read_csv(exported)
+    df["split"] = df["split"].replace("valid", "train")
+    f = _write(df, tmp_path)
+    with pytest.raises(InputError, match="split 'valid' is empty in table"):
+        from_table(f, _own_cfg(f))
+
+
+def test_rule_on_a_missing_feature_is_an_error_not_silently_dropped(exported, tmp_path):
+    df = pd.read_csv(exported).drop(columns=["inq_cnt_1m"])
+    f = _write(df, tmp_path)
+    cfg = _own_cfg(f)
+    table = from_table(f, cfg)
+    from toolkit.train import evaluate
+
+    with pytest.raises(InputError, match="monitoring rule 'inquiry_burst' needs feature "
+                                         "'inq_cnt_1m', which the data lacks"):
+        evaluate(table, np.full(len(table.X), 0.1), cfg.policy)

@@ -22,15 +22,7 @@ def assign_splits(obs_month: np.ndarray, user_id: np.ndarray, split: SplitConfig
     """
     obs_month = np.asarray(obs_month)
     if split.method == "random":
-        if split.valid_fraction + split.test_fraction >= 1:
-            raise InputError(
-                f"split.valid_fraction + split.test_fraction = "
-                f"{split.valid_fraction + split.test_fraction:g} leaves no training rows; "
-                "their sum must be below 1"
-            )
-        u = _user_uniform(np.asarray(user_id), split.seed)
-        out = np.where(u < split.test_fraction, "test",
-                       np.where(u < split.test_fraction + split.valid_fraction, "valid", "train"))
+        out = random_split(user_id, split)
     else:
         try:
             t_end = month_index(split.train_end, world.calendar_start)
@@ -58,6 +50,28 @@ def assign_splits(obs_month: np.ndarray, user_id: np.ndarray, split: SplitConfig
                 f"{first} to {last}; set the boundaries inside that range"
             )
     return out
+
+
+def random_split(ids: np.ndarray, split: SplitConfig) -> np.ndarray:
+    """"train"/"valid"/"test" by hashing each id with ``split.seed`` (no empty-split check)."""
+    if split.valid_fraction + split.test_fraction >= 1:
+        raise InputError(
+            f"split.valid_fraction + split.test_fraction = "
+            f"{split.valid_fraction + split.test_fraction:g} leaves no training rows; "
+            "their sum must be below 1"
+        )
+    u = _user_uniform(np.asarray(ids), split.seed)
+    out = np.where(u < split.test_fraction, "test",
+                   np.where(u < split.test_fraction + split.valid_fraction, "valid", "train"))
+    return out.astype(object)
+
+
+def check_nonempty(split: np.ndarray, where: str) -> None:
+    """InputError naming the first of train/valid/test that has no rows."""
+    for name in SPLITS:
+        if not (split == name).any():
+            raise InputError(f"split {name!r} is empty in {where}; each of "
+                             f"{', '.join(SPLITS)} needs rows")
 
 
 def _user_uniform(user_id: np.ndarray, seed: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from toolkit.config import ExperimentConfig, TableSchema
 from toolkit.dataset import Dataset, sha256_file
 from toolkit.errors import DataError
 from toolkit.features import Feature, build_features, model_columns, registry
-from toolkit.splits import SPLITS, _user_uniform, assign_splits
+from toolkit.splits import SPLITS, assign_splits, check_nonempty, random_split
 
 
 @dataclass
@@ -135,11 +135,9 @@ def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
                 f"split column {schema.split_column!r} has value {bad[0]!r}; allowed: "
                 f"{', '.join(SPLITS)}")
     else:
-        u = _user_uniform(np.arange(len(df)), cfg.split.seed)
-        s = cfg.split
-        split = np.where(u < s.test_fraction, "test",
-                         np.where(u < s.test_fraction + s.valid_fraction, "valid", "train"))
-        split = split.astype(object)
+        split = random_split(np.arange(len(df)), cfg.split)
+    check_nonempty(split, f"table {str(path)!r}" + (f" (split column {schema.split_column!r})"
+                                                   if schema.split_column else ""))
     drop = {schema.target, *schema.drop, *([schema.split_column] if schema.split_column else [])}
     X = df[[c for c in df.columns if c not in drop]].copy()
     if schema.categorical:
