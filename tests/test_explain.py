@@ -141,6 +141,17 @@ def test_monitoring_reason_names_rule_and_evidence(fitted):
     assert "规则：至少4" in zh["text"].iloc[0] and "贷款查询6次" in zh["text"].iloc[0]
 
 
+def test_rule_on_a_missing_feature_is_an_error_not_dropped(fitted):
+    cfg, table, scorer, decisions = fitted
+    uid = _safe_user(table, scorer, decisions)
+    feats = table.features.loc[[uid]].drop(columns=["inq_cnt_1m"])
+    with pytest.raises(InputError, match=r"'inquiry_burst' needs feature 'inq_cnt_1m'"):
+        explain_rows(
+            scorer, table.X.loc[[uid]], stressed=np.array([False]),
+            references=_refs(table, decisions), groups=table.groups, policy=cfg.policy,
+            rule_inputs=feats, registry=table.registry)
+
+
 def test_policy_reason_gives_both_cutoffs_and_distances(fitted):
     cfg, table, scorer, decisions = fitted
     ok = ~decisions["zero"].to_numpy() & (decisions["rule"] == "").to_numpy()
@@ -353,6 +364,38 @@ def test_html_report_is_valid_and_self_contained(result, tmp_path):
     assert not list((tmp_path / "explanations").glob(".*tmp*"))
 
 
+def test_write_replaces_the_folder_as_a_whole(result, tmp_path, monkeypatch):
+    import toolkit.explain.report as report
+
+    target = tmp_path / "explanations"
+    target.mkdir()
+    (target / "stale.txt").write_text("old run")
+    (target / "reasons.parquet").write_bytes(b"old")
+
+    def broken(**kwargs):
+        raise RuntimeError("render failed")
+
+    # a failure after the tables are written: no temp folder, the old folder untouched
+    monkeypatch.setattr(report, "render_report", broken)
+    with pytest.raises(RuntimeError, match="render failed"):
+        result.write(target, figures=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explanations"]
+    assert sorted(p.name for p in target.iterdir()) == ["reasons.parquet", "stale.txt"]
+    assert (target / "reasons.parquet").read_bytes() == b"old"
+    # and no partial folder where none was
+    with pytest.raises(RuntimeError, match="render failed"):
+        result.write(tmp_path / "fresh", figures=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explanations"]
+
+    monkeypatch.undo()
+    paths = result.write(target, figures=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explanations"]
+    assert not (target / "stale.txt").exists()
+    assert {p.parent for p in paths.values()} == {target}
+    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in paths.values())
+    assert len(pd.read_parquet(paths["reasons"])) == len(result.reasons)
+
+
 def test_report_escapes_text():
     reasons = pd.DataFrame({c: ["x"] for c in REASON_COLUMNS})
     reasons["text"] = ["<script>alert('x')</script> & more"]
@@ -369,6 +412,12 @@ def test_bad_input_is_refused(fitted):
     cfg, table, scorer, decisions = fitted
     with pytest.raises(InputError, match="not in the data"):
         explain_table(scorer, table, decisions, cfg.explain, users=[-5])
+    with pytest.raises(InputError, match=r"user id 99999999 is not in the data") as err:
+        explain_table(scorer, table, decisions, cfg.explain,
+                      users=pd.Index([table.X.index[0], 99999999]))
+    assert "np." not in str(err.value)
+    with pytest.raises(InputError, match=r"got 11$"):
+        explain_table(scorer, table, decisions, cfg.explain, top_k=np.int64(11))
     for k in (0, 11):
         with pytest.raises(InputError, match="1..10"):
             explain_table(scorer, table, decisions, cfg.explain, top_k=k)

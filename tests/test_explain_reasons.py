@@ -13,7 +13,7 @@ from toolkit.config import REASON_GROUPS, PolicyConfig
 from toolkit.errors import InputError
 from toolkit.explain import REASON_COLUMNS, build_reasons, group_label
 from toolkit.explain.reasons import _OP_WORDS, _policy_sentences, _sentences
-from toolkit.features import REGISTRY, registry
+from toolkit.features import REGISTRY, format_value, registry
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -31,6 +31,19 @@ def test_templates_complete_in_english_and_chinese(feature):
     assert CJK.search(feature.template_zh) and not CJK.search(feature.template_en)
     assert feature.description_en and CJK.search(feature.description_zh)
     assert feature.group in REASON_GROUPS
+
+
+def test_one_value_formatter_for_sentences_and_rules():
+    assert [format_value(x, u) for x, u in (
+        (0.456, "share"), (1.234, "ratio"), (12345.6, "CNY"), (3.0, "months"), (2.25, "score"),
+        (float("nan"), "CNY"), (None, "share"))] == ["46%", "1.23", "12,346", "3", "2.2", "n/a",
+                                                   "n/a"]
+    inq = {f.name: f for f in REGISTRY}["inq_cnt_1m"]
+    for lang in ("en", "zh"):
+        text = inq.sentence(6.0, 0.0, lang, rule_text="at least 4")
+        assert _sentences(inq, np.array([6.0]), 0.0, lang, "at least 4")[0] == text
+    assert inq.sentence(6.0, 0.0, "en", rule_text="at least 4").endswith(
+        "(rule: at least 4; approved users: 0)")
 
 
 def test_group_labels_and_rule_words_in_both_languages():

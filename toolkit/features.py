@@ -44,17 +44,30 @@ class Feature:
     template_zh: str
     compute: Callable[[HistoryPanel, np.ndarray], np.ndarray]
 
-    def sentence(self, value: float, reference: float, lang: str = "en") -> str:
-        """The reason sentence with the user's value and the reference (approved median)."""
+    def sentence(self, value: float, reference: float, lang: str = "en", *,
+                 rule_text: str | None = None) -> str:
+        """The reason sentence with the user's value and the reference (approved median).
+
+        rule_text: the monitoring rule that fired on this feature (e.g. "at least 4"), named
+        in the bracket before the reference.
+        """
         tpl = self.template_zh if lang == "zh" else self.template_en
-        ref = _fmt(reference, self.unit)
-        text = tpl.format(value=_fmt(value, self.unit))
+        ref = format_value(reference, self.unit)
+        text = tpl.format(value=format_value(value, self.unit))
         if lang == "zh":
-            return f"{text}（通过用户中位数：{ref}）"
-        return f"{text} (approved users: {ref})"
+            rule = f"规则：{rule_text}；" if rule_text else ""
+            return f"{text}（{rule}通过用户中位数：{ref}）"
+        rule = f"rule: {rule_text}; " if rule_text else ""
+        return f"{text} ({rule}approved users: {ref})"
 
 
-def _fmt(x: float, unit: str) -> str:
+def format_value(x: float | None, unit: str) -> str:
+    """A feature value as it reads in a reason sentence, by the feature's ``unit``.
+
+    ``share`` as a whole percentage, ``ratio`` with two decimals, ``CNY`` with thousands
+    separators and no decimals, whole numbers without decimals, anything else with one;
+    ``"n/a"`` for None, NaN and infinities.
+    """
     if x is None or not np.isfinite(x):
         return "n/a"
     if unit in {"ratio", "share"}:

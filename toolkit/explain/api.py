@@ -32,6 +32,7 @@ from toolkit.explain.reasons import (
     check_top_k,
     decision_summary,
     group_label,
+    plain,
     reference_values,
 )
 from toolkit.explain.shap_values import (
@@ -43,6 +44,8 @@ from toolkit.explain.shap_values import (
     shap_values,
     top_interactions,
 )
+from toolkit.links import sigmoid
+from toolkit.policy import policy_for
 
 SUFFIX = {"path": "", "interventional": "_interventional", "scorecard": "_scorecard"}
 _KIND_ZH = {"rule": "规则", "policy": "政策", "score": "评分", "secondary": "次要"}
@@ -101,7 +104,7 @@ class ExplanationResult:
         lang = check_lang(lang or self.lang)
         if user_id not in self.decisions.index:
             some = ", ".join(map(str, self.decisions.index[:3]))
-            raise InputError(f"user {user_id!r} was not explained here; explained users: "
+            raise InputError(f"user {plain(user_id)!r} was not explained here; explained users: "
                              f"{len(self.decisions)} (e.g. {some})")
         d = self.decisions.loc[user_id]
         zh = lang == "zh"
@@ -191,49 +194,77 @@ class ExplanationResult:
         """Write ``reasons.parquet``, ``changes.parquet``, ``group_contributions.parquet``,
         ``metrics.json``, ``report.html`` (and ``figures/*.png``) into ``folder``.
 
-        Each file is written to a temporary name and renamed into place.
+        Everything is written into a hidden sibling folder first, which is renamed to
+        ``folder`` once complete; an existing ``folder`` is replaced only then, as a whole.
+        If anything fails, the sibling is removed and ``folder`` is left as it was.
+        Returns the written paths (inside ``folder``) by name.
         """
         import os
+        import shutil
+        import uuid
 
         from toolkit.explain.figures import to_png
-        from toolkit.explain.report import render_report, write_text_atomic
+        from toolkit.explain.report import render_report
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths: dict[str, Path] = {}
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"cannot write explanations to {str(folder)!r}: it is a file, "
+                             "not a folder")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = folder.with_name(f".{folder.name}.tmp-{tag}")
+        tmp.mkdir()
+        names: dict[str, Path] = {}  # name -> path relative to the folder
+        try:
+            for name, df, index in (("reasons", self.reasons, False),
+                                    ("changes", self.changes, True),
+                                    ("group_contributions", self.group_contributions, True)):
+                df.to_parquet(tmp / f"{name}.parquet", index=index)
+                names[name] = Path(f"{name}.parquet")
+            (tmp / "metrics.json").write_text(
+                json.dumps(self.metrics, indent=2, sort_keys=True), encoding="utf-8")
+            names["metrics"] = Path("metrics.json")
+            pngs: dict[str, bytes] = {}
+            if figures:
+                (tmp / "figures").mkdir()
+                for name, fig in self.figures().items():
+                    pngs[name] = to_png(fig)
+                    rel = Path("figures") / f"{name}.png"
+                    (tmp / rel).write_bytes(pngs[name])
+                    names[f"figure_{name}"] = rel
+            html = render_report(
+                title=title or f"Zero-limit explanations ({self.mode} SHAP)",
+                reasons=self.reasons, metrics=self.metrics, figures=pngs,
+                summary=self.summary(), changes=self.changes, max_rows=max_rows,
+                lang=self.lang)
+            (tmp / "report.html").write_text(html, encoding="utf-8")
+            names["report"] = Path("report.html")
+            _swap_in(tmp, folder, tag)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return {name: folder / rel for name, rel in names.items()}
 
-        def parquet(name: str, df: pd.DataFrame, index: bool) -> None:
-            path = folder / f"{name}.parquet"
-            tmp = folder / f".{name}.parquet.tmp-{os.getpid()}"
-            df.to_parquet(tmp, index=index)
-            os.replace(tmp, path)
-            paths[name] = path
 
-        parquet("reasons", self.reasons, False)
-        parquet("changes", self.changes, True)
-        parquet("group_contributions", self.group_contributions, True)
-        paths["metrics"] = write_text_atomic(folder / "metrics.json",
-                                             json.dumps(self.metrics, indent=2, sort_keys=True))
-        pngs: dict[str, bytes] = {}
-        if figures:
-            (folder / "figures").mkdir(exist_ok=True)
-            for name, fig in self.figures().items():
-                pngs[name] = to_png(fig)
-                path = folder / "figures" / f"{name}.png"
-                tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-                tmp.write_bytes(pngs[name])
-                os.replace(tmp, path)
-                paths[f"figure_{name}"] = path
-        html = render_report(
-            title=title or f"Zero-limit explanations ({self.mode} SHAP)",
-            reasons=self.reasons, metrics=self.metrics, figures=pngs, summary=self.summary(),
-            changes=self.changes, max_rows=max_rows, lang=self.lang)
-        paths["report"] = write_text_atomic(folder / "report.html", html)
-        return paths
+def _swap_in(new: Path, folder: Path, tag: str) -> None:
+    """Rename the complete folder ``new`` to ``folder``, replacing an existing one as a whole.
 
+    A folder cannot be renamed over a non-empty one, so the old one is first renamed aside
+    and is restored if the second rename fails; it is removed only once ``new`` is in place.
+    """
+    import os
+    import shutil
 
-def _rules(policy: PolicyConfig, known: set[str]) -> tuple:
-    return tuple(r for r in policy.rules if r.feature in known)
+    if not folder.exists():
+        os.rename(new, folder)
+        return
+    old = folder.with_name(f".{folder.name}.old-{tag}")
+    os.rename(folder, old)
+    try:
+        os.rename(new, folder)
+    except BaseException:
+        os.rename(old, folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _aligned(decisions: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -244,7 +275,7 @@ def _aligned(decisions: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     missing = index.difference(decisions.index)
     if len(missing):
         raise InputError(f"decisions lack {len(missing)} row(s) of the table, e.g. "
-                         f"{missing[0]!r}")
+                         f"{plain(missing[0])!r}")
     return decisions.loc[index]
 
 
@@ -254,9 +285,10 @@ def _select(table, split: str | None, users) -> np.ndarray:
         ids = pd.Index(list(users) if not isinstance(users, pd.Index) else users)
         pos = table.X.index.get_indexer(ids)
         if (pos < 0).any():
-            bad = ids[pos < 0][0]
+            bad = plain(ids[pos < 0][0])
             raise InputError(f"user id {bad!r} is not in the data; ids run from "
-                             f"{table.X.index.min()} to {table.X.index.max()}")
+                             f"{plain(table.X.index.min())!r} to "
+                             f"{plain(table.X.index.max())!r}")
         return pos
     if split is None:
         return np.arange(len(table.X))
@@ -352,9 +384,10 @@ def _assemble(sv, X, table, decisions, pos, population, *, policy, lang, top_k, 
     dec = decisions.iloc[pos]
     refs = reference_values(table.features, _reference_mask(table, decisions, reference_split))
     groups = table.groups
-    known = set(table.features.columns)
+    # the decisions were made with this policy on these columns (toolkit.train.evaluate)
+    rules = policy_for(policy, table.features.columns).config.rules
     inputs = dict(values=sv.values, features=sv.features, X=X[list(sv.features)],
-                  decisions=dec, references=refs, groups=groups, rules=_rules(policy, known),
+                  decisions=dec, references=refs, groups=groups, rules=rules,
                   rule_inputs=table.features.iloc[pos], registry=table.registry, top_k=top_k)
     reasons = build_reasons(**inputs, lang=lang)
     summary = decision_summary(sv, dec)
@@ -446,17 +479,14 @@ def explain_rows(
     holds them).  With ``zero_only`` (default) SHAP runs on the zero-limit rows only, as
     approved rows need no reasons; otherwise on every row.
     Returns ``(reasons, decisions, shap)``; ``decisions`` covers every row of ``X``,
-    ``shap`` the rows it explained.
+    ``shap`` the rows it explained.  A monitoring rule of ``policy`` on a feature that the
+    rule inputs lack raises InputError (:func:`toolkit.policy.policy_for`).
     """
-    from toolkit.policy import LimitPolicy
-
     policy = policy or PolicyConfig()
     inputs = rule_inputs if rule_inputs is not None else X
-    lp = LimitPolicy(policy.model_copy(update={"rules": _rules(policy, set(inputs.columns))}),
-                     known_features=set(inputs.columns))
+    lp = policy_for(policy, inputs.columns)
     if zero_only:
-        margin = scorer.margin(X)
-        dec = lp.decide(1.0 / (1.0 + np.exp(-margin)), stressed, inputs)
+        dec = lp.decide(sigmoid(scorer.margin(X)), stressed, inputs)
         dec.index = X.index
         rows = np.flatnonzero(dec["zero"].to_numpy(bool))
         sv = path_shap(scorer, X.iloc[rows])
@@ -465,6 +495,7 @@ def explain_rows(
         dec = lp.decide(sv.pd, stressed, inputs)
         dec.index = X.index
         rows = np.arange(len(X))
+    _warn_additivity(sv)
     reasons = build_reasons(sv.values, sv.features, X.iloc[rows], dec.iloc[rows], references,
                             groups=groups, rules=lp.config.rules,
                             rule_inputs=inputs.iloc[rows], registry=registry, top_k=top_k,

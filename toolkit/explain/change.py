@@ -26,6 +26,8 @@ from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values
 from toolkit.explain.reasons import check_lang, group_label
 from toolkit.explain.shap_values import ShapValues, shap_values
+from toolkit.links import logit
+from toolkit.policy import policy_for
 
 CHANGE_COLUMNS = (
     "month_before", "month_now", "period_before", "period_now", "limit_before",
@@ -34,14 +36,6 @@ CHANGE_COLUMNS = (
     "distance_now", "distance_change", "mechanism_before", "mechanism_now",
     "top_change_group", "attribution_error",
 )
-
-
-def _policy(policy: PolicyConfig, known: set[str]):
-    from toolkit.policy import LimitPolicy
-
-    usable = policy.model_copy(update={"rules": tuple(r for r in policy.rules
-                                                      if r.feature in known)})
-    return LimitPolicy(usable, known_features=known)
 
 
 def eligible_users(history: pd.DataFrame, obs_month: pd.Series, k: int) -> pd.Series:
@@ -112,7 +106,6 @@ def explain_change(
     panel_ids = pd.unique(sub["user_id"].to_numpy())  # build_features keeps history order
     asof = (obs.loc[panel_ids] - k).to_numpy()
     needed = list(dict.fromkeys([*features, *(r.feature for r in policy.rules), "income"]))
-    known = set(needed)
     before = build_features(sub, people, asof=asof, names=needed).loc[ids]
 
     if now is None or mode != now.mode:
@@ -134,12 +127,10 @@ def explain_change(
     m_before = m_now - k
     stressed_before = (regime.reindex(m_before).to_numpy() == "stressed")
     stressed_now = (regime.reindex(m_now).to_numpy() == "stressed")
-    lp = _policy(policy, known | set(before.columns))
+    lp = policy_for(policy, before.columns)
     dec_before = lp.decide(sv_before.pd, stressed_before, before)
     cut_before = lp.cutoff_in_force(stressed_before)
     cut_now = lp.cutoff_in_force(stressed_now)
-    from toolkit.policy import logit
-
     margin_change = now.margin - sv_before.margin
     policy_part = logit(cut_before) - logit(cut_now)
     dist_before = sv_before.margin - logit(cut_before)

@@ -31,7 +31,8 @@ import pandas as pd
 
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values, strongest_feature
-from toolkit.features import REGISTRY, Feature, _fmt, feature_lookup
+from toolkit.features import REGISTRY, Feature, feature_lookup, format_value
+from toolkit.links import logit, sigmoid
 
 LANGS = ("en", "zh")
 KINDS = ("rule", "policy", "score", "secondary")
@@ -60,8 +61,13 @@ def check_lang(lang: str) -> str:
 
 def check_top_k(top_k: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= 10:
-        raise InputError(f"top_k must be a whole number in 1..10, got {top_k!r}")
+        raise InputError(f"top_k must be a whole number in 1..10, got {plain(top_k)!r}")
     return int(top_k)
+
+
+def plain(x):
+    """``x`` as a plain Python value for messages: ``99`` rather than ``np.int64(99)``."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def group_label(group: str, lang: str = "en") -> str:
@@ -94,24 +100,15 @@ def _lookup(registry: Sequence[Feature] | Mapping[str, Feature] | None) -> dict[
 
 def _sentences(feature: Feature, values: np.ndarray, reference: float, lang: str,
                rule_text: str | None = None) -> np.ndarray:
-    """The reason sentence for each value (same text as :meth:`Feature.sentence`)."""
-    tpl = feature.template_zh if lang == "zh" else feature.template_en
-    ref = _fmt(reference, feature.unit)
-    if lang == "zh":
-        tail = (f"（规则：{rule_text}；通过用户中位数：{ref}）" if rule_text else
-                f"（通过用户中位数：{ref}）")
-    else:
-        tail = f" (rule: {rule_text}; approved users: {ref})" if rule_text else \
-            f" (approved users: {ref})"
+    """:meth:`Feature.sentence` of each value, formatted once per distinct value."""
     uniq, inv = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
-    texts = np.array([tpl.format(value=_fmt(v, feature.unit)) + tail for v in uniq], dtype=object)
+    texts = np.array([feature.sentence(v, reference, lang, rule_text=rule_text) for v in uniq],
+                     dtype=object)
     return texts[inv.reshape(-1)]
 
 
 def _policy_sentences(pd_: np.ndarray, normal: np.ndarray, cutoff: np.ndarray,
                       lang: str) -> np.ndarray:
-    from toolkit.policy import logit
-
     lp = logit(pd_)
     d_norm = lp - logit(normal)
     d_force = lp - logit(cutoff)
@@ -221,8 +218,8 @@ def build_reasons(
         d = decisions.iloc[zero[pol]]
         cutoff = d["cutoff"].to_numpy(np.float64)
         normal = d["normal_cutoff"].to_numpy(np.float64)
-        pd_ = 1.0 / (1.0 + np.exp(-d["distance_logit"].to_numpy(np.float64))
-                     * (1.0 - cutoff) / cutoff)
+        # distance_logit = logit(pd) - logit(cutoff in force)
+        pd_ = sigmoid(d["distance_logit"].to_numpy(np.float64) + logit(cutoff))
         parts.append({
             "pos": pol, "rank": np.ones(len(pol), np.int64),
             "kind": np.full(len(pol), "policy", dtype=object),
@@ -280,7 +277,7 @@ def _rule_rows(mon, zero, decisions, rules, rule_inputs, xv, features, reference
         ref = float(references.get(rule.feature, np.nan))
         unit = feat.unit if feat else "value"
         rule_text = _OP_WORDS[lang][rule.op] + (" " if lang == "en" else "") + \
-            _fmt(rule.threshold, unit)
+            format_value(rule.threshold, unit)
         out["group"][m] = groups.get(rule.feature, feat.group if feat else "")
         out["feature"][m] = rule.feature
         out["value"][m] = v
@@ -301,8 +298,6 @@ def decision_summary(sv, decisions: pd.DataFrame) -> pd.DataFrame:
     ``distance_logit`` (margin minus the logit of the cutoff in force; positive fails it),
     ``normal_cutoff``, ``normal_cutoff_logit``, ``normal_distance_logit``.
     """
-    from toolkit.policy import logit
-
     cutoff = decisions["cutoff"].to_numpy(np.float64)
     normal = decisions["normal_cutoff"].to_numpy(np.float64)
     return pd.DataFrame({

@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import pandas as pd
 
@@ -111,16 +109,3 @@ def render_report(
     parts.append("</body></html>")
     return "\n".join(parts)
 
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path

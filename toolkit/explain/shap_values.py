@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import InputError
+from toolkit.links import sigmoid
 
 MODES = ("path", "interventional")
 ADDITIVITY_TOLERANCE = 1e-4
@@ -63,7 +64,7 @@ class ShapValues:
     @property
     def pd(self) -> np.ndarray:
         """Probability of default from the margin, shape (n,)."""
-        return 1.0 / (1.0 + np.exp(-self.margin))
+        return sigmoid(self.margin)
 
     def frame(self) -> pd.DataFrame:
         """Feature-level values as a DataFrame (index = rows, one column per feature)."""
