@@ -218,6 +218,35 @@ class Reproduction:
         return self.identical_metrics and self.identical_model
 
 
+def logged_data(run_id: str, uri: str) -> tuple[Path, str]:
+    """The data folder (or own table) a logged run used, and its recorded hash.
+
+    Raises DataError when that data is gone.
+    """
+    import tempfile
+
+    from toolkit import tracking
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lineage = json.loads(tracking.download(run_id, "lineage.json", uri, tmp).read_text())
+    data = Path(lineage["data"])
+    data = data.parent if data.name == "manifest.json" else data
+    if not data.exists():
+        raise DataError(f"the data of run {run_id} ({str(data)!r}) is gone; regenerate it "
+                        "with 'toolkit generate' from the run's config.json")
+    return data, lineage["dataset_hash"]
+
+
+def table_of_run(run_id: str, cfg: ExperimentConfig, uri: str) -> ModelTable:
+    """The model table a logged run saw, refused if its data changed since (DataError)."""
+    data, digest = logged_data(run_id, uri)
+    table, _ = build_table(cfg, data)
+    if table.dataset_hash != digest:
+        raise DataError(f"data at {str(data)!r} changed since run {run_id} (hash "
+                        f"{table.dataset_hash[:12]}, the run used {digest[:12]})")
+    return table
+
+
 def reproduce(run_id: str, *, uri: str | None = None) -> Reproduction:
     """Re-run a logged run from its logged config and dataset; compare metrics and bytes."""
     import tempfile
@@ -228,20 +257,17 @@ def reproduce(run_id: str, *, uri: str | None = None) -> Reproduction:
     run = tracking.get_run(run_id, uri)
     family = run.data.tags.get("toolkit.model_family")
     if family not in {"xgboost", "scorecard"}:
-        raise DataError(f"run {run_id!r} is not a training run (model_family={family!r})")
+        raise DataError(f"run {run_id!r} is not a training run (model_family={family!r}); "
+                        "reproduce takes an xgboost or scorecard run of toolkit train/run")
+    kind = run.data.tags.get("toolkit.run_kind")
+    if kind in {"tune", "trial"}:
+        raise DataError(f"run {run_id!r} is a tuning {kind} run; reproduce takes an xgboost or "
+                        "scorecard run of toolkit train/run (re-run a study with toolkit tune "
+                        "--resume)")
     cfg = build_config(tracking.load_config_dict(run_id, uri), source=f"run {run_id}")
+    table = table_of_run(run_id, cfg, uri)
+    trained = fit_models(cfg, table)
     with tempfile.TemporaryDirectory() as tmp:
-        lineage = json.loads(tracking.download(run_id, "lineage.json", uri, tmp).read_text())
-        data = Path(lineage["data"])
-        data = data.parent if data.name == "manifest.json" else data
-        if not data.exists():
-            raise DataError(f"the run's data {str(data)!r} is gone; regenerate it with "
-                            f"'toolkit generate' from the run's config.json")
-        table, _ = build_table(cfg, data)
-        if table.dataset_hash != lineage["dataset_hash"]:
-            raise DataError(f"data at {str(data)!r} has hash {table.dataset_hash[:12]}, the run "
-                            f"used {lineage['dataset_hash'][:12]}")
-        trained = fit_models(cfg, table)
         if family == "xgboost":
             new_metrics = trained.metrics
             logged = tracking.download(run_id, "scorer/model.ubj", uri, tmp).read_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -216,31 +217,28 @@ def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
 
     Raises InputError for an unknown run id or a run with no model.
     """
-    import json
-    import tempfile
-
     from toolkit import tracking
     from toolkit.config import build_config
-    from toolkit.errors import DataError
+    from toolkit.experiment import table_of_run
+    from toolkit.scorecard import Scorecard
     from toolkit.train import evaluate
 
     uri = tracking.connect(uri)
     tracking.get_run(run_id, uri)
     scorer = tracking.load_scorer(run_id, uri)
     cfg = build_config(tracking.load_config_dict(run_id, uri), source=f"run {run_id}")
-    with tempfile.TemporaryDirectory() as tmp:
-        lineage = json.loads(tracking.download(run_id, "lineage.json", uri, tmp).read_text())
-    data = Path(lineage["data"])
-    data = data.parent if data.name == "manifest.json" else data
-    if not data.exists():
-        raise DataError(f"the data of run {run_id} ({str(data)!r}) is gone; regenerate it "
-                        "with 'toolkit generate' from the run's config.json")
-    table, _ = build_table(cfg, data)
-    if table.dataset_hash != lineage["dataset_hash"]:
-        raise DataError(f"data at {str(data)!r} changed since run {run_id} (hash "
-                        f"{table.dataset_hash[:12]}, the run used {lineage['dataset_hash'][:12]})")
+    table = table_of_run(run_id, cfg, uri)
     _, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy, splits=())
-    trained = Trained(table=table, scorer=scorer, scorecard=None, metrics={},
+    run_ids = {"xgboost": run_id}
+    scorecard = None
+    sibling = tracking.sibling_run(run_id, uri, "scorecard")
+    if sibling is not None:
+        # the baseline's reasons give the _scorecard metrics of the three-way comparison
+        with tempfile.TemporaryDirectory() as tmp:
+            text = tracking.download(sibling, "scorecard/scorecard.json", uri, tmp).read_text()
+        scorecard = Scorecard.from_json(text)
+        run_ids["scorecard"] = sibling
+    trained = Trained(table=table, scorer=scorer, scorecard=scorecard, metrics={},
                       scorecard_metrics={}, decisions=decisions, importance=pd.DataFrame(),
-                      run_ids={"xgboost": run_id})
+                      run_ids=run_ids)
     return LoadedRun(run_id=run_id, cfg=cfg, trained=trained, uri=uri)

@@ -385,3 +385,20 @@ def child_runs(parent_run_id: str, uri: str) -> pd.DataFrame:
     mlflow.set_tracking_uri(uri)
     return mlflow.search_runs(search_all_experiments=True,
                               filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'")
+
+
+def sibling_run(run_id: str, uri: str, family: str) -> str | None:
+    """The newest run of ``family`` from the same experiment file, data, config and parent."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    run = get_run(run_id, uri)
+    tags = run.data.tags
+    filters = [f"tags.`toolkit.model_family` = '{family}'"]
+    for key in ("toolkit.experiment", "toolkit.dataset_hash", "toolkit.config_hash",
+                "mlflow.parentRunId"):
+        if key in tags:
+            filters.append(f"tags.`{key}` = '{tags[key]}'")
+    found = client.search_runs([run.info.experiment_id], " and ".join(filters),
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None

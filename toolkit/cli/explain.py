@@ -31,7 +31,6 @@ def explain(
     months ago). Without: explain the test split, log explain_* metrics and explanations/
     (reasons.parquet, report.html, figures) to the run, and write them locally.
     """
-    import shutil
 
     from toolkit.errors import InputError
     from toolkit.explain import explain_table
@@ -56,21 +55,38 @@ def explain(
                                 loaded.trained.decisions, cfg.explain, policy=cfg.policy,
                                 users=users)
         for user in users:
-            console.print(res.user_report(user), soft_wrap=True)
+            # the report's "[kind, group, +0.8]" tags are text, not rich markup
+            console.print(res.user_report(user), soft_wrap=True, markup=False)
             console.print()
         if html is not None:
-            res.write(html.parent / f".{html.stem}-files", title=f"Run {run_id}")
-            shutil.move(str(html.parent / f".{html.stem}-files" / "report.html"), html)
-            shutil.rmtree(html.parent / f".{html.stem}-files", ignore_errors=True)
-            console.print(f"HTML report: {html}")
+            _copy_atomic(lambda tmp: res.write(tmp / "report", title=f"Run {run_id}")["report"],
+                         html)
+            console.print(f"HTML report: {html}", soft_wrap=True, markup=False)
         return
     out = outputs / f"explain-{run_id[:8]}" / "explanations"
     with console.status("explaining the test split and logging to the run"):
         explained = explain_stage(cfg, loaded.trained, uri=loaded.uri, out=out)
     for name, value in sorted(explained.metrics.items()):
         console.print(f"{name:<45} {value:.4f}")
-    console.print(f"reasons: {out / 'reasons.parquet'}")
-    console.print(f"HTML report: {out / 'report.html'}")
+    console.print(f"reasons: {out / 'reasons.parquet'}", soft_wrap=True, markup=False)
+    console.print(f"HTML report: {out / 'report.html'}", soft_wrap=True, markup=False)
     if html is not None:
-        shutil.copyfile(out / "report.html", html)
-        console.print(f"HTML report copied to {html}")
+        _copy_atomic(lambda _tmp: out / "report.html", html)
+        console.print(f"HTML report copied to {html}", soft_wrap=True, markup=False)
+
+
+def _copy_atomic(make, target: Path) -> None:
+    """Copy the file ``make(tmpdir)`` returns to ``target`` via a temp name beside it."""
+    import os
+    import shutil
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = make(Path(tmp))
+        partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        try:
+            shutil.copyfile(src, partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)

@@ -64,6 +64,7 @@ def run(
 
 
 def print_summary(summary, *, lang: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"{summary.stem}: key metrics (test split)")
@@ -78,12 +79,13 @@ def print_summary(summary, *, lang: str) -> None:
     for mech, rows in summary.examples.items():
         user = rows["user_id"].iloc[0]
         console.print(f"\n[bold]example ({mech})[/] user {user}:")
+        # reason texts are data: square brackets in them must not be read as markup
         for text in rows.sort_values("rank")["text"]:
-            console.print(f"  • {text}", soft_wrap=True)
+            console.print(f"  • {text}", soft_wrap=True, markup=False)
     children = ", ".join(f"{k} {v}" for k, v in summary.run_ids.items())
-    console.print(f"\nparent run: {summary.parent_run_id}  ({children})")
+    console.print(f"\nparent run: {summary.parent_run_id}  ({children})", soft_wrap=True)
     if summary.report is not None:
-        console.print(f"HTML report: [bold]{summary.report}[/]")
+        console.print(f"HTML report: [bold]{escape(str(summary.report))}[/]", soft_wrap=True)
     ui = "toolkit ui" + ("" if summary.uri.endswith("/mlflow.db") and summary.uri.startswith(
         f"sqlite:///{Path.cwd().resolve()}") else f" --tracking-uri {summary.uri}")
-    console.print(f"open the MLflow UI with: [bold]{ui}[/]")
+    console.print(f"open the MLflow UI with: [bold]{escape(ui)}[/]", soft_wrap=True)

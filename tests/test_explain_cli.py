@@ -1,0 +1,81 @@
+"""``toolkit explain RUN_ID`` through the CLI: per-user reports, the logged split, errors."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.config import build_config
+from toolkit.experiment import train_experiment
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def logged(small_world, tmp_path_factory):
+    path, _, _ = small_world
+    store = f"sqlite:///{tmp_path_factory.mktemp('explain-cli') / 'mlflow.db'}"
+    cfg = build_config({"model": {"n_estimators": 60}})
+    trained = train_experiment(cfg, stem="cli", data=path, uri=store)
+    zero = trained.decisions.loc[trained.table.mask("test") & trained.decisions["zero"]]
+    users = {m: int(zero.index[zero["mechanism"] == m][0]) for m in ("score", "monitoring")}
+    return store, trained, users
+
+
+def _explain(store, *args):
+    return runner.invoke(app, ["explain", *args, "--tracking-uri", store])
+
+
+def test_user_reports_keep_their_tags_in_english_and_chinese(logged):
+    store, trained, users = logged
+    run_id = trained.run_ids["xgboost"]
+    res = _explain(store, run_id, "--user", str(users["monitoring"]), "--top", "3")
+    assert res.exit_code == 0, res.output
+    assert f"User {users['monitoring']}: zero limit (mechanism: monitoring" in res.output
+    assert "1. [rule," in res.output  # rich must not swallow the bracketed tag
+    zh = _explain(store, run_id, "--user", str(users["score"]), "--lang", "zh")
+    assert zh.exit_code == 0, zh.output
+    assert f"用户 {users['score']}：零额度" in zh.output
+
+
+def test_without_users_the_test_split_is_explained_and_logged(logged, tmp_path):
+    store, trained, _ = logged
+    run_id = trained.run_ids["xgboost"]
+    html = tmp_path / "report.html"
+    res = _explain(store, run_id, "--outputs", str(tmp_path / "out"), "--html", str(html))
+    assert res.exit_code == 0, res.output
+    assert html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    client = MlflowClient(store)
+    metrics = client.get_run(run_id).data.metrics
+    for name in ("explain_top1_group_accuracy", "explain_top1_group_accuracy_interventional",
+                 "explain_top1_group_accuracy_scorecard", "explain_mechanism_accuracy"):
+        assert name in metrics
+    arts = {a.path for a in client.list_artifacts(run_id, "explanations")}
+    assert {"explanations/reasons.parquet", "explanations/report.html"} <= arts
+    sc = client.get_run(trained.run_ids["scorecard"]).data.metrics
+    assert "explain_top1_group_accuracy_scorecard" in sc
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "unknown run id 'nope'"),
+        (["{run}", "--user", "99999999"], "user id 99999999 is not in the data"),
+        (["{run}", "--top", "0"], "top_k must be a whole number in 1..10, got 0"),
+        (["{run}", "--top", "11"], "top_k must be a whole number in 1..10, got 11"),
+        (["{run}", "--lang", "fr"], "fr"),
+        (["{run}", "--mode", "foo"], "unknown --mode 'foo'; allowed: path, interventional"),
+        (["{scorecard}"], "has no model"),
+    ],
+)
+def test_bad_input_exits_2(logged, args, message):
+    store, trained, _ = logged
+    args = [a.format(run=trained.run_ids["xgboost"], scorecard=trained.run_ids["scorecard"])
+            for a in args]
+    res = _explain(store, *args)
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+    assert "Traceback" not in res.output
