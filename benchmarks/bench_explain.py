@@ -40,7 +40,7 @@ from toolkit.explain import (
     path_shap,
     reference_values,
 )
-from toolkit.policy import LimitPolicy
+from toolkit.policy import policy_for
 from toolkit.table import from_dataset
 from toolkit.train import evaluate, fit_xgboost
 
@@ -86,8 +86,8 @@ def main() -> None:
                             & (table.split == "train"))
     groups = table.groups
     policy = cfg.policy
-    known = set(inputs.columns)
-    rules = tuple(r for r in policy.rules if r.feature in known)
+    lp = policy_for(policy, inputs.columns)
+    rules = lp.config.rules
     n = args.rows
 
     def raw():
@@ -111,7 +111,6 @@ def main() -> None:
         runs["zero"].append(t)
     t_raw, t_path, t_full, t_zero = (min(runs[k]) for k in ("raw", "path", "full", "zero"))
     ratio_rounds = np.median(np.array(runs["raw"]) / np.array(runs["full"]))
-    lp = LimitPolicy(policy.model_copy(update={"rules": rules}), known_features=known)
     dec = lp.decide(sv.pd, stressed, inputs)
     dec.index = X.index
 
