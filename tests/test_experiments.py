@@ -86,3 +86,28 @@ def test_failed_stage_marks_the_parent_failed(small_world, tmp_path, monkeypatch
     assert parent.data.tags["toolkit.failed_stage"] == "explain"
     assert "stage_train_seconds" not in parent.data.metrics  # logged only on success
     assert not list((tmp_path / "out").glob("*/explanations/report.html"))
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["split.valid_end=\"2030-01\""], "split 'test' is empty"),
+        (["policy.rules=[{name=\"x\", feature=\"inq_cnt_1mm\", threshold=4}]"],
+         "monitoring rule 'x' refers to unknown feature 'inq_cnt_1mm'"),
+    ],
+)
+def test_bad_input_to_run_writes_nothing(small_world, tmp_path, sets, message):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    path, _, _ = small_world
+    args = ["run", "experiments/baseline.toml", "--tracking-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}", "--data", str(path),
+            "--outputs", str(tmp_path / "out")]
+    for s in sets:
+        args += ["--set", s]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -46,6 +46,20 @@ def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,
     """
     from toolkit.synth import generate
 
+    path, missing = check_dataset(cfg, data)
+    if missing:
+        generate(config=cfg, out=path, overwrite=path.exists(), progress=progress,
+                 workers=workers)
+    return load_dataset(path)
+
+
+def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None) -> tuple[Path, bool]:
+    """Cheap checks of the experiment's dataset folder, before any work.
+
+    Returns ``(folder, missing)``; raises DataError for a file given as --data, a folder
+    that is not a dataset, or (for the default folder) a dataset of a different ``[world]``.
+    File hashes are verified later, when the dataset is loaded.
+    """
     path = dataset_dir(cfg, data)
     if path.is_file():
         raise DataError(f"--data {str(path)!r} is a file; a synthetic experiment needs a "
@@ -53,10 +67,8 @@ def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,
     if not (path / "manifest.json").is_file():
         if path.exists() and any(path.iterdir()):
             raise DataError(f"{str(path)!r} exists but is not a dataset (no manifest.json)")
-        generate(config=cfg, out=path, overwrite=path.exists(), progress=progress,
-                 workers=workers)
-    manifest = read_manifest(path)
-    stored = manifest.get("config", {}).get("world")
+        return path, True
+    stored = read_manifest(path).get("config", {}).get("world")
     wanted = cfg.world.model_dump(mode="json", by_alias=True)
     if data is None and stored is not None and stored != wanted:
         keys = sorted(k for k in wanted if stored.get(k) != wanted[k])
@@ -65,7 +77,7 @@ def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,
             f"{', '.join(keys)}); give this experiment its own world.name or regenerate with "
             f"'toolkit generate --config ... --overwrite'"
         )
-    return load_dataset(path)
+    return path, False
 
 
 def build_table(cfg: ExperimentConfig, data: str | Path | None = None, *,

@@ -118,6 +118,30 @@ def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
     return out
 
 
+def preflight(cfg: ExperimentConfig, data: str | Path | None = None) -> None:
+    """Refuse bad input before a run is opened, so that it leaves nothing behind.
+
+    Checks the monitoring rules, that the split boundaries leave no split empty over the
+    calendar's observation months, and the dataset folder or own table with its schema.
+    """
+    import numpy as np
+
+    from toolkit.experiment import check_dataset
+    from toolkit.policy import LimitPolicy
+    from toolkit.splits import assign_splits
+    from toolkit.table import read_table, validate_table
+
+    if cfg.data.table is not None:
+        path = Path(data) if data is not None else Path(cfg.data.table)
+        validate_table(read_table(path), cfg.data.table_schema, str(path))
+        return
+    LimitPolicy(cfg.policy)
+    months = np.arange(cfg.world.first_obs_month, cfg.world.calendar_months)
+    if cfg.split.method == "out_of_time":
+        assign_splits(months, months, cfg.split, cfg.world)
+    check_dataset(cfg, data)
+
+
 @contextmanager
 def _stage(name: str, hooks: StageHooks, parent, timings: dict[str, float]):
     """Time a stage; if it raises, tag the parent run with the stage that failed."""
@@ -147,6 +171,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     from toolkit.experiment import summary_frame
 
     hooks = hooks or StageHooks()
+    preflight(cfg, data)
     uri = tracking.connect(uri, cfg.tracking.uri)
     own_table = cfg.data.table is not None
     timings: dict[str, float] = {}
