@@ -79,3 +79,17 @@ def test_bad_input_exits_2(logged, args, message):
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_tracking_uri_mistakes_are_named(logged, tmp_path):
+    _, trained, _ = logged
+    run_id = trained.run_ids["xgboost"]
+    res = runner.invoke(app, ["explain", run_id, "--tracking-uri", "mlflow.db"])
+    assert res.exit_code == 2
+    assert "tracking URI 'mlflow.db' is not supported; use sqlite:///path/to/mlflow.db" in \
+        res.output
+    missing = tmp_path / "nowhere" / "m.db"
+    res = runner.invoke(app, ["explain", run_id, "--tracking-uri", f"sqlite:///{missing}"])
+    assert res.exit_code == 2
+    assert f"no tracking store at '{missing}'" in res.output
+    assert not missing.parent.exists()

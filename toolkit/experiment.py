@@ -265,7 +265,8 @@ def reproduce(run_id: str, *, uri: str | None = None) -> Reproduction:
 
     from toolkit import tracking
 
-    uri = tracking.connect(uri)
+    uri = tracking.connect(uri, must_exist=True)
+    run_id = tracking.model_run(run_id, uri)
     run = tracking.get_run(run_id, uri)
     family = run.data.tags.get("toolkit.model_family")
     if family not in {"xgboost", "scorecard"}:

@@ -248,8 +248,8 @@ def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
     from toolkit.scorecard import Scorecard
     from toolkit.train import evaluate
 
-    uri = tracking.connect(uri)
-    tracking.get_run(run_id, uri)
+    uri = tracking.connect(uri, must_exist=True)
+    run_id = tracking.model_run(run_id, uri)
     scorer = tracking.load_scorer(run_id, uri)
     cfg = build_config(tracking.load_config_dict(run_id, uri), source=f"run {run_id}")
     table = table_of_run(run_id, cfg, uri)

@@ -49,12 +49,32 @@ def _artifact_root(uri: str) -> str | None:
     return None
 
 
-def connect(uri: str | None = None, config_uri: str | None = None) -> str:
-    """Point mlflow at the store; fail within seconds (InputError) if a server is unreachable."""
+SCHEMES = ("sqlite:///", "http://", "https://", "postgresql://", "postgresql+psycopg2://",
+           "mysql://", "mysql+pymysql://", "mssql://", "databricks")
+
+
+def connect(uri: str | None = None, config_uri: str | None = None, *,
+            must_exist: bool = False) -> str:
+    """Point mlflow at the store; fail within seconds (InputError) if a server is unreachable.
+
+    must_exist: for commands that only read runs, a missing sqlite file is an error rather
+    than a new empty store.
+    """
+    import logging
+
     import mlflow
 
     uri = resolve_uri(uri, config_uri)
+    if not uri.startswith(SCHEMES):
+        # A bare path would select MLflow's deprecated file store, which fails on logging.
+        raise InputError(
+            f"tracking URI {uri!r} is not supported; use sqlite:///path/to/mlflow.db, "
+            "http(s)://host:port of an mlflow server, or a database URL (postgresql://...)"
+        )
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow's INFO chatter (schema creation, uv detection) buries the toolkit's own output.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     if uri.startswith(("http://", "https://")):
         # MLflow retries for minutes by default; a researcher wants an answer now.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
@@ -69,7 +89,11 @@ def connect(uri: str | None = None, config_uri: str | None = None) -> str:
                 f"--tracking-uri sqlite:///mlflow.db"
             ) from None
     elif uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        db = Path(uri.removeprefix("sqlite:///"))
+        if must_exist and not db.is_file():
+            raise InputError(f"no tracking store at {str(db)!r}; run an experiment first or "
+                             "pass --tracking-uri")
+        db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -265,6 +289,23 @@ def log_environment(run: Run) -> None:
 
 
 # -- reading runs back -----------------------------------------------------------------------
+
+def model_run(run_id: str, uri: str, family: str = "xgboost") -> str:
+    """The run holding a model: ``run_id`` itself, or for a ``toolkit run`` parent run, its
+    child of ``family`` (so the id printed first works everywhere)."""
+    run = get_run(run_id, uri)
+    if run.data.tags.get("toolkit.model_family") != "pipeline":
+        return run_id
+    from mlflow.tracking import MlflowClient
+
+    found = MlflowClient(uri).search_runs(
+        [run.info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{run_id}' and tags.`toolkit.model_family` = '{family}'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    if not found:
+        raise InputError(f"run {run_id!r} is a pipeline run without a {family} model run")
+    return found[0].info.run_id
+
 
 def get_run(run_id: str, uri: str):
     """The MLflow run, or InputError if there is none with that id."""

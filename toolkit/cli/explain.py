@@ -14,7 +14,8 @@ from toolkit.cli.train import URI_HELP
 @app.command()
 @guard
 def explain(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="Run id of a logged xgboost run."),
+    run_id: str = typer.Argument(
+        ..., metavar="RUN_ID", help="Run id of a logged xgboost run, or of its toolkit run."),
     users: list[int] = typer.Option([], "--user", help="Explain this user id (repeatable); "
                                     "without it, every zero-limit user of the test split."),
     top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),
@@ -59,15 +60,15 @@ def explain(
             console.print(res.user_report(user), soft_wrap=True, markup=False)
             console.print()
         if html is not None:
-            _copy_atomic(lambda tmp: res.write(tmp / "report", title=f"Run {run_id}")["report"],
-                         html)
+            title = f"Run {loaded.run_id}"
+            _copy_atomic(lambda tmp: res.write(tmp / "report", title=title)["report"], html)
             console.print(f"HTML report: {html}", soft_wrap=True, markup=False)
         return
-    out = outputs / f"explain-{run_id[:8]}" / "explanations"
+    out = outputs / f"explain-{loaded.run_id[:8]}" / "explanations"
     with console.status("explaining the test split and logging to the run"):
         explained = explain_stage(cfg, loaded.trained, uri=loaded.uri, out=out)
     for name, value in sorted(explained.metrics.items()):
-        console.print(f"{name:<45} {value:.4f}")
+        console.print(f"{name:<45} {value:.4g}")
     console.print(f"reasons: {out / 'reasons.parquet'}", soft_wrap=True, markup=False)
     console.print(f"HTML report: {out / 'report.html'}", soft_wrap=True, markup=False)
     if html is not None:

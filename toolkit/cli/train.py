@@ -73,7 +73,8 @@ def train(
 @guard
 def reproduce(
     run_id: str = typer.Argument(..., metavar="RUN_ID",
-                                 help="Run id of a logged xgboost or scorecard run."),
+                                 help="Run id of a logged xgboost or scorecard run (for a "
+                                 "toolkit run parent: its xgboost run)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
 ) -> None:
     """Re-run a logged run from its logged config and dataset; report whether the metrics and
@@ -101,9 +102,13 @@ def ui(
     import os
     import sys
 
+    from toolkit.errors import InputError
     from toolkit.tracking import resolve_uri
 
     uri = resolve_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        raise InputError(f"{uri!r} is an mlflow server: open its own UI at {uri} in a browser; "
+                         "toolkit ui serves a local store (sqlite:///...)")
     console.print(f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
     os.execv(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                               "--host", "127.0.0.1", "--port", str(port)])
