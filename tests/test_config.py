@@ -98,3 +98,19 @@ def test_policy_defaults_to_the_worlds_platform_policy():
     assert cfg.policy.tighten_in_stress is False
     assert cfg.world.platform.tighten_in_stress is True
     assert build_config({}).policy == build_config({}).world.platform
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["model.max_detph=5"], "--set model.max_detph=5: unknown config key 'model.max_detph'"),
+        (["model.max_depth=-3"],
+         "config key 'model.max_depth': Input should be greater than or equal to 1, got -3"),
+        (['explain.lang="fr"'], "config key 'explain.lang': Input should be 'en' or 'zh', got 'fr'"),
+        (["model=5"], "config key 'model' must be a table of keys ([model]), got 5"),
+    ],
+)
+def test_set_mistakes_are_blamed_on_set_and_name_the_value(sets, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(EXPERIMENTS[0], sets)
+    assert message in str(err.value)

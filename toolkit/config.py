@@ -464,8 +464,14 @@ def _format_error(err: ValidationError, source: str) -> str:
             lines.append(
                 f"config key {loc!r} must be of type {expected}, got {e.get('input')!r}"
             )
+        elif kind in {"model_type", "dict_type", "model_attributes_type"}:
+            lines.append(f"config key {loc!r} must be a table of keys ([{loc}]), "
+                         f"got {e.get('input')!r}")
         else:
             msg = e["msg"].removeprefix("Value error, ")
+            value = e.get("input")
+            if kind != "value_error" and isinstance(value, str | int | float | bool):
+                msg += f", got {value!r}"
             lines.append(f"config key {loc!r}: {msg}" if loc else msg)
     return f"{source}: " + "; ".join(lines)
 
@@ -553,9 +559,11 @@ def load_config(path: str | Path | None,
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    if sets:
-        data = _deep_merge(data, parse_sets(sets))
-    return build_config(data, source=source)
+    if not sets:
+        return build_config(data, source=source)
+    build_config(data, source=source)  # so that a mistake in the file is blamed on the file
+    return build_config(_deep_merge(data, parse_sets(sets)),
+                        source="--set " + " ".join(sets))
 
 
 def with_overrides(cfg: ExperimentConfig, **sections: dict[str, Any]) -> ExperimentConfig:
