@@ -6,6 +6,7 @@ Small world (4,000 users), 60 trees, one thread per model, a handful of trials p
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -108,7 +109,8 @@ def test_study_is_a_parent_run_and_every_trial_a_child(tuned, store):
     parent = client.get_run(tuned.run_id)
     assert parent.info.status == "FINISHED"
     assert parent.info.run_name == "nested-tune"
-    assert parent.data.tags["toolkit.model_family"] == "tune"
+    assert parent.data.tags["toolkit.model_family"] == "xgboost"  # it holds the refit model
+    assert parent.data.tags["toolkit.run_kind"] == "tune"
     assert parent.data.tags["toolkit.dataset_hash"] == tuned.table.dataset_hash
 
     children = tracking.child_runs(tuned.run_id, store)
@@ -120,6 +122,8 @@ def test_study_is_a_parent_run_and_every_trial_a_child(tuned, store):
         assert child.data.tags["mlflow.parentRunId"] == tuned.run_id
         assert child.info.run_name == f"nested-trial-{t.number}"
         assert child.data.tags["toolkit.trial_state"] == t.state.name.lower()
+        assert child.data.tags["toolkit.run_kind"] == "trial"
+        assert child.data.tags["toolkit.model_family"] == "tune-trial"
         for name, value in t.params.items():
             assert child.data.params[f"model.{name}"] == str(value)
         assert not any(k.startswith("test_") for k in child.data.metrics)  # test judges refit
@@ -136,8 +140,13 @@ def test_parent_records_best_summary_figures_and_the_refit(tuned, store):
     m = parent.data.metrics
     assert m["best_val_auc"] == pytest.approx(study.best_value)
     assert tuned.best_trial == study.best_trial.number
-    for name, value in study.best_trial.params.items():
-        assert parent.data.params[f"best.{name}"] == str(value)
+    # the pick is a tag and an artifact, never a param (a resumed run could not update it)
+    assert json.loads(parent.data.tags["toolkit.best_params"]) == study.best_trial.params
+    assert parent.data.tags["toolkit.best_trial"] == str(study.best_trial.number)
+    assert not any(k.startswith("best.") for k in parent.data.params)
+    with open(client.download_artifacts(tuned.run_id, "best_params.json")) as f:
+        best = json.load(f)
+    assert (best["trial"], best["params"]) == (study.best_trial.number, study.best_trial.params)
     # same data, params and seed: the refit is the best trial's model again
     assert m["valid_auc"] == pytest.approx(study.best_value, abs=1e-12)
     for key in ("test_auc", "test_ks", "explain_top1_group_accuracy", "n_trials_complete"):
@@ -157,6 +166,30 @@ def test_parent_records_best_summary_figures_and_the_refit(tuned, store):
     assert "val_auc" in table.columns
     assert tuned.model_version is not None
     assert parent.data.tags["toolkit.champion_decision"] == tuned.champion.decision
+
+
+def test_reproduce_refuses_a_study_run_and_a_trial_run(tuned, store):
+    # the study run is tagged model_family=xgboost, but its model is a refit of a trial,
+    # not what `toolkit train` would train from its config
+    trial_id = tracking.child_runs(tuned.run_id, store).iloc[0]["run_id"]
+    for run_id, said in ((tuned.run_id, "is a tuning tune run"), (trial_id, "model_family")):
+        res = runner.invoke(app, ["reproduce", run_id, "--tracking-uri", store])
+        assert res.exit_code == 2, res.output
+        assert f"error: run {run_id!r}" in _err(res) and said in _err(res)
+
+
+def test_trial_explain_metrics_agree_with_the_explanation_stage(tuned):
+    from toolkit.tune.quality import explain_metrics
+
+    # the refit was explained on test by toolkit.explain.explain_table; the trials' cheaper
+    # path (SHAP of zero-limit rows only) must select and score the same rows
+    m = explain_metrics(tuned.scorer, tuned.table, tuned.decisions, "test")
+    for name in ("explain_decision_agreement", "explain_mechanism_accuracy",
+                 "explain_top1_group_accuracy", "explain_top3_group_recall",
+                 "explain_group_rank_corr", "explain_group_rows"):
+        assert m[name] == pytest.approx(tuned.metrics[name], nan_ok=True), name
+    assert m["explain_group_rows"] > 0
+    assert m["explain_additivity_max_error"] <= 1e-4
 
 
 def test_a_pruned_trial_logs_its_state_and_last_value(prepared, store):
@@ -272,7 +305,12 @@ def test_resume_after_sigkill_loses_no_trial_and_retries_the_dead_one(small_worl
     assert dead_run.info.status == "FAILED"
     assert dead_run.data.tags["toolkit.trial_state"] == "fail"
     parent_id = load(storage, "killed").user_attrs["toolkit.parent_run_id"]
-    assert client.get_run(parent_id).info.status == "FINISHED"
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED"
+    # the reopened run names the pick of the whole study, not of the killed session
+    best = load(storage, "killed").best_trial
+    assert json.loads(parent.data.tags["toolkit.best_params"]) == best.params
+    assert parent.data.tags["toolkit.best_trial"] == str(best.number)
     assert dead_run.data.tags["mlflow.parentRunId"] == parent_id
 
 

@@ -9,11 +9,8 @@ import typer
 
 from toolkit.cli import app
 from toolkit.cli.common import console, err_console, guard
+from toolkit.cli.train import SET_HELP, URI_HELP
 
-URI_HELP = ("MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri in the "
-            "experiment, then sqlite:///mlflow.db in this folder).")
-SET_HELP = ("Override one config key, e.g. --set tune.pruner=\"none\" (TOML value); "
-            "repeatable.")
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
                "test_zero_limit_rate", "explain_top1_group_accuracy",
                "explain_stability_top1"]

@@ -8,7 +8,8 @@ MLflowCallback is deprecated).  A trial run holds:
   ``best_iteration``, the objective values under their names (``val_auc``) and, for an
   explanation objective, ``explain_*_valid``;
 - tags ``toolkit.trial_state`` (``complete``, ``pruned`` or ``fail``), ``toolkit.trial``,
-  ``toolkit.study`` and the standard lineage tags.
+  ``toolkit.study``, ``toolkit.run_kind`` = ``trial`` and the standard lineage tags
+  (``toolkit.model_family`` = ``tune-trial``: a trial run holds no model).
 
 A pruned trial logs ``pruned_iteration`` and ``<metric>_at_prune`` (the last value the pruner
 saw) instead of the final metrics.

@@ -2,7 +2,7 @@
 
 Both use the explanation package (``toolkit.explain``): exact path-dependent TreeSHAP,
 contributions summed per reason group, and its truth metrics.  Nothing here re-implements
-a metric; this module only chooses the rows.
+a metric; this module only chooses which rows to explain.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def explain_metrics(scorer, table: ModelTable, decisions: pd.DataFrame, split: s
                     suffix: str = "") -> dict[str, float]:
     """``explain_*`` truth metrics of the model on ``split`` (empty without a truth table).
 
-    SHAP is computed only for the rows the group metrics average over: true mechanism
-    ``score`` and a model PD that fails the cutoff in force.
+    SHAP is computed for the zero-limit rows of the split; which of them the group metrics
+    average over (true mechanism ``score``, model PD failing the cutoff in force) is
+    :func:`toolkit.explain.truth_metrics`'s choice, so it is made in one place only.
     decisions: the policy frame of every table row (``zero``, ``mechanism``,
     ``distance_logit``), indexed like ``table.X``.
     """
@@ -39,11 +40,10 @@ def explain_metrics(scorer, table: ModelTable, decisions: pd.DataFrame, split: s
     if table.truth is None:
         return {}
     pop = table.X.index[table.mask(split)]
-    t = table.truth.loc[pop]
-    d = decisions.loc[pop]
-    sel = (t["true_mechanism"].astype(str).to_numpy() == "score") & \
-        (d["distance_logit"].to_numpy(np.float64) >= 0)
-    G, err = group_frame(scorer, table, pop[sel])
+    # A PD failing the cutoff in force always zeroes the line, so these rows hold every row
+    # the group metrics can select.
+    zero = pop[decisions.loc[pop, "zero"].to_numpy(bool)]
+    G, err = group_frame(scorer, table, zero)
     return truth_metrics(G, decisions, table.truth, additivity_max_error=err, suffix=suffix,
                          population=pop)
 

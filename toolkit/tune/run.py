@@ -7,6 +7,11 @@ own sampler seed.  After the search the chosen trial is refit with the full thre
 evaluated on every split (test included), explained, logged on the parent run and
 registered; the ``champion`` alias moves only by the rule of
 :func:`toolkit.tune.select.champion_decision`.
+
+The parent run holds the refit model, so it is tagged ``toolkit.model_family`` = ``xgboost``
+and ``toolkit.run_kind`` = ``tune`` (trial runs: ``tune-trial`` and ``trial``).  The chosen
+trial's parameters are the tag ``toolkit.best_params`` (JSON) and ``best_params.json``, not
+MLflow params: a resumed study reopens its run, where a param could never be updated.
 """
 
 from __future__ import annotations
@@ -178,7 +183,8 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
         stem=spec.stem, study_name=spec.study_name,
         tags=tracking.standard_tags(dataset_hash=table.dataset_hash,
                                     config_hash=cfg.config_hash(), model_family="tune-trial",
-                                    experiment=spec.stem) if spec.parent_run_id else {})
+                                    run_kind="trial", experiment=spec.stem)
+        if spec.parent_run_id else {})
     objective = TrialObjective(table=table, matrices=matrices, cfg=cfg,
                                space=resolve_space(tune.space), objectives=_objectives(tune),
                                prune=_prunable(tune), nthread=spec.nthread, runs=runs)
@@ -322,10 +328,12 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
     if stored_parent and tracking.run_status(stored_parent, uri) not in (None, "FINISHED"):
         reopen = stored_parent
     data_dir = lineage.parent if lineage.name == "manifest.json" else lineage
+    # The parent holds the refit xgboost model and its test metrics, so it is an xgboost
+    # run to whoever compares models; run_kind tells it apart from a `toolkit train` run.
     tags = tracking.standard_tags(
-        dataset_hash=table.dataset_hash, config_hash=cfg.config_hash(), model_family="tune",
-        experiment=stem, data_path=str(lineage.resolve()), study=name, storage=label,
-        objectives=",".join(tune.objectives))
+        dataset_hash=table.dataset_hash, config_hash=cfg.config_hash(), model_family="xgboost",
+        run_kind="tune", experiment=stem, data_path=str(lineage.resolve()), study=name,
+        storage=label, objectives=",".join(tune.objectives))
     if stored_parent and not reopen:
         tags["toolkit.resumes_run"] = stored_parent
     nthread = max(1, cfg.model.nthread // tune.workers)
@@ -402,7 +410,7 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
     from toolkit import tracking
     from toolkit.experiment import Trained, log_evaluation, summary_frame
     from toolkit.plots import importance_figure
-    from toolkit.train import evaluate, fit_xgboost
+    from toolkit.train import evaluate, fit_xgboost, importance_frame
     from toolkit.tune.quality import top1_groups, top1_stability
     from toolkit.tune.report import optuna_figures, pareto_table, trials_table
     from toolkit.tune.select import champion_decision, pick_pareto, rank_trials
@@ -461,10 +469,8 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
 
     progress("log")
     run.log_metrics(metrics)
-    existing = tracking.run_params(run.run_id, uri)
-    best_params = {f"best.{k}": v for k, v in picked.params.items()}
-    if not any(k in existing for k in best_params):  # params are immutable once logged
-        run.log_params(best_params)
+    # The chosen parameters go in a tag and an artifact, never in params: a resumed study
+    # reopens this run, and params, immutable once logged, would keep an older pick.
     run.set_tags({"toolkit.best_trial": picked.number,
                   "toolkit.best_params": json.dumps(picked.params, sort_keys=True)})
     run.log_dict({"trial": picked.number, "params": picked.params, "values": best_values,
@@ -482,9 +488,7 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
                   "figures_skipped": skipped}, "study/summary.json")
     if pareto is not None:
         run.log_frame(pareto, "pareto/front.csv")
-    importance = pd.DataFrame({"gain": pd.Series(scorer.booster.get_score(
-        importance_type="gain"), dtype=float)}).reindex(table.feature_names).fillna(0.0)
-    importance["group"] = [table.groups[f] for f in importance.index]
+    importance = importance_frame(scorer, table)
     run.log_frame(importance, "feature_importance.csv")
     run.log_figure(importance_figure(importance), "figures/feature_importance.png")
     run.log_frame(summary_frame(table, decisions), "split_summary.csv")
