@@ -106,7 +106,8 @@ def test_policy_defaults_to_the_worlds_platform_policy():
         (["model.max_detph=5"], "--set model.max_detph=5: unknown config key 'model.max_detph'"),
         (["model.max_depth=-3"],
          "config key 'model.max_depth': Input should be greater than or equal to 1, got -3"),
-        (['explain.lang="fr"'], "config key 'explain.lang': Input should be 'en' or 'zh', got 'fr'"),
+        (['explain.lang="fr"'],
+         "config key 'explain.lang': Input should be 'en' or 'zh', got 'fr'"),
         (["model=5"], "config key 'model' must be a table of keys ([model]), got 5"),
     ],
 )

@@ -175,7 +175,7 @@ def test_policy_reason_gives_both_cutoffs_and_distances(fitted):
     text = first["text"]
     assert f"{p / 2:.0%}" in text and f"{min(0.95, p * 1.5):.0%}" in text
     assert f"{d_force:+.2f}" in text and f"{d_normal:+.2f}" in text
-    assert f"{p - p / 2:+.1%}" in text
+    assert f"{100 * (p - p / 2):+.1f} percentage points" in text
     assert (reasons["kind"].iloc[1:] == "secondary").all()
     assert list(reasons["rank"]) == list(range(1, len(reasons) + 1))
 

@@ -339,7 +339,7 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
         reg.append(F(f"min_balance_{w}m", "liquidity_income", "CNY", -1, True,
                      f"lowest end-of-month balance in the last {w} months",
                      f"近{w}个月最低月末余额",
-                     f"balance fell to CNY {{value}} in the last {w} months",
+                     f"lowest month-end balance in the last {w} months: CNY {{value}}",
                      f"近{w}个月余额最低降至{{value}}元", _min("balance", w)))
     reg.append(F("balance_drop_1m", "liquidity_income", "share", +1, False,
                  "fall of this month's balance against the mean of the 3 months before",

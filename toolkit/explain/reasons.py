@@ -115,16 +115,18 @@ def _policy_sentences(pd_: np.ndarray, normal: np.ndarray, cutoff: np.ndarray,
     out = np.empty(len(pd_), dtype=object)
     for i in range(len(pd_)):
         if lang == "zh":
-            out[i] = (f"预测违约概率{pd_[i]:.1%}低于常规阈值{normal[i]:.0%}（可通过），但未达到市场"
-                      f"压力期间收紧后的现行阈值{cutoff[i]:.0%}；对数几率距离：距常规阈值"
+            out[i] = (f"预测违约概率{pd_[i]:.1%}低于常规阈值{normal[i]:.0%}（可通过），但高于市场"
+                      f"压力期间收紧后的现行阈值{cutoff[i]:.0%}（未通过）；对数几率距离：距常规阈值"
                       f"{d_norm[i]:+.2f}，距现行阈值{d_force[i]:+.2f}（违约概率差："
-                      f"{pd_[i] - normal[i]:+.1%} / {pd_[i] - cutoff[i]:+.1%}）")
+                      f"{100 * (pd_[i] - normal[i]):+.1f} / {100 * (pd_[i] - cutoff[i]):+.1f}"
+                      "个百分点）")
         else:
             out[i] = (f"predicted default risk of {pd_[i]:.1%} passes the normal cutoff of "
                       f"{normal[i]:.0%} but not the tightened cutoff of {cutoff[i]:.0%} in "
                       f"force during market stress; distance in log-odds: {d_norm[i]:+.2f} to "
                       f"the normal cutoff, {d_force[i]:+.2f} to the cutoff in force (in PD: "
-                      f"{pd_[i] - normal[i]:+.1%} and {pd_[i] - cutoff[i]:+.1%})")
+                      f"{100 * (pd_[i] - normal[i]):+.1f} and {100 * (pd_[i] - cutoff[i]):+.1f} "
+                      "percentage points)")
     return out
 
 
