@@ -412,11 +412,6 @@ def terminate_run(run_id: str, uri: str, status: str = "FAILED",
     return True
 
 
-def run_params(run_id: str, uri: str) -> dict[str, str]:
-    """The params a run has logged (MLflow params cannot change once logged)."""
-    return dict(get_run(run_id, uri).data.params)
-
-
 def child_runs(parent_run_id: str, uri: str) -> pd.DataFrame:
     """Runs nested directly under ``parent_run_id`` (tag ``mlflow.parentRunId``), any
     experiment, as a DataFrame (``run_id``, ``status``, ``tags.*``, ``params.*``,
