@@ -60,7 +60,7 @@ class RunSummary:
 
 
 def explain_stage(cfg: ExperimentConfig, trained: Trained, *, uri: str,
-                  out: Path | None) -> Explained:
+                  out: Path | None, title: str | None = None) -> Explained:
     """Explain the test split's zero-limit users; log metrics and artifacts to the model runs.
 
     Logs ``explain_*`` (configured mode), the other SHAP mode's metrics (suffix) and the
@@ -88,7 +88,8 @@ def explain_stage(cfg: ExperimentConfig, trained: Trained, *, uri: str,
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            res.write(tmp, title=f"Why users hit zero limit: {trained.run_ids.get('xgboost')}")
+            res.write(tmp, title=title or f"Why users hit zero limit: run "
+                                          f"{trained.run_ids.get('xgboost')}")
             if out.exists():
                 shutil.rmtree(out)
             os.replace(tmp, out)
@@ -209,7 +210,9 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
 
         out = outputs / f"{stem}-{parent.run_id[:8]}"
         with _stage("explain", hooks, parent, timings):
-            explained = explain_stage(cfg, trained, uri=uri, out=out / "explanations")
+            explained = explain_stage(
+                cfg, trained, uri=uri, out=out / "explanations",
+                title=f"{stem}: why users hit zero limit (run {parent.run_id[:8]})")
 
         with _stage("report", hooks, parent, timings):
             metrics = {**trained.metrics, **explained.metrics}

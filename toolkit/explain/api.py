@@ -152,15 +152,17 @@ class ExplanationResult:
 
         sv, X = self.shap, self.X
         zero = self.decisions["zero"].to_numpy(bool)
+        # Figures keep English labels: matplotlib's bundled font has no CJK glyphs, and the
+        # figures are for researchers; the reason sentences carry the language.
         out = {
             "shap_beeswarm": F.beeswarm(sv.values, X, sv.features, seed=seed),
             "group_importance": F.group_importance(self.group_contributions, zero=zero,
-                                                   lang=self.lang),
+                                                   lang="en"),
             "dependence_top_features": F.dependence(sv.values, X, sv.features, top=top,
                                                     seed=seed),
             "regime_zero_limit_groups": F.regime_comparison(self.group_contributions,
                                                             self.stressed, zero,
-                                                            lang=self.lang),
+                                                            lang="en"),
         }
         if self.scorer is not None and hasattr(self.scorer, "booster") and len(X):
             rng = np.random.default_rng(seed)
