@@ -99,6 +99,11 @@ class DatasetWriter:
             self._streams[name] = pq.ParquetWriter(self.tmp / f"{name}.parquet", table.schema)
         self._streams[name].write_table(table)
 
+    def close_stream(self, name: str) -> Path:
+        """Finish a streamed table early (e.g. to read it back); returns its path."""
+        self._streams.pop(name).close()
+        return self.tmp / f"{name}.parquet"
+
     def commit(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Close streams, hash every file, write the manifest and rename into place."""
         for w in self._streams.values():

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from toolkit.config import REASON_GROUPS, ExperimentConfig, build_config
 from toolkit.dataset import DatasetWriter, check_target, versions
@@ -51,6 +52,7 @@ from toolkit.synth.truth import (
 USER_COLUMNS = ("user_id", "segment", "age", "city_tier", "tenure_months", "income",
                 "latent_creditworthiness", "protected_group", "obs_month")
 DEFAULT_ROOT = Path("data/synthetic")
+PARTIAL_TRUTH = "truth-partial"
 
 
 def default_output(cfg: ExperimentConfig) -> Path:
@@ -188,31 +190,43 @@ def generate(
         np.random.SeedSequence(world.seed, spawn_key=(0,))))
     sizes = _block_sizes(world.n_users, world.block_size)
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    parts: dict[str, list[pd.DataFrame]] = {"users": [], "outcomes": [], "truth": []}
+    # Every table is streamed block by block, so memory follows the block size; what is kept
+    # for all users is 11 bytes each (true PD, label, observation month) for the oracle AUC,
+    # plus running sums of the group terms for the population means.
+    term_cols = [f"term_{g}" for g in REASON_GROUPS]
+    term_sum = np.zeros(len(term_cols))
+    keep: dict[str, list[np.ndarray]] = {"pd": [], "y": [], "obs": [], "uid": []}
     n_history = 0
     with DatasetWriter(out, overwrite=overwrite) as writer:
         for done, block in enumerate(_run_blocks(cfg, macro, sizes, starts, workers)):
-            writer.append("history", block.pop("history"))
+            writer.append("history", block["history"])
+            writer.append("users", block["users"])
+            writer.append("outcomes", block["outcomes"])
+            writer.append(PARTIAL_TRUTH, block["truth"])
             n_history += world.history_months * sizes[done]
-            for k, v in block.items():
-                parts[k].append(v)
+            term_sum += block["truth"][term_cols].to_numpy().sum(axis=0)
+            keep["pd"].append(block["truth"]["true_pd"].to_numpy())
+            keep["y"].append(block["outcomes"]["default_12m"].to_numpy())
+            keep["obs"].append(block["truth"]["obs_month"].to_numpy())
+            keep["uid"].append(block["truth"]["user_id"].to_numpy())
+            del block
             if progress:
                 progress(int(starts[done] + sizes[done]), world.n_users)
-        users = pd.concat(parts["users"], ignore_index=True)
-        outcomes = pd.concat(parts["outcomes"], ignore_index=True)
-        truth = _finish_truth(pd.concat(parts["truth"], ignore_index=True))
-        oracle = _oracle_by_split(cfg, truth, outcomes)
-        writer.write_table("users", users)
+        partial = writer.close_stream(PARTIAL_TRUTH)
+        means = term_sum / world.n_users
+        for group in pq.ParquetFile(partial).iter_batches(batch_size=world.block_size):
+            writer.append("truth", _finish_truth(group.to_pandas(), means))
+        partial.unlink()
+        oracle = _oracle_by_split(cfg, *(np.concatenate(keep[k])
+                                         for k in ("pd", "y", "obs", "uid")))
         writer.write_table("macro", macro)
-        writer.write_table("outcomes", outcomes)
-        writer.write_table("truth", truth)
         manifest = writer.commit({
             "name": world.name,
             "seed": world.seed,
             "config": cfg.model_dump(mode="json", by_alias=True, include={"world", "split"}),
             "versions": versions(),
-            "rows": {"users": len(users), "history": n_history, "macro": len(macro),
-                     "outcomes": len(outcomes), "truth": len(truth)},
+            "rows": {"users": world.n_users, "history": n_history, "macro": len(macro),
+                     "outcomes": world.n_users, "truth": world.n_users},
             "oracle_auc": oracle,
         })
     return manifest
@@ -236,10 +250,13 @@ def _run_blocks(cfg, macro, sizes, starts, workers):
             yield pending.pop(b).result()
 
 
-def _finish_truth(truth: pd.DataFrame) -> pd.DataFrame:
-    """Add true contributions (term minus population mean) and the true adverse ranking."""
+def _finish_truth(truth: pd.DataFrame, means: np.ndarray) -> pd.DataFrame:
+    """Add true contributions (term minus its population mean) and the true adverse ranking.
+
+    means: the population mean of each ``term_<group>``, in REASON_GROUPS order.
+    """
     terms = truth[[f"term_{g}" for g in REASON_GROUPS]].to_numpy()
-    contrib = terms - terms.mean(axis=0)
+    contrib = terms - means
     for i, g in enumerate(REASON_GROUPS):
         truth[f"contrib_{g}"] = contrib[:, i]
     top = rank_adverse(contrib, k=3)
@@ -248,15 +265,12 @@ def _finish_truth(truth: pd.DataFrame) -> pd.DataFrame:
     return truth
 
 
-def _oracle_by_split(cfg: ExperimentConfig, truth: pd.DataFrame,
-                     outcomes: pd.DataFrame) -> dict[str, float]:
+def _oracle_by_split(cfg: ExperimentConfig, p: np.ndarray, y: np.ndarray, obs: np.ndarray,
+                     uid: np.ndarray) -> dict[str, float]:
     try:
-        split = assign_splits(truth["obs_month"].to_numpy(), truth["user_id"].to_numpy(),
-                              cfg.split, cfg.world)
+        split = assign_splits(obs, uid, cfg.split, cfg.world)
     except InputError:
-        split = np.full(len(truth), "all", dtype=object)
-    y = outcomes["default_12m"].to_numpy()
-    p = truth["true_pd"].to_numpy()
+        split = np.full(len(p), "all", dtype=object)
     res = {"all": oracle_auc(p, y)}
     for s in SPLITS:
         m = split == s
