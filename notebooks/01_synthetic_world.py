@@ -23,22 +23,14 @@
 # a small world that way.
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from toolkit.config import load_config
-from toolkit.experiment import load_or_generate
 from toolkit.features import build_features
+from toolkit.notebook import baseline_world
 from toolkit.personas import high_activity_poor_repayment
 
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-USERS = int(os.environ.get("TOOLKIT_NB_USERS", "50000"))
-DATA = Path(os.environ.get("TOOLKIT_NB_DATA", ROOT / "data" / "synthetic" / "default"))
-cfg = load_config(ROOT / "experiments" / "baseline.toml", [f"world.n_users={USERS}"])
-ds = load_or_generate(cfg, DATA)
+cfg, ds = baseline_world()
 print(f"{len(ds.users):,} users, {len(ds.history):,} user-months, dataset {ds.hash[:12]}")
 
 # %% [markdown]

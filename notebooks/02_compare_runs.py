@@ -22,15 +22,12 @@
 # `toolkit run` writes by default).
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 
+from toolkit.notebook import tracking_uri
 from toolkit.tracking import search_runs
 
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-URI = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlflow.db'}")
+URI = tracking_uri()
 runs = search_runs(URI, "zero-limit", "attributes.status = 'FINISHED'")
 print(f"{len(runs)} finished runs in {URI}")
 

@@ -20,23 +20,17 @@
 # Size: `TOOLKIT_NB_USERS` and `TOOLKIT_NB_DATA`, as in notebook 01.
 
 # %%
-import os
-from pathlib import Path
-
 from IPython.display import display
 
-from toolkit.config import load_config
-from toolkit.experiment import fit_models, load_or_generate
+from toolkit.experiment import fit_models
 from toolkit.explain import explain_table
 from toolkit.explain.figures import waterfall
+from toolkit.notebook import baseline_world
 from toolkit.personas import high_activity_poor_repayment
 from toolkit.table import from_dataset
 
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-USERS = int(os.environ.get("TOOLKIT_NB_USERS", "50000"))
-DATA = Path(os.environ.get("TOOLKIT_NB_DATA", ROOT / "data" / "synthetic" / "default"))
-cfg = load_config(ROOT / "experiments" / "baseline.toml", [f"world.n_users={USERS}"])
-table = from_dataset(load_or_generate(cfg, DATA), cfg)
+cfg, ds = baseline_world()
+table = from_dataset(ds, cfg)
 trained = fit_models(cfg, table)
 res = explain_table(trained.scorer, table, trained.decisions, cfg.explain, policy=cfg.policy)
 print(res.summary())
