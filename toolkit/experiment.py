@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,16 +176,23 @@ def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | Non
     trained = fit_models(cfg, table)
     progress("log")
     summary = summary_frame(table, trained.decisions)
-    base_tags = dict(dataset_hash=table.dataset_hash, config_hash=cfg.config_hash())
-    with tracking.start_run(
-        experiment=cfg.tracking.experiment, run_name=f"{stem}-xgboost", uri=uri,
-        parent_run_id=parent_run_id,
-        tags=tracking.standard_tags(**base_tags, model_family="xgboost", experiment=stem,
-                                    data_path=str(lineage.resolve())),
-    ) as run:
-        log_common(run, cfg, table, lineage, stem)
-        run.log_metrics(trained.metrics)
-        run.log_frame(summary, "split_summary.csv")
+
+    @contextmanager
+    def family_run(family: str, metrics: dict[str, float]):
+        # both families carry the same lineage, params, split summary and tag set
+        with tracking.start_run(
+            experiment=cfg.tracking.experiment, run_name=f"{stem}-{family}", uri=uri,
+            parent_run_id=parent_run_id,
+            tags=tracking.standard_tags(
+                dataset_hash=table.dataset_hash, config_hash=cfg.config_hash(),
+                model_family=family, experiment=stem, data_path=str(lineage.resolve())),
+        ) as run:
+            log_common(run, cfg, table, lineage, stem)
+            run.log_metrics(metrics)
+            run.log_frame(summary, "split_summary.csv")
+            yield run
+
+    with family_run("xgboost", trained.metrics) as run:
         run.log_frame(registry_frame(table.registry).set_index("name"), "feature_registry.csv")
         run.log_frame(trained.importance, "feature_importance.csv")
         run.log_figure(importance_figure(trained.importance), "figures/feature_importance.png")
@@ -198,15 +206,7 @@ def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | Non
         if after_fit is not None:
             after_fit(trained, run)
     if trained.scorecard is not None:
-        with tracking.start_run(
-            experiment=cfg.tracking.experiment, run_name=f"{stem}-scorecard", uri=uri,
-            parent_run_id=parent_run_id,
-            tags=tracking.standard_tags(**base_tags, model_family="scorecard", experiment=stem,
-                                        data_path=str(lineage.resolve())),
-        ) as run:
-            log_common(run, cfg, table, lineage, stem)
-            run.log_metrics(trained.scorecard_metrics)
-            run.log_frame(summary, "split_summary.csv")
+        with family_run("scorecard", trained.scorecard_metrics) as run:
             run.log_text(trained.scorecard.to_json(), "scorecard/scorecard.json")
             run.log_frame(trained.scorecard.table().set_index("feature"),
                           "scorecard/points.csv")
