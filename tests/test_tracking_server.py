@@ -83,3 +83,25 @@ def test_train_against_a_server_and_score_with_the_registered_model(small_world,
 
     served = booster.predict(xgb.DMatrix(X.to_numpy(np.float64), feature_names=list(X.columns)))
     np.testing.assert_allclose(served, trained.scorer.predict_pd(X), rtol=1e-6)
+
+
+def test_toolkit_ui_serves_the_project_store_on_localhost(tmp_path):
+    port = _free_port()
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    log = open(tmp_path / "ui.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "ui", "--port", str(port),
+                             "--tracking-uri", store], cwd=tmp_path, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        client = MlflowClient(f"http://127.0.0.1:{port}")
+        assert client.get_experiment_by_name("Default") is not None
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    assert (tmp_path / "mlflow.db").is_file()

@@ -5,9 +5,25 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
+
+SET_HELP = ("Override one config key, e.g. --set world.n_users=5000 (TOML value); "
+            "repeatable.")
+URI_HELP = ("MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri in the "
+            "experiment, then sqlite:///mlflow.db in this folder).")
+
+# The arguments several commands share, declared once so their help cannot drift apart.
+ExperimentFile = Annotated[Path, typer.Argument(
+    metavar="EXPERIMENT", help="Experiment TOML file (overrides only).")]
+TrackingUri = Annotated[str | None, typer.Option("--tracking-uri", help=URI_HELP)]
+DataPath = Annotated[Path | None, typer.Option(
+    "--data", help="Dataset folder or own table (default: data/synthetic/<world.name>, "
+    "generated if missing).")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

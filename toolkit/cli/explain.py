@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from toolkit.cli import app
-from toolkit.cli.common import console, guard
-from toolkit.cli.train import URI_HELP
+from toolkit.cli.common import TrackingUri, console, guard
 
 
 @app.command()
@@ -22,7 +21,7 @@ def explain(
     lang: str = typer.Option(None, "--lang", help="Sentence language: en or zh."),
     mode: str = typer.Option(None, "--mode", help="SHAP mode: path or interventional."),
     html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
+    tracking_uri: TrackingUri = None,
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Local output folder."),
 ) -> None:
     """Explain zero-limit decisions of a logged run with SHAP, following each user's

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from toolkit.cli import app
-from toolkit.cli.common import console, guard, progress_bar
+from toolkit.cli.common import Sets, console, guard, progress_bar
 
 
 @app.command()
@@ -22,8 +22,7 @@ def generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
     workers: int = typer.Option(1, "--workers", "-w", min=1,
                                 help="Processes generating blocks; output bytes do not change."),
-    sets: list[str] = typer.Option([], "--set", help="Override one config key, e.g. "
-                                   "--set world.seed=3 (TOML value); repeatable."),
+    sets: Sets = None,
 ) -> None:
     """Generate a synthetic credit world with the true cause of every zero-limit decision.
 
@@ -34,7 +33,7 @@ def generate(
     from toolkit.synth import generate as run_generate
     from toolkit.synth.generate import resolve
 
-    cfg, target = resolve(users, config=load_config(config, sets), seed=seed, out=out,
+    cfg, target = resolve(users, config=load_config(config, sets or ()), seed=seed, out=out,
                           overwrite=overwrite, workers=workers)
     with progress_bar("generating users", total=cfg.world.n_users) as update:
         manifest = run_generate(config=cfg, out=target, overwrite=overwrite, workers=workers,

@@ -32,16 +32,16 @@ def policy_compare(
     from toolkit.config import load_config
     from toolkit.dataset import load_dataset
     from toolkit.errors import DataError
+    from toolkit.experiment import check_dataset
     from toolkit.features import build_features
     from toolkit.policy import MECHANISMS, LimitPolicy, compare_policies
-    from toolkit.synth.generate import default_output
 
     cfg = load_config(config)
     configured = cfg.policy
     never = configured.model_copy(update={"tighten_in_stress": False})
     LimitPolicy(configured)  # a rule on an unknown feature stops here, before any loading
-    path = Path(data) if data is not None else default_output(cfg)
-    if not path.is_dir():
+    path, missing = check_dataset(cfg, data)
+    if missing:
         raise DataError(
             f"dataset {str(path)!r} does not exist; create it with "
             f"`toolkit generate --out {path}` or pass --data DIR"

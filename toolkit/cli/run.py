@@ -7,8 +7,15 @@ from pathlib import Path
 import typer
 
 from toolkit.cli import app
-from toolkit.cli.common import console, err_console, guard
-from toolkit.cli.train import SET_HELP, URI_HELP
+from toolkit.cli.common import (
+    DataPath,
+    ExperimentFile,
+    Sets,
+    TrackingUri,
+    console,
+    err_console,
+    guard,
+)
 
 SUMMARY_METRICS = ["test_auc", "test_auc_oracle_ratio", "test_ks", "test_ece",
                    "test_zero_limit_rate", "explain_decision_agreement",
@@ -38,12 +45,10 @@ class _RichHooks:
 @app.command()
 @guard
 def run(
-    experiment: Path = typer.Argument(..., metavar="EXPERIMENT",
-                                      help="Experiment TOML file (overrides only)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
-    data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
-                              "(default: data/synthetic/<world.name>, generated if missing)."),
-    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    experiment: ExperimentFile,
+    tracking_uri: TrackingUri = None,
+    data: DataPath = None,
+    sets: Sets = None,
     outputs: Path = typer.Option(Path("outputs"), "--outputs",
                                  help="Folder for the local HTML report and reason tables."),
 ) -> None:
@@ -54,7 +59,7 @@ def run(
     from toolkit.config import load_config
     from toolkit.pipeline import STAGES, run_experiment
 
-    cfg = load_config(experiment, sets)
+    cfg = load_config(experiment, sets or ())
     with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console) as progress:
         hooks = _RichHooks(progress, STAGES)

@@ -7,12 +7,7 @@ from pathlib import Path
 import typer
 
 from toolkit.cli import app
-from toolkit.cli.common import console, guard
-
-SET_HELP = ("Override one config key, e.g. --set world.n_users=5000 (TOML value); "
-            "repeatable.")
-URI_HELP = ("MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri in the "
-            "experiment, then sqlite:///mlflow.db in this folder).")
+from toolkit.cli.common import DataPath, ExperimentFile, Sets, TrackingUri, console, guard
 
 
 def metrics_table(title: str, rows: dict[str, dict[str, float]], names: list[str]):
@@ -38,12 +33,10 @@ KEY_METRICS = ["test_auc", "test_gini", "test_ks", "test_brier", "test_ece", "te
 @app.command()
 @guard
 def train(
-    experiment: Path = typer.Argument(..., metavar="EXPERIMENT",
-                                      help="Experiment TOML file (overrides only)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
-    data: Path = typer.Option(None, "--data", help="Dataset folder or own table "
-                              "(default: data/synthetic/<world.name>, generated if missing)."),
-    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    experiment: ExperimentFile,
+    tracking_uri: TrackingUri = None,
+    data: DataPath = None,
+    sets: Sets = None,
 ) -> None:
     """Train the monotone xgboost model and the scorecard baseline; log both to MLflow.
 
@@ -54,7 +47,7 @@ def train(
     from toolkit.config import load_config
     from toolkit.experiment import train_experiment
 
-    cfg = load_config(experiment, sets)
+    cfg = load_config(experiment, sets or ())
     with console.status("training") as status:
         trained = train_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
                                    progress=lambda s: status.update(f"[bold]{s}"))
@@ -75,7 +68,7 @@ def reproduce(
     run_id: str = typer.Argument(..., metavar="RUN_ID",
                                  help="Run id of a logged xgboost or scorecard run (for a "
                                  "toolkit run parent: its xgboost run)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Re-run a logged run from its logged config and dataset; report whether the metrics and
     the model bytes are identical (exit 0) or not (exit 1)."""
@@ -95,7 +88,7 @@ def reproduce(
 @app.command()
 @guard
 def ui(
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=URI_HELP),
+    tracking_uri: TrackingUri = None,
     port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1."),
 ) -> None:
     """Start the MLflow UI on the project's store, bound to 127.0.0.1."""

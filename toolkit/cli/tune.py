@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli import app
-from toolkit.cli.common import console, err_console, guard
-from toolkit.cli.train import SET_HELP, URI_HELP
+from toolkit.cli.common import DataPath, Sets, TrackingUri, console, err_console, guard
 
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
                "test_zero_limit_rate", "explain_top1_group_accuracy",
@@ -38,11 +37,9 @@ def tune(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the existing study tune.study_name (default: the "
         "experiment file's stem).")] = False,
-    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=URI_HELP)] = None,
-    data: Annotated[Path | None, typer.Option(
-        "--data", help="Dataset folder or own table (default: data/synthetic/<world.name>, "
-        "generated if missing).")] = None,
-    sets: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
+    tracking_uri: TrackingUri = None,
+    data: DataPath = None,
+    sets: Sets = None,
 ) -> None:
     """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
     on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
