@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import build_config
-from toolkit.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
+from toolkit.data.table import from_dataset
 from toolkit.explain import (
     approved_background,
     build_reasons,
@@ -40,9 +41,8 @@ from toolkit.explain import (
     path_shap,
     reference_values,
 )
+from toolkit.models.train import evaluate, fit_xgboost
 from toolkit.policy import policy_for
-from toolkit.table import from_dataset
-from toolkit.train import evaluate, fit_xgboost
 
 
 def best(fn, repeat: int):
@@ -145,7 +145,7 @@ def main() -> None:
           f"ratio to raw {t_raw / t_zero:.2f} (SHAP on the {len(sv_z):,} zero-limit rows)")
 
     if args.metrics:
-        from toolkit.scorecard import fit_scorecard
+        from toolkit.models.scorecard import fit_scorecard
 
         t0 = time.perf_counter()
         res = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy,

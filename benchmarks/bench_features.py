@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.config import build_config
-from toolkit.features import build_features
+from toolkit.data.features import build_features
 from toolkit.synth import generate
 
 

@@ -3,7 +3,7 @@
     uv run python benchmarks/bench_train.py [--data data/synthetic/default] [--repeats 3]
 
 Prints the best-of-N wall time of raw ``xgboost.train`` (same params, same early stopping)
-and of ``toolkit.train.fit_xgboost`` on the same DMatrix pair, and their ratio (target
+and of ``toolkit.models.train.fit_xgboost`` on the same DMatrix pair, and their ratio (target
 <= 1.15).  Also prints the full training step (DMatrix build + fit + cut) for both.
 """
 
@@ -15,9 +15,9 @@ import time
 import xgboost as xgb
 
 from toolkit.config import build_config
-from toolkit.experiment import load_or_generate
-from toolkit.table import from_dataset
-from toolkit.train import dmatrices, fit_xgboost, xgb_params
+from toolkit.data.table import from_dataset
+from toolkit.models.train import dmatrices, fit_xgboost, xgb_params
+from toolkit.workflows.train import load_or_generate
 
 
 def best_of(fn, repeats):

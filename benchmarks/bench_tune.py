@@ -24,10 +24,10 @@ import tempfile
 import time
 
 from toolkit.config import build_config
-from toolkit.experiment import build_table
-from toolkit.train import dmatrices, evaluate, fit_xgboost
-from toolkit.tune import trials_per_minute, tune_experiment
+from toolkit.models.train import dmatrices, evaluate, fit_xgboost
 from toolkit.tune.quality import explain_metrics
+from toolkit.workflows.train import build_table
+from toolkit.workflows.tune import trials_per_minute, tune_experiment
 
 
 def main() -> None:

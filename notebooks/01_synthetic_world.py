@@ -26,9 +26,9 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from toolkit.features import build_features
-from toolkit.notebook import baseline_world
-from toolkit.personas import high_activity_poor_repayment
+from toolkit.data.features import build_features
+from toolkit.data.personas import high_activity_poor_repayment
+from toolkit.workflows.notebook import baseline_world
 
 cfg, ds = baseline_world()
 print(f"{len(ds.users):,} users, {len(ds.history):,} user-months, dataset {ds.hash[:12]}")

@@ -24,8 +24,8 @@
 # %%
 import matplotlib.pyplot as plt
 
-from toolkit.notebook import tracking_uri
 from toolkit.tracking import search_runs
+from toolkit.workflows.notebook import tracking_uri
 
 URI = tracking_uri()
 runs = search_runs(URI, "zero-limit", "attributes.status = 'FINISHED'")

@@ -22,12 +22,12 @@
 # %%
 from IPython.display import display
 
-from toolkit.experiment import fit_models
+from toolkit.data.personas import high_activity_poor_repayment
+from toolkit.data.table import from_dataset
 from toolkit.explain import explain_table
 from toolkit.explain.figures import waterfall
-from toolkit.notebook import baseline_world
-from toolkit.personas import high_activity_poor_repayment
-from toolkit.table import from_dataset
+from toolkit.workflows.notebook import baseline_world
+from toolkit.workflows.train import fit_models
 
 cfg, ds = baseline_world()
 table = from_dataset(ds, cfg)

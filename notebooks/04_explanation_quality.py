@@ -23,11 +23,11 @@
 import numpy as np
 import pandas as pd
 
-from toolkit.config import REASON_GROUPS
-from toolkit.experiment import fit_models
+from toolkit.data.table import from_dataset
 from toolkit.explain import explain_scorecard, explain_table, top_groups
-from toolkit.notebook import baseline_world
-from toolkit.table import from_dataset
+from toolkit.vocab import REASON_GROUPS
+from toolkit.workflows.notebook import baseline_world
+from toolkit.workflows.train import fit_models
 
 cfg, ds = baseline_world()
 table = from_dataset(ds, cfg)

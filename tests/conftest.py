@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toolkit.config import build_config
-from toolkit.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.synth import generate
 
 SMALL_USERS = 4_000

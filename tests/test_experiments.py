@@ -66,7 +66,7 @@ def test_no_tightening_removes_policy_refusals(e2e):
 def test_failed_stage_marks_the_parent_failed(small_world, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import toolkit.pipeline as pipeline
+    import toolkit.workflows.pipeline as pipeline
     from toolkit.cli import app
 
     def boom(*args, **kwargs):

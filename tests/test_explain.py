@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.config import REASON_GROUPS, build_config
+from toolkit.config import build_config
+from toolkit.data.features import build_features
+from toolkit.data.table import from_dataset
 from toolkit.errors import InputError
 from toolkit.explain import (
     METRIC_NAMES,
@@ -28,11 +30,10 @@ from toolkit.explain import (
     reference_values,
     render_report,
 )
-from toolkit.features import build_features
-from toolkit.policy import logit
-from toolkit.scorecard import fit_scorecard
-from toolkit.table import from_dataset
-from toolkit.train import evaluate, fit_xgboost
+from toolkit.links import logit
+from toolkit.models.scorecard import fit_scorecard
+from toolkit.models.train import evaluate, fit_xgboost
+from toolkit.vocab import REASON_GROUPS
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.config import build_config
-from toolkit.experiment import train_experiment
+from toolkit.workflows.train import train_experiment
 
 runner = CliRunner()
 

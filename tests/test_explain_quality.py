@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.config import REASON_GROUPS
 from toolkit.explain import METRIC_NAMES, top_groups, truth_metrics
 from toolkit.explain.quality import (
     decision_agreement,
@@ -16,6 +15,7 @@ from toolkit.explain.quality import (
     top3_recall,
 )
 from toolkit.synth.truth import rank_adverse
+from toolkit.vocab import REASON_GROUPS
 
 G7 = list(REASON_GROUPS)
 

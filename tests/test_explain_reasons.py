@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.config import REASON_GROUPS, PolicyConfig
+from toolkit.config import PolicyConfig
+from toolkit.data.features import REGISTRY, format_value, registry
 from toolkit.errors import InputError
 from toolkit.explain import REASON_COLUMNS, build_reasons, group_label
 from toolkit.explain.reasons import _OP_WORDS, _policy_sentences, _sentences
-from toolkit.features import REGISTRY, format_value, registry
+from toolkit.vocab import REASON_GROUPS
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

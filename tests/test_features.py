@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.config import REASON_GROUPS, build_config
-from toolkit.dataset import load_dataset
-from toolkit.errors import DataError, InputError
-from toolkit.features import (
+from toolkit.config import build_config
+from toolkit.data.dataset import load_dataset
+from toolkit.data.features import (
     FORBIDDEN,
     HISTORY_COLUMNS,
     REGISTRY,
@@ -23,8 +22,10 @@ from toolkit.features import (
     registry,
     registry_frame,
 )
+from toolkit.errors import DataError, InputError
 from toolkit.synth import generate
 from toolkit.synth.truth import TRUTH_TERMS
+from toolkit.vocab import REASON_GROUPS
 
 T = 24  # history months of the default world
 

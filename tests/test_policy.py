@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.config import MonitoringRule, PolicyConfig, build_config
+from toolkit.data.features import build_features
 from toolkit.errors import ConfigError, InputError
-from toolkit.features import build_features
-from toolkit.policy import MECHANISMS, LimitPolicy, compare_policies, logit
+from toolkit.links import logit
+from toolkit.policy import LimitPolicy, compare_policies
+from toolkit.vocab import DECISIONS as MECHANISMS
 
 runner = CliRunner()
 
@@ -235,10 +237,10 @@ def test_cli_policy_compare(small_world):
     counts = ds.truth["true_mechanism"].astype(str).value_counts()
     configured = _numbers_after("configured", out)
     never = _numbers_after("never tighten", out)
-    # columns: zero-limit rate, approved, score, policy, monitoring
+    # columns: zero-limit rate, then one per decision (approved first)
     assert configured[0] == f"{ds.truth['true_zero'].mean():.1%}"
     assert configured[1:] == [f"{int(counts.get(m, 0)):,}" for m in MECHANISMS]
-    assert never[3] == "0"
+    assert never[1 + MECHANISMS.index("policy")] == "0"
     assert never[1] == f"{int(counts['approved']) + policy_users:,}"
     assert never[0] == f"{(ds.truth['true_zero'].sum() - policy_users) / n:.1%}"
 

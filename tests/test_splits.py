@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.config import SplitConfig, WorldConfig, month_index
+from toolkit.calendar import month_index
+from toolkit.config import SplitConfig, WorldConfig
+from toolkit.data.splits import SPLITS, assign_splits, split_summary
 from toolkit.errors import InputError
-from toolkit.splits import SPLITS, assign_splits, split_summary
 
 WORLD = WorldConfig()
 

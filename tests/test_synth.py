@@ -11,14 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.config import REASON_GROUPS, SEGMENTS, build_config
-from toolkit.dataset import TABLES, read_manifest
-from toolkit.features import FORBIDDEN, HISTORY_COLUMNS, build_features
+from toolkit.config import build_config
+from toolkit.data.dataset import TABLES, read_manifest
+from toolkit.data.features import FORBIDDEN, HISTORY_COLUMNS, build_features
+from toolkit.data.personas import high_activity_poor_repayment
 from toolkit.links import sigmoid
-from toolkit.personas import high_activity_poor_repayment
 from toolkit.policy import LimitPolicy
 from toolkit.synth import generate
 from toolkit.synth.truth import DRIVERS, group_terms, true_logit
+from toolkit.vocab import REASON_GROUPS, SEGMENTS
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from toolkit.config import build_config
-from toolkit.experiment import train_experiment
+from toolkit.workflows.train import train_experiment
 
 
 def _free_port() -> int:

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.config import build_config
-from toolkit.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
+from toolkit.data.table import from_table
 from toolkit.errors import DataError, InputError
-from toolkit.experiment import reproduce, train_experiment
-from toolkit.table import from_table
-from toolkit.train import monotonicity_violations
+from toolkit.models.train import monotonicity_violations
+from toolkit.workflows.train import reproduce, train_experiment
 
 runner = CliRunner()
 SMALL_MODEL = {"n_estimators": 150, "learning_rate": 0.1}
@@ -217,7 +217,7 @@ def test_rule_on_a_missing_feature_is_an_error_not_silently_dropped(exported, tm
     f = _write(df, tmp_path)
     cfg = _own_cfg(f)
     table = from_table(f, cfg)
-    from toolkit.train import evaluate
+    from toolkit.models.train import evaluate
 
     with pytest.raises(InputError, match="monitoring rule 'inquiry_burst' needs feature "
                                          "'inq_cnt_1m', which the data lacks"):

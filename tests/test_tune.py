@@ -25,11 +25,12 @@ from typer.testing import CliRunner
 from toolkit import tracking
 from toolkit.cli import app
 from toolkit.config import build_config
+from toolkit.config.tune import OBJECTIVES
 from toolkit.errors import ConfigError
-from toolkit.experiment import build_table
-from toolkit.tune import champion_decision, pick_pareto, top1_stability, tune_experiment
-from toolkit.tune.space import OBJECTIVES
+from toolkit.tune import champion_decision, pick_pareto, top1_stability
 from toolkit.tune.study import derived_seed, redact
+from toolkit.workflows.train import build_table
+from toolkit.workflows.tune import tune_experiment
 
 runner = CliRunner()
 WORLD = {"n_users": 4000, "block_size": 1000}
@@ -193,7 +194,7 @@ def test_trial_explain_metrics_agree_with_the_explanation_stage(tuned):
 
 
 def test_a_pruned_trial_logs_its_state_and_last_value(prepared, store):
-    from toolkit.train import dmatrices
+    from toolkit.models.train import dmatrices
     from toolkit.tune.objective import TrialObjective, TrialRuns
     from toolkit.tune.space import resolve_space
 

@@ -35,7 +35,7 @@ def explain(
     from toolkit.errors import InputError
     from toolkit.explain import explain_table
     from toolkit.explain.reasons import check_lang, check_top_k
-    from toolkit.pipeline import explain_stage, load_logged_run
+    from toolkit.workflows.pipeline import explain_stage, load_logged_run
 
     if top is not None:
         check_top_k(top)

@@ -30,15 +30,16 @@ def policy_compare(
     from rich.table import Table
 
     from toolkit.config import load_config
-    from toolkit.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
+    from toolkit.data.features import build_features
     from toolkit.errors import DataError
-    from toolkit.experiment import check_dataset
-    from toolkit.features import build_features
-    from toolkit.policy import MECHANISMS, LimitPolicy, compare_policies
+    from toolkit.policy import LimitPolicy
+    from toolkit.policy.counterfactual import tightening_effect
+    from toolkit.vocab import DECISIONS
+    from toolkit.workflows.train import check_dataset
 
     cfg = load_config(config)
     configured = cfg.policy
-    never = configured.model_copy(update={"tighten_in_stress": False})
     LimitPolicy(configured)  # a rule on an unknown feature stops here, before any loading
     path, missing = check_dataset(cfg, data)
     if missing:
@@ -53,19 +54,19 @@ def policy_compare(
     if truth["true_pd"].isna().any():
         raise DataError(f"dataset {str(path)!r}: the truth table lacks users of the history")
     stressed = (truth["regime"].astype(str) == "stressed").to_numpy()
-    labels = {"configured": configured, "never tighten": never}
-    summary, changed = compare_policies(truth["true_pd"].to_numpy(), stressed, feats, labels)
+    effect = tightening_effect(truth["true_pd"].to_numpy(), stressed, feats, configured)
+    summary = effect.summary
 
     n = len(feats)
     table = Table(title=f"Zero-limit decisions on the true PD, {n:,} users at their "
                         "observation month")
     table.add_column("scenario")
     table.add_column("zero-limit rate", justify="right")
-    for m in MECHANISMS:
+    for m in DECISIONS:
         table.add_column(m, justify="right")
     for name, row in summary.iterrows():
         table.add_row(name, f"{row['zero_limit_rate']:.1%}",
-                      *(f"{int(row[m]):,}" for m in MECHANISMS))
+                      *(f"{int(row[m]):,}" for m in DECISIONS))
     console.print(table)
     console.print(
         f"configured: normal cutoff {configured.normal_cutoff:g}, stressed cutoff "
@@ -74,24 +75,17 @@ def policy_compare(
         soft_wrap=True,
     )
 
-    # Monitoring and score do not depend on the stressed cutoff, so the users a
-    # never-tightening platform approves are the ones the tightening alone cut.
-    alone = int(((changed["configured"] != "approved")
-                 & (changed["never tighten"] == "approved")).sum())
-    n_zero = int(round(summary.loc["configured", "zero_limit_rate"] * n))
-    share = alone / n_zero if n_zero else 0.0
     console.print(
-        f"zero-limit users caused by policy alone: {alone:,} ({alone / n:.1%} of users, "
-        f"{share:.1%} of zero-limit users)",
+        f"zero-limit users caused by policy alone: {effect.caused:,} "
+        f"({effect.caused / n:.1%} of users, {effect.caused_share:.1%} of zero-limit users)",
         soft_wrap=True,
     )
-    if len(changed):
-        moves = changed.groupby(["configured", "never tighten"]).size()
+    if len(effect.moves):
         moved = Table(title="users whose mechanism changes")
         moved.add_column("configured")
         moved.add_column("never tighten")
         moved.add_column("users", justify="right")
-        for (a, b), k in moves.items():
+        for (a, b), k in effect.moves.items():
             moved.add_row(a, b, f"{int(k):,}")
         console.print(moved)
     else:

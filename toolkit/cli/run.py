@@ -57,7 +57,7 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from toolkit.config import load_config
-    from toolkit.pipeline import STAGES, run_experiment
+    from toolkit.workflows.pipeline import STAGES, run_experiment
 
     cfg = load_config(experiment, sets or ())
     with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),

@@ -45,7 +45,7 @@ def train(
     xgboost model is registered as tracking.model_name (zero-limit-scorer).
     """
     from toolkit.config import load_config
-    from toolkit.experiment import train_experiment
+    from toolkit.workflows.train import train_experiment
 
     cfg = load_config(experiment, sets or ())
     with console.status("training") as status:
@@ -72,7 +72,7 @@ def reproduce(
 ) -> None:
     """Re-run a logged run from its logged config and dataset; report whether the metrics and
     the model bytes are identical (exit 0) or not (exit 1)."""
-    from toolkit.experiment import reproduce as run_reproduce
+    from toolkit.workflows.train import reproduce as run_reproduce
 
     with console.status("re-training from the logged config"):
         rep = run_reproduce(run_id, uri=tracking_uri)
@@ -121,7 +121,7 @@ def export_table(
 
     from toolkit.config import load_config
     from toolkit.errors import InputError
-    from toolkit.experiment import build_table
+    from toolkit.workflows.train import build_table
 
     if out.suffix not in {".csv", ".parquet"}:
         raise InputError(f"output {str(out)!r} must end in .csv or .parquet")

@@ -53,7 +53,7 @@ def tune(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from toolkit.config import TuneConfig, load_config
-    from toolkit.tune.run import check_arguments, trials_per_minute, tune_experiment
+    from toolkit.workflows.tune import check_arguments, trials_per_minute, tune_experiment
 
     check_arguments(trials=trials, timeout=timeout, workers=workers)
     cfg = load_config(experiment, sets or [])

@@ -271,7 +271,7 @@ def _swap_in(new: Path, folder: Path, tag: str) -> None:
 
 def _aligned(decisions: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     if decisions is None:
-        raise InputError("decisions are needed: pass the frame from toolkit.train.evaluate")
+        raise InputError("decisions are needed: pass the frame from toolkit.models.train.evaluate")
     if len(decisions) == len(index) and decisions.index.equals(index):
         return decisions
     missing = index.difference(decisions.index)
@@ -328,9 +328,9 @@ def explain_table(
 ) -> ExplanationResult:
     """Explain the decisions of ``scorer`` on ``table``.
 
-    scorer: an :class:`~toolkit.model.XGBScorer` (booster cut at its best iteration).
-    table: a :class:`~toolkit.table.ModelTable`; decisions: the policy frame of every table
-        row (from :func:`toolkit.train.evaluate`), indexed like ``table.X``.
+    scorer: an :class:`~toolkit.models.xgb.XGBScorer` (booster cut at its best iteration).
+    table: a :class:`~toolkit.data.table.ModelTable`; decisions: the policy frame of every table
+        row (from :func:`toolkit.models.train.evaluate`), indexed like ``table.X``.
     config: the ``[explain]`` settings; ``mode``, ``lang`` and ``top_k`` override them.
     split: the rows explained (``None``: all); ``users``: explain these user ids instead.
     policy: the policy config whose rules and cutoffs made ``decisions`` (rule texts, change).
@@ -386,7 +386,7 @@ def _assemble(sv, X, table, decisions, pos, population, *, policy, lang, top_k, 
     dec = decisions.iloc[pos]
     refs = reference_values(table.features, _reference_mask(table, decisions, reference_split))
     groups = table.groups
-    # the decisions were made with this policy on these columns (toolkit.train.evaluate)
+    # the decisions were made with this policy on these columns (toolkit.models.train.evaluate)
     rules = policy_for(policy, table.features.columns).config.rules
     inputs = dict(values=sv.values, features=sv.features, X=X[list(sv.features)],
                   decisions=dec, references=refs, groups=groups, rules=rules,
@@ -443,7 +443,7 @@ def explain_scorecard(
     top_k = check_top_k(config.top_k if top_k is None else top_k)
     policy = policy or PolicyConfig()
     if decisions is None:
-        from toolkit.train import evaluate
+        from toolkit.models.train import evaluate
 
         pd_all = scorecard.predict_pd(table.X[scorecard.features_])
         _, decisions = evaluate(table, pd_all, policy, splits=())

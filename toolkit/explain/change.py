@@ -2,7 +2,7 @@
 
 For a zero-limit user whose platform limit (history column ``limit``) was positive ``k``
 months before the observation month, the features are rebuilt point-in-time at that
-earlier month (:func:`toolkit.features.build_features` with ``asof = obs - k``) and both
+earlier month (:func:`toolkit.data.features.build_features` with ``asof = obs - k``) and both
 rows are explained by the same explainer.  Both SHAP vectors sum to ``margin - base`` with the
 same base, so the group deltas ``G_now - G_before`` sum to the margin change exactly (up to
 the two additivity errors, each at most 1e-4).
@@ -73,7 +73,7 @@ def explain_change(
     """Change explanations for the ``users`` whose limit was positive ``k`` months before the
     observation month and whose decision (``decisions``) is zero at it.
 
-    table: a synthetic :class:`~toolkit.table.ModelTable` (``extra`` holds ``history``,
+    table: a synthetic :class:`~toolkit.data.table.ModelTable` (``extra`` holds ``history``,
         ``users`` and ``macro``); own tables have no history, so the result is empty.
     decisions: the policy frame of the table's rows, indexed by user id.
     now: SHAP values already computed for (at least) these users at the observation month.
@@ -81,7 +81,7 @@ def explain_change(
     Returns one row per eligible user (index ``user_id``) with :data:`CHANGE_COLUMNS` and one
     ``delta_<group>`` column per group (log-odds; they sum to ``margin_change``).
     """
-    from toolkit.features import build_features
+    from toolkit.data.features import build_features
 
     policy = policy or PolicyConfig()
     groups = dict(groups or table.groups)

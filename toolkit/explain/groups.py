@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.config import REASON_GROUPS
+from toolkit.vocab import REASON_GROUPS
 
 
 def group_order(groups: Mapping[str, str], features: Sequence[str]) -> tuple[str, ...]:

@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.data.features import REGISTRY, Feature, feature_lookup, format_value
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values, strongest_feature
-from toolkit.features import REGISTRY, Feature, feature_lookup, format_value
 from toolkit.links import logit, sigmoid
 
 LANGS = ("en", "zh")

@@ -16,7 +16,7 @@ Two modes:
 
 Both return a :class:`ShapValues`: values plus base equal the model margin within
 :data:`ADDITIVITY_TOLERANCE` (the largest error is kept as ``additivity_max_error``).
-The booster is already cut at its best iteration (:class:`toolkit.model.XGBScorer`), so no
+The booster is already cut at its best iteration (:class:`toolkit.models.xgb.XGBScorer`), so no
 ``iteration_range`` is needed here.
 """
 

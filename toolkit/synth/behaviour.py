@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.config import SEGMENTS
 from toolkit.links import sigmoid
 from toolkit.synth.population import SEGMENT_TRAITS
+from toolkit.vocab import SEGMENTS
 
 # Storage dtypes of the history table; features are computed from these stored values.
 HISTORY_DTYPES = {

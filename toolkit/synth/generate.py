@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from toolkit.config import REASON_GROUPS, ExperimentConfig, build_config
-from toolkit.dataset import DatasetWriter, check_target, versions
+from toolkit.config import ExperimentConfig, build_config
+from toolkit.data.dataset import DatasetWriter, check_target, versions
+from toolkit.data.features import HistoryPanel, build_features
+from toolkit.data.splits import SPLITS, assign_splits
 from toolkit.errors import InputError
-from toolkit.features import HistoryPanel, build_features
 from toolkit.links import sigmoid
 from toolkit.policy import LimitPolicy
-from toolkit.splits import SPLITS, assign_splits
 from toolkit.synth.behaviour import HISTORY_DTYPES, simulate_history
 from toolkit.synth.macro import macro_calendar
 from toolkit.synth.population import draw_population
@@ -48,6 +48,7 @@ from toolkit.synth.truth import (
     rank_adverse,
     true_logit,
 )
+from toolkit.vocab import REASON_GROUPS
 
 USER_COLUMNS = ("user_id", "segment", "age", "city_tier", "tenure_months", "income",
                 "latent_creditworthiness", "protected_group", "obs_month")

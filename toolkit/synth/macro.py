@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.config import WorldConfig, month_index, month_label
+from toolkit.calendar import month_index, month_label
+from toolkit.config import WorldConfig
 
 
 def macro_calendar(world: WorldConfig, rng: np.random.Generator) -> pd.DataFrame:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.config import SEGMENTS, WorldConfig
+from toolkit.config import WorldConfig
+from toolkit.vocab import SEGMENTS
 
 # Per segment: creditworthiness shift, median monthly income (CNY), activity shift,
 # and inflow volatility (log-sd of monthly inflow around income).

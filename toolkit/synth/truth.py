@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from toolkit.config import REASON_GROUPS
+from toolkit.vocab import REASON_GROUPS
 
 INTERCEPT = -3.1
 MACRO_COEF = 0.5

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from toolkit.config import ExperimentConfig
-from toolkit.table import ModelTable
-from toolkit.tune.space import Objective, model_config, suggest
+from toolkit.config.tune import Objective
+from toolkit.data.table import ModelTable
+from toolkit.tune.space import model_config, suggest
 from toolkit.tune.study import RUN_ATTR, WORKER_ATTR, worker_identity
 
 _PRUNING_CLASS = None
@@ -103,7 +104,7 @@ class TrialRuns:
 def trial_metrics(scorer, table: ModelTable, cfg: ExperimentConfig,
                   objectives: Sequence[Objective]) -> dict[str, float]:
     """Train and validation metrics of a trial's model (plus explain metrics when asked)."""
-    from toolkit.train import evaluate
+    from toolkit.models.train import evaluate
     from toolkit.tune.quality import explain_metrics
 
     pd_all = scorer.predict_pd(table.X)
@@ -138,7 +139,7 @@ class TrialObjective:
     def __call__(self, trial):
         import optuna
 
-        from toolkit.train import fit_xgboost
+        from toolkit.models.train import fit_xgboost
 
         # Who runs the trial: lets a worker on this host fail it at once if we die.
         trial.set_user_attr(WORKER_ATTR, {**self.identity, "trial": trial.number})

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.table import ModelTable
+from toolkit.data.table import ModelTable
 
 
 def group_frame(scorer, table: ModelTable, rows: pd.Index) -> tuple[pd.DataFrame, float]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.tune.space import Objective
+from toolkit.config.tune import Objective
 
 
 def trials_table(study, objectives: Sequence[Objective]) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.tune.space import Objective
+from toolkit.config.tune import Objective
 
 
 def _oriented(trials, objectives: Sequence[Objective]) -> np.ndarray:

@@ -1,20 +1,144 @@
-"""A tuning worker process: ``python -m toolkit.tune.worker SPEC.json``.
+"""A tuning worker: the trial loop on a shared study, in this process or as
+``python -m toolkit.tune.worker SPEC.json``.
 
-``toolkit tune --workers N`` starts N-1 of these beside its own in-process worker.  The spec
-(:class:`toolkit.tune.run.WorkerSpec`) names the config, data, tracking store, Optuna
-storage, study, worker index and budget.  Exit status 0 when the worker's loop ends.
+``toolkit tune --workers N`` runs worker 0 in its own process and starts N-1 of these.  The
+spec (:class:`WorkerSpec`) names the config, data, tracking store, Optuna storage, study,
+worker index and budget.  Exit status 0 when the worker's loop ends.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from toolkit.config import ExperimentConfig, TuneConfig, build_config
+from toolkit.config.tune import OBJECTIVES, Objective
+from toolkit.data.table import ModelTable
+from toolkit.tune.space import resolve_space
+
+DEAD_TRIAL_TAGS = {"toolkit.trial_state": "fail",
+                   "toolkit.fail_reason": "its worker died; Optuna re-queues its parameters"}
+@dataclass
+class WorkerSpec:
+    """Everything a worker process needs (JSON-able)."""
+
+    config: dict
+    stem: str
+    data: str | None
+    uri: str
+    storage: str
+    study_name: str
+    worker: int
+    workers: int
+    session: int
+    trials: int
+    timeout: float | None
+    parent_run_id: str | None
+    heartbeat_interval: int
+    grace_period: int | None
+    nthread: int
+
+
+def objectives_of(tune: TuneConfig) -> list[Objective]:
+    return [OBJECTIVES[o] for o in tune.objectives]
+
+
+def prunable(tune: TuneConfig) -> bool:
+    obj = objectives_of(tune)
+    return tune.pruner != "none" and len(obj) == 1 and obj[0].xgb_key is not None
+
+
+# -- the worker loop ------------------------------------------------------------------------
+
+def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
+               table: ModelTable | None = None, matrices=None,
+               on_trial: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Run trials of the study until its budget, the timeout or a stop; returns trial counts.
+
+    The subprocess workers call this with only ``spec``; worker 0 passes the table and
+    matrices it already built.
+    """
+    import optuna
+
+    from toolkit import tracking
+    from toolkit.models.train import dmatrices
+    from toolkit.tune.objective import TrialObjective, TrialRuns
+    from toolkit.tune.study import (
+        Budget,
+        counts,
+        derived_seed,
+        fail_dead_local_trials,
+        make_pruner,
+        make_sampler,
+        open_storage,
+    )
+    from toolkit.workflows.train import build_table
+
+    cfg = cfg or build_config(spec.config)
+    tune = cfg.tune
+    if table is None:
+        table, _ = build_table(cfg, spec.data)
+    matrices = matrices or dmatrices(table)
+    storage = open_storage(spec.storage, heartbeat_interval=spec.heartbeat_interval,
+                           grace_period=spec.grace_period)
+    study = optuna.load_study(
+        study_name=spec.study_name, storage=storage,
+        sampler=make_sampler(derived_seed(cfg.model.seed, spec.session, spec.worker)),
+        pruner=make_pruner(tune.pruner, enabled=prunable(tune)))
+
+    def close_run(trial) -> None:
+        from toolkit.tune.study import RUN_ATTR
+
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id and spec.parent_run_id:
+            tracking.terminate_run(run_id, spec.uri, "FAILED", DEAD_TRIAL_TAGS)
+
+    fail_dead_local_trials(study, close_run)
+    budget = Budget(spec.trials, on_trial)
+    c = counts(study)
+    if budget.remaining(study) <= 0 and c["waiting"] == 0:
+        return c
+    runs = TrialRuns(
+        uri=spec.uri, experiment=cfg.tracking.experiment, parent_run_id=spec.parent_run_id,
+        stem=spec.stem, study_name=spec.study_name,
+        tags=tracking.standard_tags(dataset_hash=table.dataset_hash,
+                                    config_hash=cfg.config_hash(), model_family="tune-trial",
+                                    run_kind="trial", experiment=spec.stem)
+        if spec.parent_run_id else {})
+    objective = TrialObjective(table=table, matrices=matrices, cfg=cfg,
+                               space=resolve_space(tune.space), objectives=objectives_of(tune),
+                               prune=prunable(tune), nthread=spec.nthread, runs=runs)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        # After each trial: re-queue trials of local workers that died meanwhile, then
+        # check the budget (which waits for re-queued trials).
+        study.optimize(objective, n_trials=None, timeout=spec.timeout,
+                       callbacks=[lambda s, _: fail_dead_local_trials(s, close_run), budget],
+                       gc_after_trial=False, show_progress_bar=False)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return counts(study)
+
+
+def spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
+    path = folder / f"worker-{spec.worker}.json"
+    path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
+    log = folder / f"worker-{spec.worker}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "toolkit.tune.worker", str(path)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    return proc, log
+
+
 
 
 def main(argv: list[str] | None = None) -> int:
     from toolkit import tracking
-    from toolkit.tune.run import WorkerSpec, run_worker
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

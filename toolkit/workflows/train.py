@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import ExperimentConfig, build_config
-from toolkit.dataset import Dataset, load_dataset, read_manifest
+from toolkit.data.dataset import Dataset, load_dataset, read_manifest
+from toolkit.data.features import registry_frame
+from toolkit.data.splits import split_summary
+from toolkit.data.table import ModelTable, from_dataset, from_table
 from toolkit.errors import DataError
-from toolkit.features import registry_frame
-from toolkit.model import XGBScorer
-from toolkit.scorecard import Scorecard, fit_scorecard
-from toolkit.splits import split_summary
-from toolkit.table import ModelTable, from_dataset, from_table
-from toolkit.train import evaluate, fit_xgboost, importance_frame
+from toolkit.models.scorecard import Scorecard, fit_scorecard
+from toolkit.models.train import evaluate, fit_xgboost, importance_frame
+from toolkit.models.xgb import XGBScorer
 
 Progress = Callable[[str], None]
 
@@ -145,7 +145,7 @@ def log_common(run, cfg: ExperimentConfig, table: ModelTable, lineage: Path, ste
 
 
 def log_evaluation(run, table: ModelTable, pd_all: np.ndarray, tag: str) -> None:
-    from toolkit.plots import calibration_figure, roc_ks_figure
+    from toolkit.models.plots import calibration_figure, roc_ks_figure
 
     m = table.mask("test")
     run.log_figure(roc_ks_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
@@ -167,7 +167,7 @@ def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | Non
     explanation stage uses it).
     """
     from toolkit import tracking
-    from toolkit.plots import importance_figure
+    from toolkit.models.plots import importance_figure
 
     uri = tracking.connect(uri, cfg.tracking.uri)
     progress("data")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.config import ExperimentConfig
-from toolkit.experiment import Trained, build_table, load_or_generate, train_experiment
-from toolkit.table import ModelTable, from_dataset
+from toolkit.data.table import ModelTable, from_dataset
+from toolkit.workflows.train import Trained, build_table, load_or_generate, train_experiment
 
 STAGES = ("generate", "features", "train", "explain", "report")
 OUTPUTS = Path("outputs")
@@ -127,10 +127,10 @@ def preflight(cfg: ExperimentConfig, data: str | Path | None = None) -> None:
     """
     import numpy as np
 
-    from toolkit.experiment import check_dataset
+    from toolkit.data.splits import assign_splits
+    from toolkit.data.table import read_table, validate_table
     from toolkit.policy import LimitPolicy
-    from toolkit.splits import assign_splits
-    from toolkit.table import read_table, validate_table
+    from toolkit.workflows.train import check_dataset
 
     if cfg.data.table is not None:
         path = Path(data) if data is not None else Path(cfg.data.table)
@@ -169,7 +169,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     FAILED with the tag ``toolkit.failed_stage``.
     """
     from toolkit import tracking
-    from toolkit.experiment import summary_frame
+    from toolkit.workflows.train import summary_frame
 
     hooks = hooks or StageHooks()
     preflight(cfg, data)
@@ -198,7 +198,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         tuned = cfg.tune is not None
         with _stage("train", hooks, parent, timings):
             if tuned:
-                from toolkit.tune import tune_experiment
+                from toolkit.workflows.tune import tune_experiment
 
                 # after_fit: the explanation stage below explains the refit model once.
                 trained = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
@@ -247,9 +247,9 @@ def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
     """
     from toolkit import tracking
     from toolkit.config import build_config
-    from toolkit.experiment import table_of_run
-    from toolkit.scorecard import Scorecard
-    from toolkit.train import evaluate
+    from toolkit.models.scorecard import Scorecard
+    from toolkit.models.train import evaluate
+    from toolkit.workflows.train import table_of_run
 
     uri = tracking.connect(uri, must_exist=True)
     run_id = tracking.model_run(run_id, uri)

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import ModelConfig, PolicyConfig
+from toolkit.data.splits import SPLITS
+from toolkit.data.table import ModelTable
 from toolkit.metrics import auc, classification_metrics, psi
-from toolkit.model import XGBScorer
-from toolkit.policy import MECHANISMS, policy_for
-from toolkit.splits import SPLITS
-from toolkit.table import ModelTable
+from toolkit.models.xgb import XGBScorer
+from toolkit.policy import policy_for
+from toolkit.vocab import MECHANISMS
 
 
 def xgb_params(cfg: ModelConfig, monotone: Sequence[int] | None) -> dict:
@@ -99,7 +100,7 @@ def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
         if decisions is not None:
             d = decisions[m]
             metrics[f"{s}_zero_limit_rate"] = float(d["zero"].mean())
-            for mech in MECHANISMS[1:]:
+            for mech in MECHANISMS:
                 metrics[f"{s}_n_{mech}"] = float((d["mechanism"] == mech).sum())
             if table.truth is not None:
                 t = table.truth[m]

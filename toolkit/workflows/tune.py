@@ -17,8 +17,6 @@ MLflow params: a resumed study reopens its run, where a param could never be upd
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,16 +26,16 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.config import ExperimentConfig, TuneConfig, build_config, with_overrides
+from toolkit.config import ExperimentConfig, TuneConfig, with_overrides
+from toolkit.config.tune import OBJECTIVES, Objective
+from toolkit.data.table import ModelTable
 from toolkit.errors import InputError
-from toolkit.table import ModelTable
 from toolkit.tune.select import ChampionDecision
-from toolkit.tune.space import OBJECTIVES, Objective, resolve_space, signature
+from toolkit.tune.space import resolve_space, signature
 from toolkit.tune.study import HEARTBEAT_INTERVAL
+from toolkit.tune.worker import DEAD_TRIAL_TAGS, WorkerSpec, objectives_of, run_worker, spawn
 
 STABILITY_TRIALS = 5
-DEAD_TRIAL_TAGS = {"toolkit.trial_state": "fail",
-                   "toolkit.fail_reason": "its worker died; Optuna re-queues its parameters"}
 # Settings that change neither the data, the trials' models nor their scores; a study may
 # be resumed with other values of these.
 _FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.")
@@ -52,7 +50,7 @@ class TuneResult:
     ``explain_stability_top1``; run_id: the study's parent run; counts: trials by state;
     search_seconds: wall time of the search (all workers); session_trials: trials this call
     finished; run_ids: ``{"xgboost": run_id}``, the run holding the model, as in
-    :class:`toolkit.experiment.Trained` (the result can stand in for one).
+    :class:`toolkit.workflows.train.Trained` (the result can stand in for one).
     """
 
     scorer: Any
@@ -78,27 +76,6 @@ class TuneResult:
     scorecard_metrics: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class WorkerSpec:
-    """Everything a worker process needs (JSON-able)."""
-
-    config: dict
-    stem: str
-    data: str | None
-    uri: str
-    storage: str
-    study_name: str
-    worker: int
-    workers: int
-    session: int
-    trials: int
-    timeout: float | None
-    parent_run_id: str | None
-    heartbeat_interval: int
-    grace_period: int | None
-    nthread: int
-
-
 def _noop(*_: Any) -> None:
     pass
 
@@ -117,98 +94,6 @@ def fixed_settings(cfg: ExperimentConfig, space) -> dict[str, Any]:
     tuned = {f"model.{k}" for k in space}
     return {k: v for k, v in cfg.flat().items()
             if k not in tuned and not k.startswith(_FREE_KEYS)}
-
-
-def _objectives(tune: TuneConfig) -> list[Objective]:
-    return [OBJECTIVES[o] for o in tune.objectives]
-
-
-def _prunable(tune: TuneConfig) -> bool:
-    obj = _objectives(tune)
-    return tune.pruner != "none" and len(obj) == 1 and obj[0].xgb_key is not None
-
-
-# -- the worker loop ------------------------------------------------------------------------
-
-def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
-               table: ModelTable | None = None, matrices=None,
-               on_trial: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Run trials of the study until its budget, the timeout or a stop; returns trial counts.
-
-    The subprocess workers call this with only ``spec``; worker 0 passes the table and
-    matrices it already built.
-    """
-    import optuna
-
-    from toolkit import tracking
-    from toolkit.experiment import build_table
-    from toolkit.train import dmatrices
-    from toolkit.tune.objective import TrialObjective, TrialRuns
-    from toolkit.tune.study import (
-        Budget,
-        counts,
-        derived_seed,
-        fail_dead_local_trials,
-        make_pruner,
-        make_sampler,
-        open_storage,
-    )
-
-    cfg = cfg or build_config(spec.config)
-    tune = cfg.tune
-    if table is None:
-        table, _ = build_table(cfg, spec.data)
-    matrices = matrices or dmatrices(table)
-    storage = open_storage(spec.storage, heartbeat_interval=spec.heartbeat_interval,
-                           grace_period=spec.grace_period)
-    study = optuna.load_study(
-        study_name=spec.study_name, storage=storage,
-        sampler=make_sampler(derived_seed(cfg.model.seed, spec.session, spec.worker)),
-        pruner=make_pruner(tune.pruner, enabled=_prunable(tune)))
-
-    def close_run(trial) -> None:
-        from toolkit.tune.study import RUN_ATTR
-
-        run_id = trial.user_attrs.get(RUN_ATTR)
-        if run_id and spec.parent_run_id:
-            tracking.terminate_run(run_id, spec.uri, "FAILED", DEAD_TRIAL_TAGS)
-
-    fail_dead_local_trials(study, close_run)
-    budget = Budget(spec.trials, on_trial)
-    c = counts(study)
-    if budget.remaining(study) <= 0 and c["waiting"] == 0:
-        return c
-    runs = TrialRuns(
-        uri=spec.uri, experiment=cfg.tracking.experiment, parent_run_id=spec.parent_run_id,
-        stem=spec.stem, study_name=spec.study_name,
-        tags=tracking.standard_tags(dataset_hash=table.dataset_hash,
-                                    config_hash=cfg.config_hash(), model_family="tune-trial",
-                                    run_kind="trial", experiment=spec.stem)
-        if spec.parent_run_id else {})
-    objective = TrialObjective(table=table, matrices=matrices, cfg=cfg,
-                               space=resolve_space(tune.space), objectives=_objectives(tune),
-                               prune=_prunable(tune), nthread=spec.nthread, runs=runs)
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        # After each trial: re-queue trials of local workers that died meanwhile, then
-        # check the budget (which waits for re-queued trials).
-        study.optimize(objective, n_trials=None, timeout=spec.timeout,
-                       callbacks=[lambda s, _: fail_dead_local_trials(s, close_run), budget],
-                       gc_after_trial=False, show_progress_bar=False)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-    return counts(study)
-
-
-def _spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
-    path = folder / f"worker-{spec.worker}.json"
-    path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
-    log = folder / f"worker-{spec.worker}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "toolkit.tune.worker", str(path)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    return proc, log
 
 
 # -- the whole search -----------------------------------------------------------------------
@@ -269,8 +154,7 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
     import optuna
 
     from toolkit import tracking
-    from toolkit.experiment import build_table
-    from toolkit.train import dmatrices
+    from toolkit.models.train import dmatrices
     from toolkit.tune.study import (
         PARENT_ATTR,
         default_storage,
@@ -283,13 +167,14 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
         sqlite_file,
         study_names,
     )
+    from toolkit.workflows.train import build_table
 
     base = (cfg.tune or TuneConfig()).model_dump(mode="json")
     over = {k: v for k, v in {"trials": trials, "timeout": timeout, "workers": workers,
                               "storage": storage}.items() if v is not None}
     cfg = with_overrides(cfg, tune={**base, **over})
     tune = cfg.tune
-    objectives = _objectives(tune)
+    objectives = objectives_of(tune)
     space = resolve_space(tune.space)
     name = tune.study_name or stem
 
@@ -341,7 +226,7 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
                             tags=tags, uri=uri, parent_run_id=parent_run_id,
                             run_id=reopen) as run:
         if reopen is None:
-            from toolkit.experiment import log_common
+            from toolkit.workflows.train import log_common
 
             log_common(run, cfg, table, lineage, stem)
             study.set_user_attr(PARENT_ATTR, run.run_id)
@@ -356,7 +241,7 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
         done_before = finished(study)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="toolkit-tune-") as tmp:
-            procs = [_spawn(WorkerSpec(**{**asdict(spec), "worker": w}), Path(tmp))
+            procs = [spawn(WorkerSpec(**{**asdict(spec), "worker": w}), Path(tmp))
                      for w in range(1, tune.workers)]
             try:
                 run_worker(spec, cfg=cfg, table=table, matrices=matrices, on_trial=on_trial)
@@ -408,14 +293,14 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
     from optuna.trial import TrialState
 
     from toolkit import tracking
-    from toolkit.experiment import Trained, log_evaluation, summary_frame
-    from toolkit.plots import importance_figure
-    from toolkit.train import evaluate, fit_xgboost, importance_frame
+    from toolkit.models.plots import importance_figure
+    from toolkit.models.train import evaluate, fit_xgboost, importance_frame
     from toolkit.tune.quality import top1_groups, top1_stability
     from toolkit.tune.report import optuna_figures, pareto_table, trials_table
     from toolkit.tune.select import champion_decision, pick_pareto, rank_trials
     from toolkit.tune.space import model_config
     from toolkit.tune.study import counts
+    from toolkit.workflows.train import Trained, log_evaluation, summary_frame
 
     tune = cfg.tune
     c = counts(study)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toolkit.config import REASON_GROUPS, SEGMENTS
 from toolkit.errors import DataError, InputError
+from toolkit.vocab import REASON_GROUPS, SEGMENTS
 
 HISTORY_COLUMNS = (
     "txn_count", "spend", "active_days", "inflow", "balance", "draw_count", "draw_amount",

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from toolkit.config import ExperimentConfig, load_config
-from toolkit.dataset import Dataset
+from toolkit.data.dataset import Dataset
 
 
 def repo_root() -> Path:
@@ -24,7 +24,7 @@ def repo_root() -> Path:
 def baseline_world() -> tuple[ExperimentConfig, Dataset]:
     """The baseline experiment's config (sized by ``TOOLKIT_NB_USERS``) and its dataset,
     generated into ``TOOLKIT_NB_DATA`` if missing."""
-    from toolkit.experiment import load_or_generate
+    from toolkit.workflows.train import load_or_generate
 
     root = repo_root()
     users = int(os.environ.get("TOOLKIT_NB_USERS", "50000"))

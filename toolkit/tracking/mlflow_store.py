@@ -280,7 +280,7 @@ def start_run(*, experiment: str, run_name: str, tags: dict[str, str],
 
 def log_environment(run: Run) -> None:
     """Locked dependencies: ``uv.lock`` when the checkout has one, and installed versions."""
-    from toolkit.dataset import versions
+    from toolkit.data.dataset import versions
 
     lock = REPO_ROOT / "uv.lock"
     if lock.is_file():
@@ -331,7 +331,7 @@ def download(run_id: str, path: str, uri: str, dst: str | Path) -> Path:
 
 def load_scorer(run_id: str, uri: str):
     """The xgboost scorer logged by a run (exact bytes); InputError if the run has no model."""
-    from toolkit.model import XGBScorer
+    from toolkit.models.xgb import XGBScorer
 
     get_run(run_id, uri)
     with tempfile.TemporaryDirectory() as tmp:
@@ -431,7 +431,7 @@ def sibling_run(run_id: str, uri: str, family: str) -> str | None:
     run = get_run(run_id, uri)
     tags = run.data.tags
     filters = [f"tags.`toolkit.model_family` = '{family}'"]
-    for key in ("toolkit.experiment", "toolkit.dataset_hash", "toolkit.config_hash",
+    for key in ("toolkit.workflows.train", "toolkit.dataset_hash", "toolkit.config_hash",
                 "mlflow.parentRunId"):
         if key in tags:
             filters.append(f"tags.`{key}` = '{tags[key]}'")

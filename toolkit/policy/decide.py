@@ -1,12 +1,9 @@
-"""The platform's zero-limit policy and its three mechanisms.
+"""The platform's zero-limit policy: cutoffs, monitoring rules, decisions and limits.
 
 For each row (a user at an as-of month) the policy takes a PD, the regime of that month and
-the point-in-time features, and decides:
-
-- ``monitoring``: a monitoring rule fired, whatever the score (the first firing rule is named);
-- ``score``: the PD fails the normal cutoff;
-- ``policy``: the PD passes the normal cutoff but fails the tightened cutoff in force;
-- ``approved``: otherwise, with a limit that grows with income and with headroom below the cutoff.
+the point-in-time features, and assigns the first mechanism of
+:mod:`toolkit.policy.mechanisms` that fires (monitoring rule, score, policy tightening), or
+``approved`` with a limit that grows with income and with headroom below the cutoff.
 
 A PD fails a cutoff when ``pd >= cutoff``.  The generator's platform uses this same class on
 the true PD, so the stored true decisions are reproduced exactly.
@@ -18,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import PolicyConfig
+from toolkit.data.features import REGISTRY
 from toolkit.errors import InputError
-from toolkit.features import REGISTRY
 from toolkit.links import logit
+from toolkit.policy.mechanisms import Signals, assign
+from toolkit.vocab import APPROVED
 
-MECHANISMS = ("approved", "score", "policy", "monitoring")
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 
 
@@ -101,15 +99,9 @@ class LimitPolicy:
             raise InputError(f"pd has shape {p.shape} but stressed has shape {stressed.shape}")
         cutoff = self.cutoff_in_force(stressed)
         rule = self.rules_fired(features)
-        monitoring = rule != ""
-        fails_normal = p >= c.normal_cutoff
-        fails_force = p >= cutoff
-        mechanism = np.select(
-            [monitoring, fails_normal, fails_force],
-            ["monitoring", "score", "policy"],
-            default="approved",
-        ).astype(object)
-        zero = mechanism != "approved"
+        mechanism = assign(Signals(pd=p, cutoff=cutoff, normal_cutoff=c.normal_cutoff,
+                                   rule=rule))
+        zero = mechanism != APPROVED
         if "income" in features:
             income = np.asarray(features["income"], dtype=np.float64)
             headroom = np.clip(1.0 - p / cutoff, 0.0, 1.0)
@@ -126,32 +118,3 @@ class LimitPolicy:
             "normal_cutoff": np.full(len(p), c.normal_cutoff),
             "distance_logit": logit(p) - logit(cutoff),
         })
-
-
-def compare_policies(
-    pd_: np.ndarray,
-    stressed: np.ndarray,
-    features: pd.DataFrame,
-    policies: dict[str, PolicyConfig],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Counterfactual comparison of several policies on the same PDs.
-
-    Returns ``(summary, changed)``: ``summary`` has one row per policy (index ``scenario``,
-    the keys of ``policies``) with ``zero_limit_rate`` and the count of each mechanism;
-    ``changed`` has one row per user (features index) whose mechanism differs between the
-    first policy and any other, with a column per policy.
-    """
-    decisions = {name: LimitPolicy(cfg).decide(pd_, stressed, features)
-                 for name, cfg in policies.items()}
-    # The index is named "scenario": "policy" is already the column of one mechanism.
-    summary = pd.DataFrame(
-        [{"zero_limit_rate": float(d["zero"].mean()),
-          **{m: int((d["mechanism"] == m).sum()) for m in MECHANISMS}}
-         for d in decisions.values()],
-        index=pd.Index(list(decisions), name="scenario"),
-    )
-    mech = pd.DataFrame({name: d["mechanism"].to_numpy() for name, d in decisions.items()},
-                        index=features.index)
-    first = mech.columns[0]
-    changed = mech[(mech.ne(mech[first], axis=0)).any(axis=1)]
-    return summary, changed

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import ExperimentConfig, TableSchema
-from toolkit.dataset import Dataset, sha256_file
+from toolkit.data.dataset import Dataset, sha256_file
+from toolkit.data.features import Feature, build_features, model_columns, registry
+from toolkit.data.splits import SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError
-from toolkit.features import Feature, build_features, model_columns, registry
-from toolkit.splits import SPLITS, assign_splits, check_nonempty, random_split
 
 
 @dataclass

@@ -1,0 +1,295 @@
+"""The sections of an experiment file, one pydantic model each, with every default."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from toolkit.calendar import month_index, month_label, parse_month
+from toolkit.vocab import LANGS, MODEL_EXPLAINERS, REASON_GROUPS, SEGMENTS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StressEpisode(_Strict):
+    """A market-liquidity squeeze: the index falls by ``severity`` for ``months`` months."""
+
+    start: str = Field(description="first stressed month, YYYY-MM")
+    months: int = Field(ge=1, description="length of the episode in months")
+    severity: float = Field(gt=0, le=3, description="depth of the liquidity fall (index units)")
+
+    @field_validator("start")
+    @classmethod
+    def _valid_month(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+
+class MonitoringRule(_Strict):
+    """Freeze the line when ``feature`` compares to ``threshold`` (``op``), whatever the score."""
+
+    name: str
+    feature: str
+    op: Literal[">=", ">", "<=", "<"] = ">="
+    threshold: float
+    description_en: str = ""
+    description_zh: str = ""
+
+
+def _default_rules() -> tuple[MonitoringRule, ...]:
+    return (
+        MonitoringRule(
+            name="liquidity_drain",
+            feature="balance_drop_1m",
+            op=">=",
+            threshold=0.85,
+            description_en="balance fell by at least 85% against the previous 3 months",
+            description_zh="账户余额较前3个月平均下降至少85%",
+        ),
+        MonitoringRule(
+            name="inquiry_burst",
+            feature="inq_cnt_1m",
+            op=">=",
+            threshold=4,
+            description_en="at least 4 loan inquiries at other lenders in the last month",
+            description_zh="上月在其他机构的贷款查询至少4次",
+        ),
+    )
+
+
+class PolicyConfig(_Strict):
+    """The platform's zero-limit policy: regime-dependent PD cutoffs plus monitoring rules."""
+
+    normal_cutoff: float = Field(0.20, description="PD cutoff in the normal regime")
+    stressed_cutoff: float = Field(0.12, description="PD cutoff in force in the stressed regime")
+    tighten_in_stress: bool = Field(True, description="apply stressed_cutoff in stressed months")
+    rules: tuple[MonitoringRule, ...] = Field(
+        default_factory=_default_rules,
+        description="monitoring rules [[policy.rules]]: name, feature, op, threshold; default: "
+        "liquidity_drain (balance_drop_1m >= 0.85), inquiry_burst (inq_cnt_1m >= 4)",
+    )
+    limit_income_multiple: float = Field(1.5, gt=0, description="limit = income x this x headroom")
+    min_limit: float = Field(500.0, ge=0, description="smallest positive limit, CNY")
+
+    @field_validator("normal_cutoff", "stressed_cutoff")
+    @classmethod
+    def _cutoff_in_unit(cls, v: float) -> float:
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"cutoff {v} is outside (0, 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _stressed_not_looser(self) -> PolicyConfig:
+        if self.stressed_cutoff > self.normal_cutoff:
+            raise ValueError(
+                f"stressed_cutoff={self.stressed_cutoff} is looser than normal_cutoff="
+                f"{self.normal_cutoff}; tightening means a lower PD cutoff"
+            )
+        return self
+
+
+class WorldConfig(_Strict):
+    """The synthetic world: population, calendar, stress and generation settings."""
+
+    name: str = Field("default", description="dataset name; output goes to data/synthetic/<name>")
+    n_users: int = Field(50_000, description="number of fictional users")
+    seed: int = Field(0, ge=0, description="master seed of the generator")
+    history_months: int = Field(24, ge=6, le=60, description="months of history per user")
+    calendar_start: str = Field("2021-01", description="first calendar month, YYYY-MM")
+    calendar_months: int = Field(60, ge=12, le=240, description="months in the calendar")
+    performance_months: int = Field(12, ge=1, le=36, description="default window after observation")
+    segment_mix: dict[str, float] = Field(
+        default_factory=lambda: {
+            "salaried": 0.45,
+            "self_employed": 0.15,
+            "small_business_owner": 0.10,
+            "student": 0.10,
+            "gig_worker": 0.20,
+        },
+        description="share of each segment; must sum to 1",
+    )
+    stress_episodes: tuple[StressEpisode, ...] = Field(
+        default=(StressEpisode(start="2025-01", months=8, severity=1.2),),
+        description="market-stress episodes",
+    )
+    stress_threshold: float = Field(
+        -0.5, description="liquidity index below which a month is in the stressed regime"
+    )
+    platform: PolicyConfig = Field(
+        default_factory=lambda: PolicyConfig(),
+        description="the platform's true policy in the world (the truth's decisions)",
+    )
+    block_size: int = Field(
+        20_000, ge=100, le=1_000_000, description="users per generation block (fixes the output)"
+    )
+
+    @field_validator("n_users")
+    @classmethod
+    def _positive_users(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError(f"n_users must be a positive whole number, got {v}")
+        return v
+
+    @field_validator("calendar_start")
+    @classmethod
+    def _valid_start(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+    @field_validator("segment_mix")
+    @classmethod
+    def _valid_mix(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENTS)}")
+        if any(share < 0 for share in v.values()):
+            raise ValueError("segment shares must be non-negative")
+        total = sum(v.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment_mix sums to {total:.6g}; the shares must sum to 1")
+        return {s: float(v.get(s, 0.0)) for s in SEGMENTS}
+
+    @model_validator(mode="after")
+    def _episodes_in_calendar(self) -> WorldConfig:
+        if self.history_months > self.calendar_months:
+            raise ValueError(
+                f"history_months={self.history_months} exceeds calendar_months="
+                f"{self.calendar_months}"
+            )
+        last = month_label(self.calendar_months - 1, self.calendar_start)
+        for ep in self.stress_episodes:
+            first = month_index(ep.start, self.calendar_start)
+            end = first + ep.months - 1
+            if first < 0 or end > self.calendar_months - 1:
+                raise ValueError(
+                    f"stress episode starting {ep.start} for {ep.months} months lies outside "
+                    f"the calendar {self.calendar_start}..{last}"
+                )
+        return self
+
+    @property
+    def first_obs_month(self) -> int:
+        """Earliest calendar index that can be an observation month (full history fits)."""
+        return self.history_months - 1
+
+
+class FeatureConfig(_Strict):
+    """Which registry features the model sees."""
+
+    drop_groups: tuple[str, ...] = Field((), description="reason groups removed from the model")
+    drop_features: tuple[str, ...] = Field((), description="features removed from the model")
+
+    @field_validator("drop_groups")
+    @classmethod
+    def _known_groups(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for g in v:
+            if g not in REASON_GROUPS:
+                raise ValueError(f"unknown reason group {g!r}; allowed: {', '.join(REASON_GROUPS)}")
+        return v
+
+
+class SplitConfig(_Strict):
+    """Out-of-time (default) or user-disjoint random split of observation rows."""
+
+    method: Literal["out_of_time", "random"] = Field(
+        "out_of_time", description="out_of_time (by observation month) or random (by user)")
+    train_end: str = Field("2024-03", description="last observation month of train (out_of_time)")
+    valid_end: str = Field("2024-09", description="last observation month of validation")
+    valid_fraction: float = Field(0.15, gt=0, lt=1, description="random split: validation share")
+    test_fraction: float = Field(0.25, gt=0, lt=1, description="random split: test share")
+    seed: int = Field(0, ge=0, description="random split: seed")
+
+    @field_validator("train_end", "valid_end")
+    @classmethod
+    def _valid_boundary(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+
+class ModelConfig(_Strict):
+    """xgboost settings (binary:logistic with monotone constraints from the registry)."""
+
+    n_estimators: int = Field(600, ge=1, le=10_000, description="maximum boosting rounds")
+    learning_rate: float = Field(0.06, gt=0, le=1, description="eta, shrinkage per round")
+    max_depth: int = Field(3, ge=1, le=12, description="maximum tree depth")
+    min_child_weight: float = Field(5.0, ge=0, description="minimum hessian sum in a leaf")
+    subsample: float = Field(0.8, gt=0, le=1, description="row share sampled per tree")
+    colsample_bytree: float = Field(0.8, gt=0, le=1, description="feature share per tree")
+    reg_lambda: float = Field(1.0, ge=0, description="L2 penalty on leaf weights")
+    reg_alpha: float = Field(0.0, ge=0, description="L1 penalty on leaf weights")
+    early_stopping_rounds: int = Field(
+        50, ge=1, description="stop after this many rounds without validation logloss gain")
+    monotone: bool = Field(True, description="use the registry's monotone directions")
+    seed: int = Field(0, ge=0, description="xgboost seed (row and column sampling)")
+    nthread: int = Field(2, ge=1, description="xgboost threads")
+    device: Literal["cpu", "cuda"] = Field("cpu", description="cpu, or cuda where a GPU exists")
+
+
+class ScorecardConfig(_Strict):
+    """Logistic-regression scorecard baseline on quantile-binned inputs (WoE)."""
+
+    enabled: bool = Field(True, description="also fit and log the scorecard baseline")
+    n_bins: int = Field(5, ge=2, le=20, description="quantile bins per feature")
+    C: float = Field(1.0, gt=0, description="inverse L2 strength of the logistic regression")
+    pdo: float = Field(20.0, gt=0, description="points to double the odds")
+    base_points: float = Field(600.0, description="score at base_odds")
+    base_odds: float = Field(50.0, gt=0, description="good:bad odds at base_points")
+
+
+class ExplainConfig(_Strict):
+    """Settings of the SHAP explanation stage."""
+
+    mode: Literal[MODEL_EXPLAINERS] = Field(
+        "path", description="path (exact native TreeSHAP) or interventional (approved users)")
+    top_k: int = Field(4, ge=1, le=10, description="reasons per zero-limit user")
+    change_months: int = Field(3, ge=1, description="k: explain the change since k months ago")
+    background_size: int = Field(200, ge=10, description="approved users in the background")
+    interaction_sample: int = Field(300, ge=10, description="rows for SHAP interaction values")
+    interventional_rows: int = Field(2000, ge=10, description="rows explained interventionally")
+    lang: Literal[LANGS] = Field("en", description="language of reason sentences")
+
+
+class TrackingConfig(_Strict):
+    """Where runs go. ``uri`` None means the embedded sqlite store ./mlflow.db."""
+
+    experiment: str = Field("zero-limit", description="MLflow experiment name")
+    uri: str | None = Field(None, description="tracking URI; none = sqlite:///mlflow.db here")
+    register_model: bool = Field(True, description="register the xgboost model")
+    model_name: str = Field("zero-limit-scorer", description="registered model name")
+
+
+
+class TableSchema(_Strict):
+    """Bring-your-own table: how to read a flat table of one row per decision."""
+
+    target: str
+    positive_label: Any = 1
+    categorical: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    monotone: dict[str, int] = Field(default_factory=dict)
+    groups: dict[str, str] = Field(default_factory=dict)
+    split_column: str | None = None
+
+
+class DataConfig(_Strict):
+    """Where the data comes from: the synthetic world (default) or an own table."""
+
+    table: str | None = Field(None, description="own table (.csv/.parquet); none = synthetic")
+    table_schema: TableSchema | None = Field(
+        None, alias="schema",
+        description="[data.schema]: target, positive_label, categorical, drop, monotone, groups, "
+        "split_column",
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _schema_with_table(self) -> DataConfig:
+        if self.table is not None and self.table_schema is None:
+            raise ValueError("data.table needs a [data.schema] section naming at least the target")
+        return self
+
+

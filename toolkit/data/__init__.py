@@ -1,0 +1,1 @@
+"""Data: the feature registry and builder, model tables, dataset files and splits."""

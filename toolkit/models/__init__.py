@@ -1,0 +1,1 @@
+"""Scoring models: the xgboost scorer, the scorecard baseline, training and evaluation."""

@@ -1,0 +1,76 @@
+"""The zero-limit mechanisms, declared once: name, precedence, the mask each fires on, labels.
+
+A row's decision is the first mechanism in :data:`MECHANISMS` whose mask fires, else
+``approved``.  Precedence matters: a monitoring rule freezes a line whatever the score, and a
+PD that fails the normal cutoff is a score refusal even in a stressed month.
+
+To add a mechanism: declare it here (in precedence order), add its name to
+:data:`toolkit.vocab.MECHANISMS`, and give it a lead reason in
+:data:`toolkit.explain.reasons.LEAD_REASONS` if its refusal needs one (a mechanism without
+one is explained by its score reasons alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolkit.vocab import APPROVED
+from toolkit.vocab import MECHANISMS as NAMES
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What a mechanism may look at, one entry per row (all arrays of shape (n,)).
+
+    pd: probability of default; cutoff: the PD cutoff in force that month;
+    normal_cutoff: the cutoff in normal times; rule: the first monitoring rule that fired
+    ("" when none).
+    """
+
+    pd: np.ndarray
+    cutoff: np.ndarray
+    normal_cutoff: float
+    rule: np.ndarray
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """One cause of a zero limit: ``fires(signals)`` is True on the rows it refuses."""
+
+    name: str
+    fires: Callable[[Signals], np.ndarray]
+    label: Mapping[str, str]
+
+
+MECHANISMS: tuple[Mechanism, ...] = (
+    Mechanism("monitoring", lambda s: s.rule != "",
+              {"en": "monitoring rule", "zh": "监控规则"}),
+    Mechanism("score", lambda s: s.pd >= s.normal_cutoff,
+              {"en": "score", "zh": "评分"}),
+    Mechanism("policy", lambda s: s.pd >= s.cutoff,
+              {"en": "policy tightening", "zh": "政策收紧"}),
+)
+BY_NAME = {m.name: m for m in MECHANISMS}
+if tuple(BY_NAME) != NAMES:  # the vocabulary lets config validate without this layer
+    raise RuntimeError(f"toolkit.vocab.MECHANISMS {NAMES} differs from the declared "
+                       f"mechanisms {tuple(BY_NAME)}")
+
+
+def assign(signals: Signals) -> np.ndarray:
+    """The mechanism of each row (object array): the first that fires, else ``approved``."""
+    out = np.full(len(signals.pd), APPROVED, dtype=object)
+    undecided = np.ones(len(signals.pd), dtype=bool)
+    for m in MECHANISMS:
+        hit = undecided & np.asarray(m.fires(signals), dtype=bool)
+        out[hit] = m.name
+        undecided &= ~hit
+    return out
+
+
+def label(name: str, lang: str = "en") -> str:
+    """A mechanism's readable name (``approved`` and unknown names come back as they are)."""
+    m = BY_NAME.get(name)
+    return m.label.get(lang, name) if m else name

@@ -1,0 +1,1 @@
+from toolkit.tracking.mlflow_store import *  # noqa: F401,F403

@@ -1,0 +1,40 @@
+"""The toolkit's words: every name that more than one layer must spell the same way.
+
+Names live here; behaviour lives with its stage.  Mechanism names are checked against the
+declarations in :mod:`toolkit.policy.mechanisms`, explainer names against the registry in
+:mod:`toolkit.explain.explainers` (a test holds them equal), so that configuration can be
+validated without importing those layers.
+"""
+
+from __future__ import annotations
+
+SEGMENTS = ("salaried", "self_employed", "small_business_owner", "student", "gig_worker")
+REASON_GROUPS = (
+    "repayment_history",
+    "utilization_debt",
+    "borrowing_behavior",
+    "liquidity_income",
+    "platform_activity",
+    "social_network",
+    "tenure_profile",
+)
+SPLITS = ("train", "valid", "test")
+LANGS = ("en", "zh")
+APPROVED = "approved"
+# Zero-limit mechanisms in order of precedence (the first that fires names the decision).
+MECHANISMS = ("monitoring", "score", "policy")
+DECISIONS = (APPROVED, *MECHANISMS)
+EXPLAINERS = ("path", "interventional", "scorecard")
+# Explainers of the xgboost model that `[explain] mode` may choose.
+MODEL_EXPLAINERS = ("path", "interventional")
+TRUE_TOP_K = 3
+
+
+def contrib_column(group: str) -> str:
+    """The truth column holding a reason group's true log-odds contribution."""
+    return f"contrib_{group}"
+
+
+def true_top_columns(k: int = TRUE_TOP_K) -> list[str]:
+    """``["true_top1", ..., "true_top<k>"]``: the truth's adverse groups, largest first."""
+    return [f"true_top{i + 1}" for i in range(k)]

@@ -1,0 +1,1 @@
+"""Workflows: the only code that chains stages (train, tune, explain, reload, pipeline)."""
