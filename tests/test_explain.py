@@ -258,7 +258,7 @@ def test_change_attribution_is_exact(fitted, result):
     assert decisions.loc[ch.index, "zero"].all()
     assert (ch["month_now"] - ch["month_before"] == cfg.explain.change_months).all()
     # margin before equals the model on features rebuilt at the earlier month
-    ds_hist, users = table.extra["history"], table.extra["users"]
+    ds_hist, users = table.world.history, table.world.users
     some = ch.index[:20]
     sub = ds_hist[ds_hist["user_id"].isin(some)]
     order = pd.unique(sub["user_id"].to_numpy())
@@ -277,7 +277,7 @@ def test_change_in_interventional_mode_is_exact(fitted, result):
     bg = approved_background(table.X, decisions, 40, seed=0)
     users = result.changes.index[:30]
     ch = explain_change(scorer, table, decisions, users, k=3, policy=cfg.policy,
-                        mode="interventional", background=bg)
+                        values=lambda X: interventional_shap(scorer, X, bg))
     assert len(ch) == len(users)
     deltas = ch[[c for c in ch.columns if c.startswith("delta_")]].to_numpy()
     assert np.abs(deltas.sum(axis=1) - ch["margin_change"].to_numpy()).max() <= 2e-4

@@ -13,7 +13,8 @@ from toolkit.config import PolicyConfig
 from toolkit.data.features import REGISTRY, format_value, registry
 from toolkit.errors import InputError
 from toolkit.explain import REASON_COLUMNS, build_reasons, group_label
-from toolkit.explain.reasons import _OP_WORDS, _policy_sentences, _sentences
+from toolkit.explain.reasons import _sentences
+from toolkit.explain.text import OP_WORDS, policy_sentences
 from toolkit.vocab import REASON_GROUPS
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -52,9 +53,9 @@ def test_group_labels_and_rule_words_in_both_languages():
         assert group_label(g, "en") != g or g == "social_network"
         assert CJK.search(group_label(g, "zh"))
     for lang in ("en", "zh"):
-        assert set(_OP_WORDS[lang]) == {">=", ">", "<=", "<"}
-    en = _policy_sentences(np.array([0.15]), np.array([0.2]), np.array([0.12]), "en")[0]
-    zh = _policy_sentences(np.array([0.15]), np.array([0.2]), np.array([0.12]), "zh")[0]
+        assert set(OP_WORDS[lang]) == {">=", ">", "<=", "<"}
+    en = policy_sentences(np.array([0.15]), np.array([0.2]), np.array([0.12]), "en")[0]
+    zh = policy_sentences(np.array([0.15]), np.array([0.2]), np.array([0.12]), "zh")[0]
     assert "20%" in en and "12%" in en and "15.0%" in en
     assert "20%" in zh and "12%" in zh and CJK.search(zh)
 

@@ -34,7 +34,8 @@ def explain(
 
     from toolkit.errors import InputError
     from toolkit.explain import explain_table
-    from toolkit.explain.reasons import check_lang, check_top_k
+    from toolkit.explain.reasons import check_top_k
+    from toolkit.explain.text import check_lang
     from toolkit.workflows.pipeline import explain_stage, load_logged_run
 
     if top is not None:

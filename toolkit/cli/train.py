@@ -130,7 +130,7 @@ def export_table(
     cfg = load_config(config)
     table, _ = build_table(cfg, data)
     flat = table.X.copy()
-    flat["segment"] = table.extra["users"].set_index("user_id").loc[flat.index, "segment"] \
+    flat["segment"] = table.world.users.set_index("user_id").loc[flat.index, "segment"] \
         .astype(str).to_numpy()
     flat = flat.drop(columns=[c for c in flat.columns if c.startswith("seg_")])
     flat["split"] = table.split

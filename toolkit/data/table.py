@@ -4,7 +4,7 @@ the truth, aligned on one index.  Built from a synthetic dataset or from an own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,17 @@ from toolkit.data.dataset import Dataset, sha256_file
 from toolkit.data.features import Feature, build_features, model_columns, registry
 from toolkit.data.splits import SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError
+
+
+@dataclass(frozen=True)
+class World:
+    """The raw synthetic world behind a table, for stages that replay history (change
+    explanations): the monthly ``history`` panel, the ``users`` table and the ``macro``
+    calendar, as the dataset stores them."""
+
+    history: pd.DataFrame
+    users: pd.DataFrame
+    macro: pd.DataFrame
 
 
 @dataclass
@@ -28,6 +39,7 @@ class ModelTable:
     features: every computed feature (rule inputs and ``income`` too), same index as X.
     truth: the truth table aligned to X (None for own tables).
     registry: one :class:`Feature` per column of X, in order.
+    world: the raw synthetic world (None for own tables).
     """
 
     X: pd.DataFrame
@@ -39,7 +51,7 @@ class ModelTable:
     registry: tuple[Feature, ...]
     dataset_hash: str
     source: str
-    extra: dict = field(default_factory=dict)
+    world: World | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -83,7 +95,7 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
         registry=tuple(lookup[c] for c in cols),
         dataset_hash=ds.hash,
         source=str(ds.path),
-        extra={"history": ds.history, "users": ds.users, "macro": ds.macro},
+        world=World(history=ds.history, users=ds.users, macro=ds.macro),
     )
 
 

@@ -16,7 +16,7 @@ tightened).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,7 @@ import pandas as pd
 from toolkit.config import PolicyConfig
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values
-from toolkit.explain.reasons import check_lang, group_label
-from toolkit.explain.shap_values import ShapValues, shap_values
+from toolkit.explain.shap_values import ShapValues, path_shap
 from toolkit.links import logit
 from toolkit.policy import policy_for
 
@@ -64,19 +63,20 @@ def explain_change(
     *,
     k: int = 3,
     policy: PolicyConfig | None = None,
-    mode: str = "path",
-    background: pd.DataFrame | None = None,
+    values: Callable[[pd.DataFrame], ShapValues] | None = None,
     now: ShapValues | None = None,
     groups: Mapping[str, str] | None = None,
-    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Change explanations for the ``users`` whose limit was positive ``k`` months before the
     observation month and whose decision (``decisions``) is zero at it.
 
-    table: a synthetic :class:`~toolkit.data.table.ModelTable` (``extra`` holds ``history``,
-        ``users`` and ``macro``); own tables have no history, so the result is empty.
+    table: a synthetic :class:`~toolkit.data.table.ModelTable` (its ``world`` holds the
+        history, users and macro calendar); own tables have none, so the result is empty.
     decisions: the policy frame of the table's rows, indexed by user id.
-    now: SHAP values already computed for (at least) these users at the observation month.
+    values(X): the explainer bound to its reference (:mod:`toolkit.explain.explainers`);
+        default path TreeSHAP.  Both months are explained by it.
+    now: SHAP values already computed by ``values`` for (at least) these users at the
+        observation month.
 
     Returns one row per eligible user (index ``user_id``) with :data:`CHANGE_COLUMNS` and one
     ``delta_<group>`` column per group (log-odds; they sum to ``margin_change``).
@@ -89,10 +89,9 @@ def explain_change(
     order = group_order(groups, features)
     empty = pd.DataFrame(columns=[*CHANGE_COLUMNS, *(f"delta_{g}" for g in order)],
                          index=pd.Index([], name="user_id"))
-    extra = getattr(table, "extra", None) or {}
-    if not {"history", "users", "macro"} <= set(extra):
+    if table.world is None:
         return empty
-    history, people, macro = extra["history"], extra["users"], extra["macro"]
+    history, people, macro = table.world.history, table.world.users, table.world.macro
     ids = pd.Index(users)
     ids = ids[decisions.loc[ids, "zero"].to_numpy(bool)]
     obs = table.features.loc[ids, "asof_month"].astype(np.int64)
@@ -108,15 +107,14 @@ def explain_change(
     needed = list(dict.fromkeys([*features, *(r.feature for r in policy.rules), "income"]))
     before = build_features(sub, people, asof=asof, names=needed).loc[ids]
 
-    if now is None or mode != now.mode:
-        now = shap_values(scorer, table.X.loc[ids], mode=mode, background=background,
-                          n_jobs=n_jobs)
+    values = values or (lambda X: path_shap(scorer, X))
+    if now is None:
+        now = values(table.X.loc[ids])
     else:
         now = now.take(now.index.get_indexer(ids))
         if (now.index != ids).any() or len(now) != len(ids):
             raise InputError("the SHAP values given as 'now' lack some of the users")
-    sv_before = shap_values(scorer, before[features], mode=mode, background=background,
-                            n_jobs=n_jobs)
+    sv_before = values(before[features])
     G_now, _ = group_values(now.values, features, groups, order)
     G_before, _ = group_values(sv_before.values, features, groups, order)
     delta = G_now - G_before
@@ -165,29 +163,4 @@ def explain_change(
     return out
 
 
-def change_sentence(row: pd.Series, *, lang: str = "en", top: int = 3) -> str:
-    """A readable summary of one row of :func:`explain_change`."""
-    lang = check_lang(lang)
-    deltas = {c[len("delta_"):]: float(row[c]) for c in row.index if c.startswith("delta_")}
-    up = sorted(((g, v) for g, v in deltas.items() if v > 0), key=lambda t: -t[1])[:top]
-    if lang == "zh":
-        parts = "，".join(f"{group_label(g, 'zh')} {v:+.2f}" for g, v in up) or "无明显上升的因素"
-        text = (f"{row['period_before']}（{row['month_now'] - row['month_before']}个月前）额度为"
-                f"{row['limit_before']:,.0f}元；此后风险对数几率变化{row['margin_change']:+.2f}，"
-                f"主要来自：{parts}。")
-        if row["cutoff_changed"]:
-            text += (f"同期现行违约概率阈值由{row['cutoff_before']:.0%}调整为"
-                     f"{row['cutoff_now']:.0%}（政策部分 {row['policy_part']:+.2f}）。")
-        else:
-            text += f"同期阈值未变（{row['cutoff_now']:.0%}）。"
-        return text
-    parts = ", ".join(f"{group_label(g)} {v:+.2f}" for g, v in up) or "no group rose"
-    text = (f"In {row['period_before']} ({row['month_now'] - row['month_before']} months "
-            f"earlier) the limit was CNY {row['limit_before']:,.0f}; since then the risk "
-            f"log-odds changed by {row['margin_change']:+.2f}, mainly from: {parts}.")
-    if row["cutoff_changed"]:
-        text += (f" The cutoff in force also moved from {row['cutoff_before']:.0%} to "
-                 f"{row['cutoff_now']:.0%} (policy part {row['policy_part']:+.2f}).")
-    else:
-        text += f" The cutoff in force did not change ({row['cutoff_now']:.0%})."
-    return text
+#END

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.explain.reasons import group_label
+from toolkit.explain.text import group_label
 
 _RED, _BLUE = "#d62728", "#1f77b4"
 

@@ -24,7 +24,8 @@ arrays; the only Python-level loop formats the sentences, one call per distinct
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,32 +33,12 @@ import pandas as pd
 from toolkit.data.features import REGISTRY, Feature, feature_lookup, format_value
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values, strongest_feature
+from toolkit.explain.text import OP_WORDS, check_lang, policy_sentences
 from toolkit.links import logit, sigmoid
 
-LANGS = ("en", "zh")
 KINDS = ("rule", "policy", "score", "secondary")
 REASON_COLUMNS = ("user_id", "mechanism", "rank", "kind", "group", "feature", "value",
                   "reference", "contribution", "feature_contribution", "text")
-
-GROUP_LABELS = {
-    "en": {"repayment_history": "repayment history", "utilization_debt": "utilisation and debt",
-           "borrowing_behavior": "borrowing behaviour", "liquidity_income": "liquidity and income",
-           "platform_activity": "platform activity", "social_network": "social network",
-           "tenure_profile": "tenure and profile"},
-    "zh": {"repayment_history": "还款记录", "utilization_debt": "额度使用与负债",
-           "borrowing_behavior": "借贷行为", "liquidity_income": "流动性与收入",
-           "platform_activity": "平台活跃度", "social_network": "社交网络",
-           "tenure_profile": "在网时长与基本信息"},
-}
-_OP_WORDS = {"en": {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"},
-             "zh": {">=": "至少", ">": "超过", "<=": "至多", "<": "低于"}}
-
-
-def check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise InputError(f"unknown language {lang!r}; allowed: {', '.join(LANGS)}")
-    return lang
-
 
 def check_top_k(top_k: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= 10:
@@ -68,11 +49,6 @@ def check_top_k(top_k: int) -> int:
 def plain(x):
     """``x`` as a plain Python value for messages: ``99`` rather than ``np.int64(99)``."""
     return x.item() if isinstance(x, np.generic) else x
-
-
-def group_label(group: str, lang: str = "en") -> str:
-    """Readable name of a reason group (the group's own name for unknown groups)."""
-    return GROUP_LABELS[check_lang(lang)].get(group, group)
 
 
 def reference_values(features: pd.DataFrame, approved: np.ndarray) -> pd.Series:
@@ -105,29 +81,6 @@ def _sentences(feature: Feature, values: np.ndarray, reference: float, lang: str
     texts = np.array([feature.sentence(v, reference, lang, rule_text=rule_text) for v in uniq],
                      dtype=object)
     return texts[inv.reshape(-1)]
-
-
-def _policy_sentences(pd_: np.ndarray, normal: np.ndarray, cutoff: np.ndarray,
-                      lang: str) -> np.ndarray:
-    lp = logit(pd_)
-    d_norm = lp - logit(normal)
-    d_force = lp - logit(cutoff)
-    out = np.empty(len(pd_), dtype=object)
-    for i in range(len(pd_)):
-        if lang == "zh":
-            out[i] = (f"预测违约概率{pd_[i]:.1%}低于常规阈值{normal[i]:.0%}（可通过），但高于市场"
-                      f"压力期间收紧后的现行阈值{cutoff[i]:.0%}（未通过）；对数几率距离：距常规阈值"
-                      f"{d_norm[i]:+.2f}，距现行阈值{d_force[i]:+.2f}（违约概率差："
-                      f"{100 * (pd_[i] - normal[i]):+.1f} / {100 * (pd_[i] - cutoff[i]):+.1f}"
-                      "个百分点）")
-        else:
-            out[i] = (f"predicted default risk of {pd_[i]:.1%} passes the normal cutoff of "
-                      f"{normal[i]:.0%} but not the tightened cutoff of {cutoff[i]:.0%} in "
-                      f"force during market stress; distance in log-odds: {d_norm[i]:+.2f} to "
-                      f"the normal cutoff, {d_force[i]:+.2f} to the cutoff in force (in PD: "
-                      f"{100 * (pd_[i] - normal[i]):+.1f} and {100 * (pd_[i] - cutoff[i]):+.1f} "
-                      "percentage points)")
-    return out
 
 
 def build_reasons(
@@ -185,8 +138,8 @@ def build_reasons(
     strongest = strongest_feature(V, features, groups, order)
     ref = references.reindex(features).to_numpy(np.float64)
 
-    is_score = mech == "score"
-    primary = (mech == "monitoring") | (mech == "policy")
+    primary = np.isin(mech, list(LEAD_REASONS))
+    is_score = ~primary
     slots = min(top_k, len(order))
     idx = np.argsort(-G, axis=1, kind="stable")[:, :slots]
     Gs = np.take_along_axis(G, idx, axis=1)
@@ -215,27 +168,13 @@ def build_reasons(
     score_rows["text"] = text
 
     parts = [score_rows]
-    pol = np.flatnonzero(mech == "policy")
-    if len(pol):
-        d = decisions.iloc[zero[pol]]
-        cutoff = d["cutoff"].to_numpy(np.float64)
-        normal = d["normal_cutoff"].to_numpy(np.float64)
-        # distance_logit = logit(pd) - logit(cutoff in force)
-        pd_ = sigmoid(d["distance_logit"].to_numpy(np.float64) + logit(cutoff))
-        parts.append({
-            "pos": pol, "rank": np.ones(len(pol), np.int64),
-            "kind": np.full(len(pol), "policy", dtype=object),
-            "group": np.full(len(pol), "", dtype=object),
-            "feature": np.full(len(pol), "", dtype=object),
-            "value": pd_, "reference": cutoff,
-            "contribution": d["distance_logit"].to_numpy(np.float64),
-            "feature_contribution": np.full(len(pol), np.nan),
-            "text": _policy_sentences(pd_, normal, cutoff, lang),
-        })
-    mon = np.flatnonzero(mech == "monitoring")
-    if len(mon):
-        parts.append(_rule_rows(mon, zero, decisions, rules, rule_inputs, xv, features,
-                                references, lookup, groups, lang))
+    context = _LeadContext(decisions=decisions, zero=zero, rules=rules,
+                           rule_inputs=rule_inputs, xv=xv, features=features,
+                           references=references, lookup=lookup, groups=groups, lang=lang)
+    for name, lead in LEAD_REASONS.items():
+        rows = np.flatnonzero(mech == name)
+        if len(rows):
+            parts.append(lead(rows, context))
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     pos = out.pop("pos")
     order_rows = np.lexsort((out["rank"], pos))
@@ -248,8 +187,46 @@ def build_reasons(
     return frame.reset_index(drop=True)
 
 
-def _rule_rows(mon, zero, decisions, rules, rule_inputs, xv, features, references, lookup,
-               groups, lang) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class _LeadContext:
+    """What a lead-reason builder may read; ``zero`` maps zero-limit positions to rows."""
+
+    decisions: pd.DataFrame
+    zero: np.ndarray
+    rules: Sequence
+    rule_inputs: pd.DataFrame | None
+    xv: np.ndarray
+    features: list[str]
+    references: pd.Series
+    lookup: dict[str, Feature]
+    groups: Mapping[str, str]
+    lang: str
+
+
+def _policy_rows(pol: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
+    """Rank 1 of a policy refusal: the PD passes the normal cutoff, not the one in force."""
+    d = c.decisions.iloc[c.zero[pol]]
+    cutoff = d["cutoff"].to_numpy(np.float64)
+    normal = d["normal_cutoff"].to_numpy(np.float64)
+    # distance_logit = logit(pd) - logit(cutoff in force)
+    pd_ = sigmoid(d["distance_logit"].to_numpy(np.float64) + logit(cutoff))
+    return {
+        "pos": pol, "rank": np.ones(len(pol), np.int64),
+        "kind": np.full(len(pol), "policy", dtype=object),
+        "group": np.full(len(pol), "", dtype=object),
+        "feature": np.full(len(pol), "", dtype=object),
+        "value": pd_, "reference": cutoff,
+        "contribution": d["distance_logit"].to_numpy(np.float64),
+        "feature_contribution": np.full(len(pol), np.nan),
+        "text": policy_sentences(pd_, normal, cutoff, c.lang),
+    }
+
+
+def _rule_rows(mon: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
+    """Rank 1 of a monitoring freeze: the rule that fired and the user's evidence."""
+    zero, decisions, rules, rule_inputs, xv, features, references, lookup, groups, lang = (
+        c.zero, c.decisions, c.rules, c.rule_inputs, c.xv, c.features, c.references,
+        c.lookup, c.groups, c.lang)
     by_name = {r.name: r for r in rules}
     fired = decisions["rule"].to_numpy().astype(object)[zero[mon]]
     unknown = sorted(set(fired) - set(by_name))
@@ -278,7 +255,7 @@ def _rule_rows(mon, zero, decisions, rules, rule_inputs, xv, features, reference
         feat = lookup.get(rule.feature)
         ref = float(references.get(rule.feature, np.nan))
         unit = feat.unit if feat else "value"
-        rule_text = _OP_WORDS[lang][rule.op] + (" " if lang == "en" else "") + \
+        rule_text = OP_WORDS[lang][rule.op] + (" " if lang == "en" else "") + \
             format_value(rule.threshold, unit)
         out["group"][m] = groups.get(rule.feature, feat.group if feat else "")
         out["feature"][m] = rule.feature
@@ -316,3 +293,12 @@ def decision_summary(sv, decisions: pd.DataFrame) -> pd.DataFrame:
         "normal_cutoff_logit": logit(normal),
         "normal_distance_logit": sv.margin - logit(normal),
     }, index=sv.index)
+
+
+# Mechanisms whose refusal has a reason of its own at rank 1, followed by up to top_k - 1
+# score reasons as "secondary"; a mechanism not listed here (score) is explained by its
+# score reasons alone.  A new mechanism of toolkit.policy.mechanisms adds its builder here.
+LEAD_REASONS: dict[str, Callable[[np.ndarray, _LeadContext], dict[str, np.ndarray]]] = {
+    "policy": _policy_rows,
+    "monitoring": _rule_rows,
+}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import InputError
-from toolkit.explain.shap_values import ShapValues, _max_error
+from toolkit.explain.shap_values import ShapValues, max_additivity_error
 
 
 def reference_points(scorecard, X: pd.DataFrame, approved: np.ndarray) -> pd.Series:
@@ -38,4 +38,4 @@ def scorecard_values(scorecard, X: pd.DataFrame, reference: pd.Series) -> ShapVa
     base = np.full(len(X), (scorecard.offset - ref.sum()) / scorecard.factor)
     margin = scorecard.margin(X[cols]).astype(np.float64)
     return ShapValues(values, base, margin, X.index, tuple(cols), "scorecard",
-                      _max_error(values, base, margin))
+                      max_additivity_error(values, base, margin))

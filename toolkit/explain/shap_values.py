@@ -1,13 +1,15 @@
 """SHAP values of the scorer in log-odds (margin) space, with an additivity check.
 
-Two modes:
+Two algorithms, used by the ``path`` and ``interventional`` explainers
+(:mod:`toolkit.explain.explainers`):
 
 - ``path`` (default): path-dependent TreeSHAP.  For an xgboost model ``shap.TreeExplainer``
-  in this mode simply calls ``Booster.predict(pred_contribs=True)`` (STACK.md: the values are
-  identical, max |diff| 0.0; ``tests/test_explain_shap.py`` checks it), so we call the
-  native routine directly on one DMatrix that also gives the margin.  That skips shap's
-  import (2 s) and a second conversion of the rows, and it is the fastest exact TreeSHAP
-  on this stack.  The base value is the bias column, never ``explainer.expected_value``.
+  in this mode simply calls ``Booster.predict(pred_contribs=True)`` (measured with xgboost
+  3.2 and shap 0.51: the values are identical, max |diff| 0.0; ``tests/test_explain.py``
+  checks it), so we call the native routine directly on one DMatrix that also gives the
+  margin.  That skips shap's import (2 s) and a second conversion of the rows, and it is the
+  fastest exact TreeSHAP on this stack.  The base value is the bias column, never
+  ``explainer.expected_value``.
 - ``interventional``: ``shap.TreeExplainer(booster, data=background, model_output="raw",
   feature_perturbation="interventional")`` on float64 frames.  The background is a sample
   of approved users (:func:`approved_background`), so the values answer "why you, compared
@@ -23,7 +25,6 @@ The booster is already cut at its best iteration (:class:`toolkit.models.xgb.XGB
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,10 +32,7 @@ import pandas as pd
 from toolkit.errors import InputError
 from toolkit.links import sigmoid
 
-MODES = ("path", "interventional")
 ADDITIVITY_TOLERANCE = 1e-4
-
-Mode = Literal["path", "interventional"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +75,11 @@ class ShapValues:
             rows = np.flatnonzero(rows)
         return ShapValues(self.values[rows], self.base[rows], self.margin[rows],
                           self.index[rows], self.features, self.mode,
-                          _max_error(self.values[rows], self.base[rows], self.margin[rows]))
+                          max_additivity_error(self.values[rows], self.base[rows],
+                                               self.margin[rows]))
 
 
-def _max_error(values: np.ndarray, base: np.ndarray, margin: np.ndarray) -> float:
+def max_additivity_error(values: np.ndarray, base: np.ndarray, margin: np.ndarray) -> float:
     if len(margin) == 0:
         return 0.0
     return float(np.max(np.abs(values.sum(axis=1) + base - margin)))
@@ -92,14 +91,6 @@ def _matrix(scorer, X: pd.DataFrame) -> np.ndarray:
         raise InputError(f"rows lack model feature column(s): {', '.join(missing[:5])}; "
                          f"the model expects {len(scorer.features)} columns")
     return np.ascontiguousarray(X[scorer.features].to_numpy(np.float64))
-
-
-def check_additivity(sv: ShapValues, tolerance: float = ADDITIVITY_TOLERANCE) -> None:
-    """Raise ``AssertionError`` when values + base differ from the margin by > ``tolerance``."""
-    if not sv.additivity_max_error <= tolerance:
-        raise AssertionError(
-            f"SHAP additivity error {sv.additivity_max_error:.3g} exceeds {tolerance:g} "
-            f"({sv.mode} mode): values + base do not reproduce the model margin")
 
 
 def path_shap(scorer, X: pd.DataFrame) -> ShapValues:
@@ -115,7 +106,7 @@ def path_shap(scorer, X: pd.DataFrame) -> ShapValues:
     margin = scorer.booster.predict(dm, output_margin=True).astype(np.float64)
     values, base = contribs[:, :-1], contribs[:, -1].copy()
     return ShapValues(np.ascontiguousarray(values), base, margin, X.index,
-                      tuple(scorer.features), "path", _max_error(values, base, margin))
+                      tuple(scorer.features), "path", max_additivity_error(values, base, margin))
 
 
 def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
@@ -160,22 +151,8 @@ def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
     dm = xgb.DMatrix(Xf.to_numpy(), feature_names=list(scorer.features))
     margin = scorer.booster.predict(dm, output_margin=True).astype(np.float64)
     return ShapValues(np.ascontiguousarray(values), base, margin, X.index,
-                      tuple(scorer.features), "interventional", _max_error(values, base, margin))
-
-
-def shap_values(scorer, X: pd.DataFrame, *, mode: Mode = "path",
-                background: pd.DataFrame | None = None, n_jobs: int = 1) -> ShapValues:
-    """SHAP values of ``X`` in ``mode`` (``"path"`` or ``"interventional"``).
-
-    n_jobs: threads for interventional mode (path mode uses the booster's own threads).
-    """
-    if mode == "path":
-        return path_shap(scorer, X)
-    if mode == "interventional":
-        if background is None:
-            raise InputError("interventional mode needs a background of approved users")
-        return interventional_shap(scorer, X, background, n_jobs=n_jobs)
-    raise InputError(f"unknown SHAP mode {mode!r}; allowed: {', '.join(MODES)}")
+                      tuple(scorer.features), "interventional",
+                      max_additivity_error(values, base, margin))
 
 
 def approved_background(X: pd.DataFrame, decisions: pd.DataFrame, size: int, *,

@@ -1,9 +1,9 @@
 """The scoring model: an xgboost booster cut at its best iteration, with its feature list.
 
 Cutting the booster right after early stopping (``booster[: best_iteration + 1]``) means every
-later predict, contribution or saved file uses exactly the trees that were selected: the
-"raw predict uses all trees" trap of STACK.md cannot happen downstream, not even in MLflow's
-pyfunc flavour.
+later predict, contribution or saved file uses exactly the trees that were selected: the trap
+"a raw predict after early stopping uses all trees" cannot happen downstream, not even in
+MLflow's pyfunc flavour.
 """
 
 from __future__ import annotations

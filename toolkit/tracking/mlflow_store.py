@@ -3,7 +3,7 @@
 Conventions (a contract other stages, notebooks and users rely on):
 
 - store: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``tracking.uri`` in the config >
-  the embedded ``sqlite:///<cwd>/mlflow.db``, always set explicitly (STACK.md: an implicit
+  the embedded ``sqlite:///<cwd>/mlflow.db``, always set explicitly (MLflow 3: an implicit
   store may silently switch to the deprecated file store);
 - metrics ``{split}_{metric}``, explanation metrics ``explain_*``; params = flattened config;
 - tags on every run: ``toolkit.dataset_hash``, ``toolkit.config_hash``, ``toolkit.git_commit``,
