@@ -17,7 +17,7 @@ import xgboost as xgb
 from toolkit.config import build_config
 from toolkit.data.table import from_dataset
 from toolkit.models.train import dmatrices, fit_xgboost, xgb_params
-from toolkit.workflows.train import load_or_generate
+from toolkit.source import load_or_generate
 
 
 def best_of(fn, repeats):

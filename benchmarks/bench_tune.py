@@ -25,9 +25,9 @@ import time
 
 from toolkit.config import build_config
 from toolkit.models.train import dmatrices, evaluate, fit_xgboost
+from toolkit.source import prepare_table
 from toolkit.tune.quality import explain_metrics
-from toolkit.workflows.train import build_table
-from toolkit.workflows.tune import trials_per_minute, tune_experiment
+from toolkit.workflows.tune import tune_experiment
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average before: {load}; model.nthread = {cfg.model.nthread}")
     t0 = time.perf_counter()
-    prepared = build_table(cfg, args.data)
+    prepared = prepare_table(cfg, args.data)
     table = prepared[0]
     print(f"dataset {table.source}: {len(table.X):,} rows x {table.X.shape[1]} features "
           f"(table built in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} cores")
@@ -66,8 +66,9 @@ def main() -> None:
                                 resume=False)
             total = time.perf_counter() - t0
             results[pruner] = r
-            rows.append((pruner, r.counts["complete"], r.counts["pruned"], r.search_seconds,
-                         trials_per_minute(r), total))
+            st = r.study
+            rows.append((pruner, st.counts["complete"], st.counts["pruned"], st.search_seconds,
+                         st.trials_per_minute, total))
 
     print(f"\n{'pruner':<8} {'complete':>8} {'pruned':>7} {'search s':>9} "
           f"{'trials/min':>11} {'total s':>8}")
@@ -82,7 +83,8 @@ def main() -> None:
                     (f"tuned ({args.trials} trials, none)", results["none"].metrics)):
         print(f"{name:<28} {m['valid_auc']:>9.4f} {m['test_auc']:>9.4f} {m['test_ks']:>8.4f} "
               f"{m.get('explain_top1_group_accuracy', float('nan')):>12.4f}")
-    print(f"\ntuned params (median study, trial {tuned.best_trial}): {tuned.best_params}")
+    print(f"\ntuned params (median study, trial {tuned.study.best_trial}): "
+          f"{tuned.study.best_params}")
     print(f"explain_stability_top1 across the best 5 trials: "
           f"{tuned.metrics.get('explain_stability_top1', float('nan')):.3f} "
           f"({tuned.metrics.get('explain_stability_rows', 0):.0f} zero-limit users, valid)")

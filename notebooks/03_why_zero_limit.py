@@ -26,8 +26,8 @@ from toolkit.data.personas import high_activity_poor_repayment
 from toolkit.data.table import from_dataset
 from toolkit.explain import explain_table
 from toolkit.explain.figures import waterfall
+from toolkit.workflows.fitted import fit_models
 from toolkit.workflows.notebook import baseline_world
-from toolkit.workflows.train import fit_models
 
 cfg, ds = baseline_world()
 table = from_dataset(ds, cfg)

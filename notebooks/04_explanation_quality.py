@@ -26,8 +26,8 @@ import pandas as pd
 from toolkit.data.table import from_dataset
 from toolkit.explain import explain_scorecard, explain_table, top_groups
 from toolkit.vocab import REASON_GROUPS
+from toolkit.workflows.fitted import fit_models
 from toolkit.workflows.notebook import baseline_world
-from toolkit.workflows.train import fit_models
 
 cfg, ds = baseline_world()
 table = from_dataset(ds, cfg)

@@ -17,7 +17,8 @@ from toolkit.data.dataset import load_dataset
 from toolkit.data.table import from_table
 from toolkit.errors import DataError, InputError
 from toolkit.models.train import monotonicity_violations
-from toolkit.workflows.train import reproduce, train_experiment
+from toolkit.workflows.reload import reproduce
+from toolkit.workflows.train import train_experiment
 
 runner = CliRunner()
 SMALL_MODEL = {"n_estimators": 150, "learning_rate": 0.1}

@@ -27,9 +27,9 @@ from toolkit.cli import app
 from toolkit.config import build_config
 from toolkit.config.tune import OBJECTIVES
 from toolkit.errors import ConfigError
+from toolkit.source import prepare_table
 from toolkit.tune import champion_decision, pick_pareto, top1_stability
 from toolkit.tune.study import derived_seed, redact
-from toolkit.workflows.train import build_table
 from toolkit.workflows.tune import tune_experiment
 
 runner = CliRunner()
@@ -80,7 +80,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prepared(small_world):
     path, _, _ = small_world
-    return build_table(config(), path)
+    return prepare_table(config(), path)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_parent_records_best_summary_figures_and_the_refit(tuned, store):
     study = load(storage_of(store), "nested")
     m = parent.data.metrics
     assert m["best_val_auc"] == pytest.approx(study.best_value)
-    assert tuned.best_trial == study.best_trial.number
+    assert tuned.study.best_trial == study.best_trial.number
     # the pick is a tag and an artifact, never a param (a resumed run could not update it)
     assert json.loads(parent.data.tags["toolkit.best_params"]) == study.best_trial.params
     assert parent.data.tags["toolkit.best_trial"] == str(study.best_trial.number)
@@ -166,7 +166,7 @@ def test_parent_records_best_summary_figures_and_the_refit(tuned, store):
     assert sorted(table["number"]) == [t.number for t in study.trials]
     assert "val_auc" in table.columns
     assert tuned.model_version is not None
-    assert parent.data.tags["toolkit.champion_decision"] == tuned.champion.decision
+    assert parent.data.tags["toolkit.champion_decision"] == tuned.study.champion.decision
 
 
 def test_reproduce_refuses_a_study_run_and_a_trial_run(tuned, store):
@@ -236,7 +236,7 @@ def test_two_workers_share_one_study_without_repeating_work(small_world, store, 
     assert len(params) == len(set(params)), "two workers sampled the same parameters"
     pids = {t.user_attrs["toolkit.worker"]["pid"] for t in study.trials}
     assert len(pids) == 2, "both workers ran trials"
-    assert result.counts["complete"] >= 30
+    assert result.study.counts["complete"] >= 30
     assert len({derived_seed(0, s, w) for s in range(3) for w in range(4)}) == 12
 
 
@@ -344,25 +344,25 @@ def test_champion_alias_moves_only_for_a_better_model_on_the_same_data(small_wor
         cfg = build_config({"world": WORLD, "model": MODEL, "tracking": {"model_name": name},
                             "tune": {"trials": 2, "pruner": "none", "space": space}})
         return tune_experiment(cfg, stem=stem, data=path, uri=store, prepared=prepared,
-                               after_fit=lambda trained, run: None)  # no explanation stage
+                               explain=lambda fitted, run: None)  # no explanation stage
 
     def alias():
         return str(MlflowClient(store).get_model_version_by_alias(name, "champion").version)
 
     poor = run(f"{name}-a", poor_space)
-    assert poor.champion.decision == "first" and alias() == poor.model_version
+    assert poor.study.champion.decision == "first" and alias() == poor.model_version
     good = run(f"{name}-b", SPACE)
     assert good.metrics["test_auc"] > poor.metrics["test_auc"]
-    assert good.champion.decision == "promoted" and alias() == good.model_version
+    assert good.study.champion.decision == "promoted" and alias() == good.model_version
     worse = run(f"{name}-c", poor_space)
-    assert worse.champion.decision == "kept" and alias() == good.model_version
+    assert worse.study.champion.decision == "kept" and alias() == good.model_version
     tags = MlflowClient(store).get_run(worse.run_id).data.tags
     assert tags["toolkit.champion_decision"] == "kept"
-    assert tags["toolkit.champion_message"] == worse.champion.message
+    assert tags["toolkit.champion_message"] == worse.study.champion.message
     # a champion trained on other data is not compared, even by a model it would lose to
     MlflowClient(store).set_tag(good.run_id, "toolkit.dataset_hash", "f" * 64)
     other = run(f"{name}-d", poor_space)
-    assert other.champion.decision == "not_compared" and alias() == good.model_version
+    assert other.study.champion.decision == "not_compared" and alias() == good.model_version
 
 
 # -- multi-objective -------------------------------------------------------------------------
@@ -379,17 +379,17 @@ def test_multi_objective_logs_the_pareto_front_and_refits_the_picked_trial(small
                  pareto_pick="balanced")
     result = tune_experiment(cfg, stem="pareto", data=path, uri=store, prepared=prepared)
     study = load(storage_of(store), "pareto")
-    front = result.pareto
+    front = result.study.pareto
     assert len(front) >= 1 and front["picked"].sum() == 1
-    assert int(front.index[front["picked"]][0]) == result.best_trial
+    assert int(front.index[front["picked"]][0]) == result.study.best_trial
     values = front[["val_auc", "val_explain_top1_group_accuracy"]].to_numpy()
     for i in range(len(values)):  # nobody on the front dominates another front member
         assert not any(_dominates(values[j], values[i]) for j in range(len(values)) if j != i)
     for t in study.get_trials(states=(TrialState.COMPLETE,)):
         if t.number not in front.index:
             assert any(_dominates(v, t.values) for v in values)
-    picked = study.trials[result.best_trial]
-    assert result.best_values == {"val_auc": picked.values[0],
+    picked = study.trials[result.study.best_trial]
+    assert result.study.best_values == {"val_auc": picked.values[0],
                                   "val_explain_top1_group_accuracy": picked.values[1]}
     client = MlflowClient(store)
     m = client.get_run(result.run_id).data.metrics

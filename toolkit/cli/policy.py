@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli import app
+from toolkit.cli.app import app
 from toolkit.cli.common import console, guard
 
 
@@ -35,8 +35,8 @@ def policy_compare(
     from toolkit.errors import DataError
     from toolkit.policy import LimitPolicy
     from toolkit.policy.counterfactual import tightening_effect
+    from toolkit.source import check_dataset
     from toolkit.vocab import DECISIONS
-    from toolkit.workflows.train import check_dataset
 
     cfg = load_config(config)
     configured = cfg.policy

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli import app
+from toolkit.cli.app import app
 from toolkit.cli.common import (
     DataPath,
     ExperimentFile,

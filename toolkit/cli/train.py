@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli import app
+from toolkit.cli.app import app
 from toolkit.cli.common import DataPath, ExperimentFile, Sets, TrackingUri, console, guard
 
 
@@ -72,7 +72,7 @@ def reproduce(
 ) -> None:
     """Re-run a logged run from its logged config and dataset; report whether the metrics and
     the model bytes are identical (exit 0) or not (exit 1)."""
-    from toolkit.workflows.train import reproduce as run_reproduce
+    from toolkit.workflows.reload import reproduce as run_reproduce
 
     with console.status("re-training from the logged config"):
         rep = run_reproduce(run_id, uri=tracking_uri)
@@ -117,18 +117,17 @@ def export_table(
 ) -> None:
     """Export the synthetic data as one flat table (features, label, split): the
     bring-your-own-table format. Truth columns are left out."""
-    import os
-
     from toolkit.config import load_config
     from toolkit.errors import InputError
-    from toolkit.workflows.train import build_table
+    from toolkit.files import staged_file
+    from toolkit.source import prepare_table
 
     if out.suffix not in {".csv", ".parquet"}:
         raise InputError(f"output {str(out)!r} must end in .csv or .parquet")
     if out.exists() and not overwrite:
         raise InputError(f"output {str(out)!r} already exists; pass --overwrite to replace it")
     cfg = load_config(config)
-    table, _ = build_table(cfg, data)
+    table, _ = prepare_table(cfg, data)
     flat = table.X.copy()
     flat["segment"] = table.world.users.set_index("user_id").loc[flat.index, "segment"] \
         .astype(str).to_numpy()
@@ -136,11 +135,9 @@ def export_table(
     flat["split"] = table.split
     flat["default_12m"] = table.y
     flat = flat.reset_index()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if out.suffix == ".csv":
-        flat.to_csv(tmp, index=False)
-    else:
-        flat.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
+    with staged_file(out) as tmp:
+        if out.suffix == ".csv":
+            flat.to_csv(tmp, index=False)
+        else:
+            flat.to_parquet(tmp, index=False)
     console.print(f"[green]wrote[/] {out}  rows={len(flat):,} columns={flat.shape[1]}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli import app
+from toolkit.cli.app import app
 from toolkit.cli.common import DataPath, Sets, TrackingUri, console, err_console, guard
 
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
@@ -53,7 +53,7 @@ def tune(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from toolkit.config import TuneConfig, load_config
-    from toolkit.workflows.tune import check_arguments, trials_per_minute, tune_experiment
+    from toolkit.workflows.tune import check_arguments, tune_experiment
 
     check_arguments(trials=trials, timeout=timeout, workers=workers)
     cfg = load_config(experiment, sets or [])
@@ -65,16 +65,18 @@ def tune(
             timeout=timeout, workers=workers, storage=storage, resume=resume,
             progress=lambda stage: bar.update(task, description=stage),
             on_trial=lambda done, total: bar.update(task, completed=done, total=total))
-    _print_result(result, trials_per_minute(result))
+    _print_result(result)
 
 
-def _print_result(result, tpm: float) -> None:
+def _print_result(fitted) -> None:
     from rich.table import Table
 
+    result = fitted.study
     c = result.counts
     console.print(f"study [bold]{result.study_name}[/] in {result.storage}: "
                   f"{c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
-                  f"({result.session_trials} this session, {tpm:.1f} trials/min)")
+                  f"({result.session_trials} this session, "
+                  f"{result.trials_per_minute:.1f} trials/min)")
     values = ", ".join(f"{k} {v:.4f}" for k, v in result.best_values.items())
     console.print(f"refit trial {result.best_trial}: {values}")
     t = Table(title="chosen parameters and test metrics")
@@ -83,9 +85,9 @@ def _print_result(result, tpm: float) -> None:
     for k, v in sorted(result.best_params.items()):
         t.add_row(f"model.{k}", f"{v:.4g}" if isinstance(v, float) else str(v))
     for k in KEY_METRICS:
-        if k in result.metrics:
-            t.add_row(k, f"{result.metrics[k]:.4f}")
+        if k in fitted.metrics:
+            t.add_row(k, f"{fitted.metrics[k]:.4f}")
     console.print(t)
     console.print(f"champion: {result.champion.decision}: {result.champion.message}")
-    console.print(f"study run: [bold]{result.run_id}[/]")
+    console.print(f"study run: [bold]{fitted.run_id}[/]")
     console.print("open the MLflow UI with: [bold]toolkit ui[/]")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolkit.calendar import month_index, month_label, parse_month
-from toolkit.vocab import LANGS, MODEL_EXPLAINERS, REASON_GROUPS, SEGMENTS
+from toolkit.vocab import EXPLAINERS, LANGS, MODEL_EXPLAINERS, REASON_GROUPS, SEGMENTS
 
 
 class _Strict(BaseModel):
@@ -240,7 +240,7 @@ class ScorecardConfig(_Strict):
 
 
 class ExplainConfig(_Strict):
-    """Settings of the SHAP explanation stage."""
+    """Settings of the explanation stage (explainers: toolkit/explain/explainers.py)."""
 
     mode: Literal[MODEL_EXPLAINERS] = Field(
         "path", description="path (exact native TreeSHAP) or interventional (approved users)")
@@ -250,6 +250,9 @@ class ExplainConfig(_Strict):
     interaction_sample: int = Field(300, ge=10, description="rows for SHAP interaction values")
     interventional_rows: int = Field(2000, ge=10, description="rows explained interventionally")
     lang: Literal[LANGS] = Field("en", description="language of reason sentences")
+    compare: tuple[Literal[EXPLAINERS], ...] = Field(
+        EXPLAINERS, description="explainers also measured against the truth (metrics with "
+        "their suffix); mode itself and a disabled scorecard are skipped")
 
 
 class TrackingConfig(_Strict):

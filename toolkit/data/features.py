@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import DataError, InputError
-from toolkit.vocab import REASON_GROUPS, SEGMENTS
+from toolkit.vocab import SEGMENTS
 
 HISTORY_COLUMNS = (
     "txn_count", "spend", "active_days", "inflow", "balance", "draw_count", "draw_amount",
@@ -526,9 +526,3 @@ def model_columns(
             if f.group not in drop_groups and f.name not in drop_features]
     assert not set(cols) & set(FORBIDDEN)
     return cols
-
-
-def check_groups(groups: Iterable[str]) -> None:
-    for g in groups:
-        if g not in REASON_GROUPS:
-            raise InputError(f"unknown reason group {g!r}; allowed: {', '.join(REASON_GROUPS)}")

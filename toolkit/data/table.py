@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import ExperimentConfig, TableSchema
-from toolkit.data.dataset import Dataset, sha256_file
+from toolkit.data.dataset import Dataset
 from toolkit.data.features import Feature, build_features, model_columns, registry
 from toolkit.data.splits import SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError
+from toolkit.provenance import sha256_file
 
 
 @dataclass(frozen=True)

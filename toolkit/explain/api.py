@@ -32,6 +32,7 @@ from toolkit.explain.result import ExplanationResult
 from toolkit.explain.shap_values import ADDITIVITY_TOLERANCE, ShapValues, path_shap
 from toolkit.explain.text import check_lang
 from toolkit.links import sigmoid
+from toolkit.models.train import evaluate
 from toolkit.policy import policy_for
 
 
@@ -118,8 +119,6 @@ def explain_table(
     top_k = check_top_k(config.top_k if top_k is None else top_k)
     policy = policy or PolicyConfig()
     if decisions is None:
-        from toolkit.models.train import evaluate
-
         _, decisions = evaluate(table, model.predict_pd(table.X), policy, splits=())
     decisions = _aligned(decisions, table.X.index)
     pos = _select(table, split, users)

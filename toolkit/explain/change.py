@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import PolicyConfig
+from toolkit.data.features import build_features
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values
 from toolkit.explain.shap_values import ShapValues, path_shap
@@ -81,8 +82,6 @@ def explain_change(
     Returns one row per eligible user (index ``user_id``) with :data:`CHANGE_COLUMNS` and one
     ``delta_<group>`` column per group (log-odds; they sum to ``margin_change``).
     """
-    from toolkit.data.features import build_features
-
     policy = policy or PolicyConfig()
     groups = dict(groups or table.groups)
     features = list(scorer.features)

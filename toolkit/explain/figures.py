@@ -32,6 +32,15 @@ def _top_features(values: np.ndarray, features: Sequence[str], n: int) -> list[i
     return list(np.argsort(-imp, kind="stable")[: min(n, len(features))])
 
 
+def _sample(values: np.ndarray, X: pd.DataFrame, max_points: int,
+            seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """At most ``max_points`` rows of ``values`` and ``X``, a seeded sample in row order."""
+    if len(values) <= max_points:
+        return values, X
+    pick = np.sort(np.random.default_rng(seed).choice(len(values), max_points, replace=False))
+    return values[pick], X.iloc[pick]
+
+
 def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
              max_display: int = 15, max_points: int = 3000, seed: int = 0,
              title: str = "SHAP values (log-odds of default)"):
@@ -41,11 +50,8 @@ def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
     """
     from matplotlib import colormaps
 
-    values = np.asarray(values, dtype=np.float64)
+    values, X = _sample(np.asarray(values, dtype=np.float64), X, max_points, seed)
     features = list(features)
-    if len(values) > max_points:
-        pick = np.sort(np.random.default_rng(seed).choice(len(values), max_points, replace=False))
-        values, X = values[pick], X.iloc[pick]
     top = _top_features(values, features, max_display)
     fig = _figure(8, 0.42 * len(top) + 1.5)
     ax = fig.add_subplot()
@@ -111,11 +117,8 @@ def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: s
 def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
                top: int = 4, max_points: int = 3000, seed: int = 0):
     """Dependence (scatter) plots of the ``top`` features: feature value against its SHAP."""
-    values = np.asarray(values, dtype=np.float64)
+    values, X = _sample(np.asarray(values, dtype=np.float64), X, max_points, seed)
     features = list(features)
-    if len(values) > max_points:
-        pick = np.sort(np.random.default_rng(seed).choice(len(values), max_points, replace=False))
-        values, X = values[pick], X.iloc[pick]
     idx = _top_features(values, features, top)
     cols = 2 if len(idx) > 1 else 1
     rows = int(np.ceil(len(idx) / cols))

@@ -117,7 +117,7 @@ class ExplanationResult:
     def figures(self, *, top: int = 4, seed: int = 0,
                 waterfall_user=None) -> dict[str, object]:
         """The global views and one waterfall, as matplotlib Figures keyed by file stem."""
-        from toolkit.explain import figures as F
+        import toolkit.explain.figures as F
 
         sv, X = self.shap, self.X
         zero = self.decisions["zero"].to_numpy(bool)

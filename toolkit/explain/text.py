@@ -74,30 +74,29 @@ def policy_sentences(pd_: np.ndarray, normal: np.ndarray, cutoff: np.ndarray,
     return out
 
 
+_CHANGE = {
+    "en": {"sep": ", ", "none": "no group rose",
+           "since": "In {period_before} ({months} months earlier) the limit was CNY "
+                    "{limit_before:,.0f}; since then the risk log-odds changed by "
+                    "{margin_change:+.2f}, mainly from: {parts}.",
+           "moved": " The cutoff in force also moved from {cutoff_before:.0%} to "
+                    "{cutoff_now:.0%} (policy part {policy_part:+.2f}).",
+           "kept": " The cutoff in force did not change ({cutoff_now:.0%})."},
+    "zh": {"sep": "，", "none": "无明显上升的因素",
+           "since": "{period_before}（{months}个月前）额度为{limit_before:,.0f}元；此后风险对数"
+                    "几率变化{margin_change:+.2f}，主要来自：{parts}。",
+           "moved": "同期现行违约概率阈值由{cutoff_before:.0%}调整为{cutoff_now:.0%}"
+                    "（政策部分 {policy_part:+.2f}）。",
+           "kept": "同期阈值未变（{cutoff_now:.0%}）。"},
+}
+
+
 def change_sentence(row: pd.Series, *, lang: str = "en", top: int = 3) -> str:
-    """A readable summary of one row of :func:`explain_change`."""
-    lang = check_lang(lang)
+    """A readable summary of one row of :func:`toolkit.explain.change.explain_change`."""
+    t = _CHANGE[check_lang(lang)]
     deltas = {c[len("delta_"):]: float(row[c]) for c in row.index if c.startswith("delta_")}
     up = sorted(((g, v) for g, v in deltas.items() if v > 0), key=lambda t: -t[1])[:top]
-    if lang == "zh":
-        parts = "，".join(f"{group_label(g, 'zh')} {v:+.2f}" for g, v in up) or "无明显上升的因素"
-        text = (f"{row['period_before']}（{row['month_now'] - row['month_before']}个月前）额度为"
-                f"{row['limit_before']:,.0f}元；此后风险对数几率变化{row['margin_change']:+.2f}，"
-                f"主要来自：{parts}。")
-        if row["cutoff_changed"]:
-            text += (f"同期现行违约概率阈值由{row['cutoff_before']:.0%}调整为"
-                     f"{row['cutoff_now']:.0%}（政策部分 {row['policy_part']:+.2f}）。")
-        else:
-            text += f"同期阈值未变（{row['cutoff_now']:.0%}）。"
-        return text
-    parts = ", ".join(f"{group_label(g)} {v:+.2f}" for g, v in up) or "no group rose"
-    text = (f"In {row['period_before']} ({row['month_now'] - row['month_before']} months "
-            f"earlier) the limit was CNY {row['limit_before']:,.0f}; since then the risk "
-            f"log-odds changed by {row['margin_change']:+.2f}, mainly from: {parts}.")
-    if row["cutoff_changed"]:
-        text += (f" The cutoff in force also moved from {row['cutoff_before']:.0%} to "
-                 f"{row['cutoff_now']:.0%} (policy part {row['policy_part']:+.2f}).")
-    else:
-        text += f" The cutoff in force did not change ({row['cutoff_now']:.0%})."
-    return text
-
+    parts = t["sep"].join(f"{group_label(g, lang)} {v:+.2f}" for g, v in up) or t["none"]
+    values = {**row.to_dict(), "months": row["month_now"] - row["month_before"],
+              "parts": parts}
+    return (t["since"] + (t["moved"] if row["cutoff_changed"] else t["kept"])).format(**values)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toolkit.errors import InputError
 from toolkit.links import sigmoid
 
 
@@ -30,8 +31,6 @@ class XGBScorer:
 
         missing = [c for c in self.features if c not in X.columns]
         if missing:
-            from toolkit.errors import InputError
-
             raise InputError(f"input lacks model feature column(s): {', '.join(missing[:5])}")
         return xgb.DMatrix(X[self.features].to_numpy(np.float64), feature_names=self.features)
 
@@ -42,10 +41,6 @@ class XGBScorer:
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of default, shape (n,)."""
         return sigmoid(self.margin(X))
-
-    def contribs(self, X: pd.DataFrame) -> np.ndarray:
-        """Exact path-dependent TreeSHAP in log-odds, shape (n, p + 1); last column = base."""
-        return self.booster.predict(self._dmatrix(X), pred_contribs=True).astype(np.float64)
 
     def to_bytes(self) -> bytes:
         return bytes(self.booster.save_raw("ubj"))

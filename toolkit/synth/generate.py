@@ -30,12 +30,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from toolkit.config import ExperimentConfig, build_config
-from toolkit.data.dataset import DatasetWriter, check_target, versions
+from toolkit.data.dataset import DatasetWriter, check_target
 from toolkit.data.features import HistoryPanel, build_features
 from toolkit.data.splits import SPLITS, assign_splits
 from toolkit.errors import InputError
 from toolkit.links import sigmoid
 from toolkit.policy import LimitPolicy
+from toolkit.provenance import versions
 from toolkit.synth.behaviour import HISTORY_DTYPES, simulate_history
 from toolkit.synth.macro import macro_calendar
 from toolkit.synth.population import draw_population
@@ -132,21 +133,19 @@ def _block_sizes(n_users: int, block_size: int) -> list[int]:
     return [block_size] * full + ([rest] if rest else [])
 
 
-def resolve(
-    n_users: int | None = None,
-    *,
-    config: ExperimentConfig | None = None,
-    seed: int | None = None,
-    out: str | Path | None = None,
-    overwrite: bool = False,
-    workers: int = 1,
-) -> tuple[ExperimentConfig, Path]:
+def resolve(n_users: int | None = None, **settings) -> tuple[ExperimentConfig, Path]:
     """Validate the generation settings; return the effective config and output folder.
 
-    Raises :class:`InputError` (nothing written) for a bad user count, seed, worker count,
-    monitoring rule, or an output folder that exists (without ``overwrite``) or is not
-    writable.
+    n_users and settings (``config``, ``seed``, ``out``, ``overwrite``, ``workers``) are
+    those of :func:`generate`.  Raises :class:`InputError` (nothing written) for a bad user
+    count, seed, worker count, monitoring rule, or an output folder that exists (without
+    ``overwrite``) or is not writable.
     """
+    config, seed, out = settings.get("config"), settings.get("seed"), settings.get("out")
+    workers = settings.get("workers", 1)
+    unknown = set(settings) - {"config", "seed", "out", "overwrite", "workers"}
+    if unknown:
+        raise TypeError(f"resolve() got unexpected settings {sorted(unknown)}")
     cfg = config or build_config({})
     world_over = {}
     if n_users is not None:
@@ -161,7 +160,7 @@ def resolve(
         raise InputError(f"workers must be at least 1, got {workers}")
     LimitPolicy(cfg.world.platform)
     out = Path(out) if out is not None else default_output(cfg)
-    check_target(out, overwrite=overwrite)
+    check_target(out, overwrite=settings.get("overwrite", False))
     return cfg, out
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from toolkit.metrics import auc
 from toolkit.vocab import REASON_GROUPS
 
 INTERCEPT = -3.1
@@ -90,6 +91,4 @@ def rank_adverse(contrib: np.ndarray, k: int = 3) -> np.ndarray:
 
 def oracle_auc(true_pd: np.ndarray, label: np.ndarray) -> float:
     """AUC of ranking by the true PD (the best any model can do in expectation)."""
-    from toolkit.metrics import auc
-
     return auc(label, true_pd)

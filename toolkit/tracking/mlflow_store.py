@@ -1,4 +1,4 @@
-"""MLflow tracking: the only module that imports mlflow.
+"""The MLflow store: the only module that imports mlflow.
 
 Conventions (a contract other stages, notebooks and users rely on):
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -28,10 +27,9 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import InputError
+from toolkit.tracking.base import RunRecord
 
 DEFAULT_DB = "mlflow.db"
-TAG_PREFIX = "toolkit."
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def resolve_uri(uri: str | None = None, config_uri: str | None = None) -> str:
@@ -109,82 +107,52 @@ def experiment_id(name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=_artifact_root(uri))
 
 
-def git_commit() -> str:
-    """The commit of the toolkit's checkout (with ``-dirty`` if it has local changes)."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=5,
-                               check=True).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+class MlflowRun:
+    """The :class:`~toolkit.tracking.base.Run` of one MLflow run.
 
+    Every call names this run's id explicitly, so a handle logs to its own run even while a
+    nested run is the active one (the parent of ``toolkit run`` is tagged from inside its
+    children's stages).
+    """
 
-def toolkit_version() -> str:
-    import importlib.metadata as md
+    def __init__(self, run_id: str, uri: str):
+        from mlflow.tracking import MlflowClient
 
-    try:
-        return md.version("zero-limit-toolkit")
-    except md.PackageNotFoundError:
-        return "unknown"
-
-
-def standard_tags(*, dataset_hash: str, config_hash: str, model_family: str,
-                  **extra: str) -> dict[str, str]:
-    tags = {
-        "toolkit.dataset_hash": dataset_hash,
-        "toolkit.config_hash": config_hash,
-        "toolkit.git_commit": git_commit(),
-        "toolkit.version": toolkit_version(),
-        "toolkit.model_family": model_family,
-    }
-    tags.update({f"toolkit.{k}": str(v) for k, v in extra.items()})
-    return tags
-
-
-class Run:
-    """A thin handle on an active MLflow run: log params, metrics, tables, figures, models."""
-
-    def __init__(self, run_id: str):
         self.run_id = run_id
+        self._client = MlflowClient(uri)
 
     def log_params(self, params: dict[str, Any]) -> None:
-        import mlflow
+        from mlflow.entities import Param
 
-        clean = {k: ("" if v is None else json.dumps(v) if isinstance(v, list | dict) else v)
-                 for k, v in params.items()}
-        mlflow.log_params(clean)
+        self._client.log_batch(self.run_id, params=[
+            Param(k, "" if v is None else json.dumps(v) if isinstance(v, list | dict)
+                  else str(v)) for k, v in params.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import math
+        import time
 
-        import mlflow
+        from mlflow.entities import Metric
 
-        clean = {k: float(v) for k, v in metrics.items()
-                 if v is not None and not (isinstance(v, float) and math.isnan(v))}
-        mlflow.log_metrics(clean, step=step)
+        now = int(time.time() * 1000)
+        self._client.log_batch(self.run_id, metrics=[
+            Metric(k, float(v), now, step or 0) for k, v in metrics.items()
+            if v is not None and not (isinstance(v, float) and math.isnan(v))])
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        import mlflow
+        from mlflow.entities import RunTag
 
-        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        self._client.log_batch(self.run_id,
+                               tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_dict(self, data: dict, path: str) -> None:
-        import mlflow
-
-        mlflow.log_dict(data, path)
+        self._client.log_dict(self.run_id, data, path)
 
     def log_text(self, text: str, path: str) -> None:
-        import mlflow
-
-        mlflow.log_text(text, path)
+        self._client.log_text(self.run_id, text, path)
 
     def log_frame(self, df: pd.DataFrame, path: str) -> None:
         """A table as an artifact: ``.parquet``, ``.csv`` or ``.html`` by the path's suffix."""
-        import mlflow
-
         with tempfile.TemporaryDirectory() as tmp:
             f = Path(tmp) / Path(path).name
             if f.suffix == ".parquet":
@@ -193,39 +161,36 @@ class Run:
                 f.write_text(df.to_html(), encoding="utf-8")
             else:
                 df.to_csv(f, index=True)
-            mlflow.log_artifact(str(f), str(Path(path).parent) if "/" in path else None)
+            self.log_file(f, str(Path(path).parent) if "/" in path else None)
 
     def log_figure(self, fig, path: str) -> None:
         import matplotlib.pyplot as plt
-        import mlflow
 
-        mlflow.log_figure(fig, path)
+        self._client.log_figure(self.run_id, fig, path)
         plt.close(fig)
 
     def log_file(self, local: str | Path, artifact_dir: str | None = None) -> None:
-        import mlflow
-
-        mlflow.log_artifact(str(local), artifact_dir)
+        self._client.log_artifact(self.run_id, str(local), artifact_dir)
 
     def log_folder(self, local: str | Path, artifact_dir: str | None = None) -> None:
-        import mlflow
-
-        mlflow.log_artifacts(str(local), artifact_dir)
+        self._client.log_artifacts(self.run_id, str(local), artifact_dir)
 
     def log_dataset(self, manifest_path: str | Path, *, name: str, digest: str,
                     context: str = "training") -> None:
-        """Dataset lineage: ``mlflow.log_input`` with the dataset's manifest as the source."""
-        import mlflow
+        """Dataset lineage: an MLflow dataset input with the dataset's manifest as source."""
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
         with warnings.catch_warnings():
             # Two registered local sources both claim a file path; either is right here.
             warnings.filterwarnings("ignore", message="The specified dataset source can be "
                                     "interpreted in multiple ways")
             source = resolve_dataset_source(str(Path(manifest_path).resolve()))
-        mlflow.log_input(MetaDataset(source=source, name=name, digest=digest[:32]),
-                         context=context)
+        dataset = MetaDataset(source=source, name=name, digest=digest[:32])
+        self._client.log_inputs(self.run_id, datasets=[DatasetInput(
+            dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)])])
 
     def log_xgboost(self, scorer, example: pd.DataFrame, *, register_as: str | None) -> dict:
         """Log the booster natively (ubj) with signature and input example; register it.
@@ -238,6 +203,10 @@ class Run:
         import xgboost
         from mlflow.models import infer_signature
 
+        # A logged model attaches to the active run (MLflow's model API has no run id).
+        active = mlflow.active_run()
+        if active is None or active.info.run_id != self.run_id:
+            raise RuntimeError(f"log_xgboost needs run {self.run_id} to be the active run")
         ex = example[scorer.features].head(5)
         sig = infer_signature(ex, scorer.predict_pd(ex))
         info = mlflow.xgboost.log_model(scorer.booster, name="model", signature=sig,
@@ -247,7 +216,7 @@ class Run:
         with tempfile.TemporaryDirectory() as tmp:
             f = Path(tmp) / "model.ubj"
             scorer.save(f)
-            mlflow.log_artifact(str(f), "scorer")
+            self.log_file(f, "scorer")
         version = getattr(info, "registered_model_version", None)
         return {"model_uri": info.model_uri, "version": None if version is None else str(version)}
 
@@ -255,7 +224,7 @@ class Run:
 @contextmanager
 def start_run(*, experiment: str, run_name: str, tags: dict[str, str],
               uri: str, parent_run_id: str | None = None,
-              run_id: str | None = None) -> Iterator[Run]:
+              run_id: str | None = None) -> Iterator[MlflowRun]:
     """Start (or resume, with ``run_id``) a run; a failure inside marks it FAILED."""
     import mlflow
 
@@ -270,22 +239,12 @@ def start_run(*, experiment: str, run_name: str, tags: dict[str, str],
         kwargs = {"run_id": run_id, "nested": mlflow.active_run() is not None}
     active = mlflow.start_run(**kwargs)
     try:
-        yield Run(active.info.run_id)
+        yield MlflowRun(active.info.run_id, uri)
     except BaseException:
         mlflow.end_run(status="FAILED")
         raise
     else:
         mlflow.end_run(status="FINISHED")
-
-
-def log_environment(run: Run) -> None:
-    """Locked dependencies: ``uv.lock`` when the checkout has one, and installed versions."""
-    from toolkit.data.dataset import versions
-
-    lock = REPO_ROOT / "uv.lock"
-    if lock.is_file():
-        run.log_file(lock, "environment")
-    run.log_dict(versions(), "environment/versions.json")
 
 
 # -- reading runs back -----------------------------------------------------------------------
@@ -294,12 +253,12 @@ def model_run(run_id: str, uri: str, family: str = "xgboost") -> str:
     """The run holding a model: ``run_id`` itself, or for a ``toolkit run`` parent run, its
     child of ``family`` (so the id printed first works everywhere)."""
     run = get_run(run_id, uri)
-    if run.data.tags.get("toolkit.model_family") != "pipeline":
+    if run.tags.get("toolkit.model_family") != "pipeline":
         return run_id
     from mlflow.tracking import MlflowClient
 
     found = MlflowClient(uri).search_runs(
-        [run.info.experiment_id],
+        [run.experiment_id],
         f"tags.`mlflow.parentRunId` = '{run_id}' and tags.`toolkit.model_family` = '{family}'",
         order_by=["attributes.start_time DESC"], max_results=1)
     if not found:
@@ -307,15 +266,18 @@ def model_run(run_id: str, uri: str, family: str = "xgboost") -> str:
     return found[0].info.run_id
 
 
-def get_run(run_id: str, uri: str):
-    """The MLflow run, or InputError if there is none with that id."""
+def get_run(run_id: str, uri: str) -> RunRecord:
+    """The run as a plain record, or InputError if there is none with that id."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     try:
-        return MlflowClient(uri).get_run(run_id)
+        run = MlflowClient(uri).get_run(run_id)
     except MlflowException:
         raise InputError(f"unknown run id {run_id!r} in tracking store {uri}") from None
+    return RunRecord(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
+                     status=run.info.status, tags=dict(run.data.tags),
+                     params=dict(run.data.params), metrics=dict(run.data.metrics))
 
 
 def download(run_id: str, path: str, uri: str, dst: str | Path) -> Path:
@@ -327,20 +289,6 @@ def download(run_id: str, path: str, uri: str, dst: str | Path) -> Path:
         return Path(MlflowClient(uri).download_artifacts(run_id, path, str(dst)))
     except (MlflowException, OSError):
         raise InputError(f"run {run_id!r} has no artifact {path!r}") from None
-
-
-def load_scorer(run_id: str, uri: str):
-    """The xgboost scorer logged by a run (exact bytes); InputError if the run has no model."""
-    from toolkit.models.xgb import XGBScorer
-
-    get_run(run_id, uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            f = download(run_id, "scorer/model.ubj", uri, tmp)
-        except InputError:
-            raise InputError(f"run {run_id!r} has no model (it logged no scorer/model.ubj)") \
-                from None
-        return XGBScorer.load(f)
 
 
 def load_config_dict(run_id: str, uri: str) -> dict:
@@ -429,12 +377,12 @@ def sibling_run(run_id: str, uri: str, family: str) -> str | None:
 
     client = MlflowClient(uri)
     run = get_run(run_id, uri)
-    tags = run.data.tags
+    tags = run.tags
     filters = [f"tags.`toolkit.model_family` = '{family}'"]
     for key in ("toolkit.workflows.train", "toolkit.dataset_hash", "toolkit.config_hash",
                 "mlflow.parentRunId"):
         if key in tags:
             filters.append(f"tags.`{key}` = '{tags[key]}'")
-    found = client.search_runs([run.info.experiment_id], " and ".join(filters),
+    found = client.search_runs([run.experiment_id], " and ".join(filters),
                                order_by=["attributes.start_time DESC"], max_results=1)
     return found[0].info.run_id if found else None

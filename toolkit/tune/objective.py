@@ -24,9 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.config.tune import Objective
 from toolkit.data.table import ModelTable
+from toolkit.models.train import evaluate, fit_xgboost
+from toolkit.tracking import NullRun
+from toolkit.tune.quality import explain_metrics
 from toolkit.tune.space import model_config, suggest
 from toolkit.tune.study import RUN_ATTR, WORKER_ATTR, worker_identity
 
@@ -61,19 +65,6 @@ def pruning_callback(trial, key: str, every: int = REPORT_EVERY):
     return _PRUNING_CLASS(trial, key, every)
 
 
-class _NoRun:
-    run_id = None
-
-    def log_params(self, *_):
-        pass
-
-    def log_metrics(self, *_):
-        pass
-
-    def set_tags(self, *_):
-        pass
-
-
 class TrialRuns:
     """Opens the child run of each trial under ``parent_run_id`` (None: log nothing)."""
 
@@ -89,10 +80,8 @@ class TrialRuns:
     @contextmanager
     def open(self, trial):
         if self.parent_run_id is None:
-            yield _NoRun()
+            yield NullRun()
             return
-        from toolkit import tracking
-
         tags = {**self.tags, "toolkit.trial": str(trial.number),
                 "toolkit.study": self.study_name}
         with tracking.start_run(experiment=self.experiment, run_name=f"{self.stem}-trial-"
@@ -104,8 +93,6 @@ class TrialRuns:
 def trial_metrics(scorer, table: ModelTable, cfg: ExperimentConfig,
                   objectives: Sequence[Objective]) -> dict[str, float]:
     """Train and validation metrics of a trial's model (plus explain metrics when asked)."""
-    from toolkit.models.train import evaluate
-    from toolkit.tune.quality import explain_metrics
 
     pd_all = scorer.predict_pd(table.X)
     metrics, decisions = evaluate(table, pd_all, cfg.policy, splits=("train", "valid"))
@@ -139,7 +126,6 @@ class TrialObjective:
     def __call__(self, trial):
         import optuna
 
-        from toolkit.models.train import fit_xgboost
 
         # Who runs the trial: lets a worker on this host fail it at once if we die.
         trial.set_user_attr(WORKER_ATTR, {**self.identity, "trial": trial.number})
@@ -147,7 +133,7 @@ class TrialObjective:
         model_cfg = model_config(self.cfg.model, params, nthread=self.nthread)
         pruned: optuna.TrialPruned | None = None
         with self.runs.open(trial) as run:
-            if run.run_id is not None:
+            if run.run_id:
                 trial.set_user_attr(RUN_ATTR, run.run_id)
             run.log_params({**{f"model.{k}": v for k, v in params.items()},
                             "trial.number": trial.number})

@@ -13,14 +13,12 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data.table import ModelTable
+from toolkit.explain import group_contributions, path_shap, top_groups, truth_metrics
 
 
 def group_frame(scorer, table: ModelTable, rows: pd.Index) -> tuple[pd.DataFrame, float]:
     """Group contributions (log-odds, one column per reason group) of ``rows`` of the table,
     and the largest SHAP additivity error among them."""
-    from toolkit.explain.groups import group_contributions
-    from toolkit.explain.shap_values import path_shap
-
     sv = path_shap(scorer, table.X.loc[rows])
     return group_contributions(sv, table.groups), sv.additivity_max_error
 
@@ -35,8 +33,6 @@ def explain_metrics(scorer, table: ModelTable, decisions: pd.DataFrame, split: s
     decisions: the policy frame of every table row (``zero``, ``mechanism``,
     ``distance_logit``), indexed like ``table.X``.
     """
-    from toolkit.explain.quality import truth_metrics
-
     if table.truth is None:
         return {}
     pop = table.X.index[table.mask(split)]
@@ -50,8 +46,6 @@ def explain_metrics(scorer, table: ModelTable, decisions: pd.DataFrame, split: s
 
 def top1_groups(scorer, table: ModelTable, rows: pd.Index) -> np.ndarray:
     """The top adverse reason group of each row ("" when no group pushes toward default)."""
-    from toolkit.explain.groups import top_groups
-
     G, _ = group_frame(scorer, table, rows)
     return top_groups(G.to_numpy(np.float64), list(G.columns), 1)[:, 0].astype(str)
 

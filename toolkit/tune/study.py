@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
+from toolkit.tune.space import space_differences
 
 HEARTBEAT_INTERVAL = 10
 """Seconds between heartbeats of a running trial."""
@@ -154,7 +155,6 @@ def make_pruner(name: str, *, enabled: bool = True):
 
 def fingerprint_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
     """What makes a stored study incompatible with the config (empty when compatible)."""
-    from toolkit.tune.space import space_differences
 
     out = []
     diffs = space_differences(stored.get("space", {}), wanted["space"])

@@ -15,10 +15,24 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from toolkit import tracking
 from toolkit.config import ExperimentConfig, TuneConfig, build_config
 from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
+from toolkit.models.train import dmatrices
+from toolkit.source import load_table
+from toolkit.tune.objective import TrialObjective, TrialRuns
 from toolkit.tune.space import resolve_space
+from toolkit.tune.study import (
+    RUN_ATTR,
+    Budget,
+    counts,
+    derived_seed,
+    fail_dead_local_trials,
+    make_pruner,
+    make_sampler,
+    open_storage,
+)
 
 DEAD_TRIAL_TAGS = {"toolkit.trial_state": "fail",
                    "toolkit.fail_reason": "its worker died; Optuna re-queues its parameters"}
@@ -64,24 +78,10 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
     """
     import optuna
 
-    from toolkit import tracking
-    from toolkit.models.train import dmatrices
-    from toolkit.tune.objective import TrialObjective, TrialRuns
-    from toolkit.tune.study import (
-        Budget,
-        counts,
-        derived_seed,
-        fail_dead_local_trials,
-        make_pruner,
-        make_sampler,
-        open_storage,
-    )
-    from toolkit.workflows.train import build_table
-
     cfg = cfg or build_config(spec.config)
     tune = cfg.tune
     if table is None:
-        table, _ = build_table(cfg, spec.data)
+        table = load_table(cfg, spec.data)
     matrices = matrices or dmatrices(table)
     storage = open_storage(spec.storage, heartbeat_interval=spec.heartbeat_interval,
                            grace_period=spec.grace_period)
@@ -91,8 +91,6 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
         pruner=make_pruner(tune.pruner, enabled=prunable(tune)))
 
     def close_run(trial) -> None:
-        from toolkit.tune.study import RUN_ATTR
-
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id and spec.parent_run_id:
             tracking.terminate_run(run_id, spec.uri, "FAILED", DEAD_TRIAL_TAGS)
@@ -138,8 +136,6 @@ def spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from toolkit import tracking
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m toolkit.tune.worker SPEC.json", file=sys.stderr)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from toolkit.config import ExperimentConfig, load_config
 from toolkit.data.dataset import Dataset
+from toolkit.source import load_or_generate
 
 
 def repo_root() -> Path:
@@ -24,8 +25,6 @@ def repo_root() -> Path:
 def baseline_world() -> tuple[ExperimentConfig, Dataset]:
     """The baseline experiment's config (sized by ``TOOLKIT_NB_USERS``) and its dataset,
     generated into ``TOOLKIT_NB_DATA`` if missing."""
-    from toolkit.workflows.train import load_or_generate
-
     root = repo_root()
     users = int(os.environ.get("TOOLKIT_NB_USERS", "50000"))
     data = Path(os.environ.get("TOOLKIT_NB_DATA", root / "data" / "synthetic" / "default"))

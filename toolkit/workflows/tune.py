@@ -4,8 +4,8 @@ The study is one MLflow parent run; every trial is a nested child run (see
 :mod:`toolkit.tune.objective`).  Worker 0 runs in this process; workers 1..N-1 are
 subprocesses (``python -m toolkit.tune.worker``) on the same Optuna storage, each with its
 own sampler seed.  After the search the chosen trial is refit with the full thread count,
-evaluated on every split (test included), explained, logged on the parent run and
-registered; the ``champion`` alias moves only by the rule of
+evaluated on every split (test included), logged on the parent run, registered and
+explained; the ``champion`` alias moves only by the rule of
 :func:`toolkit.tune.select.champion_decision`.
 
 The parent run holds the refit model, so it is tagged ``toolkit.model_family`` = ``xgboost``
@@ -20,20 +20,42 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from toolkit import tracking
 from toolkit.config import ExperimentConfig, TuneConfig, with_overrides
 from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
 from toolkit.errors import InputError
-from toolkit.tune.select import ChampionDecision
-from toolkit.tune.space import resolve_space, signature
-from toolkit.tune.study import HEARTBEAT_INTERVAL
+from toolkit.models.train import dmatrices, fit_xgboost
+from toolkit.source import prepare_table
+from toolkit.tune.quality import top1_groups, top1_stability
+from toolkit.tune.report import optuna_figures, pareto_table, trials_table
+from toolkit.tune.select import ChampionDecision, champion_decision, pick_pareto, rank_trials
+from toolkit.tune.space import model_config, resolve_space, signature
+from toolkit.tune.study import (
+    HEARTBEAT_INTERVAL,
+    PARENT_ATTR,
+    RUN_ATTR,
+    counts,
+    default_storage,
+    existing_study,
+    finished,
+    missing_study,
+    open_storage,
+    open_study,
+    redact,
+    sqlite_file,
+    study_names,
+)
 from toolkit.tune.worker import DEAD_TRIAL_TAGS, WorkerSpec, objectives_of, run_worker, spawn
+from toolkit.workflows.explain import explain_stage
+from toolkit.workflows.fitted import Fitted, fit_models, log_xgboost_model
+from toolkit.workflows.train import ExplainHook
 
 STABILITY_TRIALS = 5
 # Settings that change neither the data, the trials' models nor their scores; a study may
@@ -42,38 +64,46 @@ _FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "
 
 
 @dataclass
-class TuneResult:
-    """What a search produced.
+class StudyOutcome:
+    """What the search itself found (the refit model is the :class:`Fitted` around it).
 
-    scorer: the refit model of the chosen trial; metrics: its ``{split}_{metric}`` metrics
-    (every split), ``explain_*`` test metrics, ``best_<objective>`` values and
-    ``explain_stability_top1``; run_id: the study's parent run; counts: trials by state;
-    search_seconds: wall time of the search (all workers); session_trials: trials this call
-    finished; run_ids: ``{"xgboost": run_id}``, the run holding the model, as in
-    :class:`toolkit.workflows.train.Trained` (the result can stand in for one).
+    counts: trials by state; search_seconds: wall time of the search (all workers);
+    session_trials: trials this call finished; pareto: the Pareto front of a
+    multi-objective study (else None).
     """
 
-    scorer: Any
-    metrics: dict[str, float]
-    run_id: str
     study_name: str
     storage: str
     best_trial: int
     best_params: dict[str, Any]
     best_values: dict[str, float]
-    model_version: str | None
     champion: ChampionDecision
     counts: dict[str, int]
     search_seconds: float
-    table: ModelTable
-    decisions: pd.DataFrame
     pareto: pd.DataFrame | None = None
     session_trials: int = 0
-    importance: pd.DataFrame | None = None
-    run_ids: dict[str, str] = field(default_factory=dict)
-    # What the pipeline's explanation stage reads from a training result (experiment.Trained)
-    scorecard: Any = None
-    scorecard_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def trials_per_minute(self) -> float:
+        """Finished (complete or pruned) trials of this session per minute of search, all
+        workers together."""
+        if self.search_seconds <= 0:
+            return float("nan")
+        return 60.0 * self.session_trials / self.search_seconds
+
+
+@dataclass(frozen=True)
+class _Search:
+    """An opened study and what the refit needs from the search around it."""
+
+    study: Any
+    session: int
+    url: str
+    storage: Any
+    label: str
+    table: ModelTable
+    lineage: Path
+    matrices: Any
 
 
 def _noop(*_: Any) -> None:
@@ -96,8 +126,6 @@ def fixed_settings(cfg: ExperimentConfig, space) -> dict[str, Any]:
             if k not in tuned and not k.startswith(_FREE_KEYS)}
 
 
-# -- the whole search -----------------------------------------------------------------------
-
 def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                     uri: str | None = None, trials: int | None = None,
                     timeout: float | None = None, workers: int | None = None,
@@ -106,9 +134,9 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
                     prepared: tuple[ModelTable, Path] | None = None,
                     progress: Callable[[str], None] = _noop,
                     on_trial: Callable[[int, int], None] | None = None,
-                    after_fit: Callable[[Any, Any], None] | None = None,
+                    explain: ExplainHook | None = None,
                     heartbeat_interval: int = HEARTBEAT_INTERVAL,
-                    grace_period: int | None = None) -> TuneResult:
+                    grace_period: int | None = None) -> Fitted:
     """Tune the experiment's xgboost model with Optuna, refit the chosen trial, log it all.
 
     cfg: the experiment; its ``[tune]`` section (defaults when absent) sets the search.
@@ -121,65 +149,46 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
     parent_run_id: nest the study's run under this run (the end-to-end ``toolkit run``).
     prepared: an already built ``(table, lineage)`` (skips reading the data).
     progress(stage): stage names; on_trial(finished, trials): after each trial of worker 0.
-    after_fit(trained, run): a stage run inside the parent run after the refit, in place
-        of the default explanation stage (``toolkit.explain.explain_table`` on the test
-        split: ``explain_*`` metrics and the ``explanations/`` folder on the parent run).
-        A caller that explains the model itself passes ``lambda trained, run: None``.
+    explain(fitted, run): the explanation stage, run inside the study's run after the refit
+        (default :func:`toolkit.workflows.explain.explain_stage` with no local folder).
     heartbeat_interval, grace_period: seconds; a trial whose heartbeat is older than the
         grace period (default twice the interval) counts as dead and is retried.
 
-    Bad input (InputError, nothing logged): workers/trials < 1, timeout <= 0, storage
-    that cannot be opened, resuming a missing study, creating an existing one, resuming a
-    study whose space, objectives, dataset or fixed settings differ from the config.
+    Returns the refit model as a :class:`Fitted` whose ``study`` is a
+    :class:`StudyOutcome`.  Bad input (InputError, nothing logged): workers/trials < 1,
+    timeout <= 0, storage that cannot be opened, resuming a missing study, creating an
+    existing one, resuming a study whose space, objectives, dataset or fixed settings differ
+    from the config.
     """
     import optuna
 
     check_arguments(trials=trials, timeout=timeout, workers=workers)
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        return _tune(cfg, stem=stem, data=data, uri=uri, trials=trials, timeout=timeout,
-                     workers=workers, storage=storage, resume=resume,
-                     parent_run_id=parent_run_id, prepared=prepared, progress=progress,
-                     on_trial=on_trial,
-                     after_fit=after_fit, heartbeat_interval=heartbeat_interval,
-                     grace_period=grace_period)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-
-
-def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, storage, resume,
-          parent_run_id, prepared, progress, on_trial, after_fit, heartbeat_interval,
-          grace_period) -> TuneResult:
-    import optuna
-
-    from toolkit import tracking
-    from toolkit.models.train import dmatrices
-    from toolkit.tune.study import (
-        PARENT_ATTR,
-        default_storage,
-        existing_study,
-        finished,
-        missing_study,
-        open_storage,
-        open_study,
-        redact,
-        sqlite_file,
-        study_names,
-    )
-    from toolkit.workflows.train import build_table
-
     base = (cfg.tune or TuneConfig()).model_dump(mode="json")
     over = {k: v for k, v in {"trials": trials, "timeout": timeout, "workers": workers,
                               "storage": storage}.items() if v is not None}
     cfg = with_overrides(cfg, tune={**base, **over})
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        progress("study")
+        uri = tracking.connect(uri, cfg.tracking.uri)
+        search = _open(cfg, stem=stem, data=data, uri=uri, resume=resume, prepared=prepared,
+                       progress=progress, heartbeat_interval=heartbeat_interval,
+                       grace_period=grace_period)
+        return _run(cfg, search, stem=stem, uri=uri, parent_run_id=parent_run_id,
+                    progress=progress, on_trial=on_trial, explain=explain,
+                    heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _open(cfg: ExperimentConfig, *, stem, data, uri, resume, prepared, progress,
+          heartbeat_interval, grace_period) -> _Search:
+    """Check the storage and the study's state, read the data and open (or create) it."""
     tune = cfg.tune
     objectives = objectives_of(tune)
     space = resolve_space(tune.space)
     name = tune.study_name or stem
-
-    progress("study")
-    uri = tracking.connect(uri, cfg.tracking.uri)
     storage_url = tune.storage or default_storage(uri)
     label = redact(storage_url)
     db = sqlite_file(storage_url)
@@ -196,18 +205,27 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
         raise existing_study(name, label)
 
     progress("data")
-    table, lineage = prepared or build_table(cfg, data)
+    table, lineage = prepared or prepare_table(cfg, data)
     if any(o.explain for o in objectives) and table.truth is None:
         bad = next(o.name for o in objectives if o.explain)
         raise InputError(f"objective {bad!r} needs the synthetic world's truth; the table "
                          f"{str(lineage)!r} has none; allowed objectives for own tables: "
                          + ", ".join(o for o, v in OBJECTIVES.items() if not v.explain))
-    matrices = dmatrices(table)
     fingerprint = {"space": signature(space), "objectives": list(tune.objectives),
                    "dataset_hash": table.dataset_hash, "fixed": fixed_settings(cfg, space)}
     study, session = open_study(st, name, directions=[o.direction for o in objectives],
                                 resume=resume, fingerprint=fingerprint, storage_label=label)
+    return _Search(study=study, session=session, url=storage_url, storage=st, label=label,
+                   table=table, lineage=lineage, matrices=dmatrices(table))
 
+
+def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, progress,
+         on_trial, explain, heartbeat_interval, grace_period) -> Fitted:
+    """The study's run: the search by every worker, then the refit and its logging."""
+    import optuna
+
+    tune, study, table, lineage = cfg.tune, search.study, search.table, search.lineage
+    name = study.study_name
     stored_parent = study.user_attrs.get(PARENT_ATTR)
     reopen = None
     if stored_parent and tracking.run_status(stored_parent, uri) not in (None, "FINISHED"):
@@ -218,67 +236,75 @@ def _tune(cfg: ExperimentConfig, *, stem, data, uri, trials, timeout, workers, s
     tags = tracking.standard_tags(
         dataset_hash=table.dataset_hash, config_hash=cfg.config_hash(), model_family="xgboost",
         run_kind="tune", experiment=stem, data_path=str(lineage.resolve()), study=name,
-        storage=label, objectives=",".join(tune.objectives))
+        storage=search.label, objectives=",".join(tune.objectives))
     if stored_parent and not reopen:
         tags["toolkit.resumes_run"] = stored_parent
-    nthread = max(1, cfg.model.nthread // tune.workers)
     with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{stem}-tune",
                             tags=tags, uri=uri, parent_run_id=parent_run_id,
                             run_id=reopen) as run:
         if reopen is None:
-            from toolkit.workflows.train import log_common
-
-            log_common(run, cfg, table, lineage, stem)
+            tracking.log_lineage(run, cfg, dataset_hash=table.dataset_hash,
+                                 source=table.source, lineage=lineage, stem=stem)
             study.set_user_attr(PARENT_ATTR, run.run_id)
-        run.set_tags({"toolkit.session": session})
+        run.set_tags({"toolkit.session": search.session})
         spec = WorkerSpec(
             config=cfg.model_dump(mode="json", by_alias=True), stem=stem,
-            data=str(data_dir.resolve()), uri=uri, storage=storage_url, study_name=name,
-            worker=0, workers=tune.workers, session=session, trials=tune.trials,
-            timeout=tune.timeout, parent_run_id=run.run_id,
-            heartbeat_interval=heartbeat_interval, grace_period=grace_period, nthread=nthread)
+            data=str(data_dir.resolve()), uri=uri, storage=search.url, study_name=name,
+            worker=0, workers=tune.workers, session=search.session,
+            trials=tune.trials, timeout=tune.timeout, parent_run_id=run.run_id,
+            heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+            nthread=max(1, cfg.model.nthread // tune.workers))
         progress("search")
         done_before = finished(study)
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="toolkit-tune-") as tmp:
-            procs = [spawn(WorkerSpec(**{**asdict(spec), "worker": w}), Path(tmp))
-                     for w in range(1, tune.workers)]
-            try:
-                run_worker(spec, cfg=cfg, table=table, matrices=matrices, on_trial=on_trial)
-                failures = []
-                for proc, log in procs:
-                    if proc.wait() != 0:
-                        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-                        failures.append(f"worker exited with {proc.returncode}: "
-                                        + " | ".join(tail))
-            except BaseException:
-                for proc, _ in procs:
-                    proc.terminate()
-                for proc, _ in procs:
-                    proc.wait()
-                raise
+        failures = _search(spec, cfg, search, on_trial=on_trial)
         search_seconds = time.perf_counter() - t0
         if failures:
             run.log_text("\n".join(failures), "study/worker_failures.txt")
-        study = optuna.load_study(study_name=name, storage=st)
+        study = optuna.load_study(study_name=name, storage=search.storage)
         _close_failed_trial_runs(study, uri)
         progress("refit")
-        result = _after_search(
-            run=run, study=study, cfg=cfg, table=table, lineage=lineage, matrices=matrices,
-            objectives=objectives, uri=uri, label=label, session=session,
-            search_seconds=search_seconds, after_fit=after_fit, progress=progress)
-        result.session_trials = finished(study) - done_before
-        run.log_metrics({"session_trials": result.session_trials,
-                         "trials_per_minute": trials_per_minute(result)})
-    return result
+        fitted = _refit(cfg, study, search, run=run, uri=uri, search_seconds=search_seconds,
+                        progress=progress)
+        fitted.study.session_trials = finished(study) - done_before
+        run.log_metrics({"session_trials": fitted.study.session_trials,
+                         "trials_per_minute": fitted.study.trials_per_minute})
+        progress("explain")
+        hook = explain or (lambda f, r: explain_stage(
+            cfg, f, r, title=f"Why users hit zero limit: {name} trial "
+            f"{fitted.study.best_trial} (run {r.run_id})"))
+        fitted.explained = hook(fitted, run)
+        fitted.metrics.update(getattr(fitted.explained, "metrics", {}))
+    return fitted
+
+
+def _search(spec: WorkerSpec, cfg: ExperimentConfig, search: _Search, *,
+            on_trial) -> list[str]:
+    """Worker 0 here, workers 1..N-1 as subprocesses; returns the failed workers' tails."""
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="toolkit-tune-") as tmp:
+        procs = [spawn(WorkerSpec(**{**asdict(spec), "worker": w}), Path(tmp))
+                 for w in range(1, spec.workers)]
+        try:
+            run_worker(spec, cfg=cfg, table=search.table, matrices=search.matrices,
+                       on_trial=on_trial)
+            for proc, log in procs:
+                if proc.wait() != 0:
+                    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                    failures.append(f"worker exited with {proc.returncode}: "
+                                    + " | ".join(tail))
+        except BaseException:
+            for proc, _ in procs:
+                proc.terminate()
+            for proc, _ in procs:
+                proc.wait()
+            raise
+    return failures
 
 
 def _close_failed_trial_runs(study, uri: str) -> None:
     """Trial runs of trials that failed elsewhere (heartbeat expired) are still RUNNING."""
     from optuna.trial import TrialState
-
-    from toolkit import tracking
-    from toolkit.tune.study import RUN_ATTR
 
     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         run_id = t.user_attrs.get(RUN_ATTR)
@@ -286,68 +312,57 @@ def _close_failed_trial_runs(study, uri: str) -> None:
             tracking.terminate_run(run_id, uri, "FAILED", DEAD_TRIAL_TAGS)
 
 
-def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, lineage: Path,
-                  matrices, objectives: list[Objective], uri: str, label: str, session: int,
-                  search_seconds: float, after_fit, progress) -> TuneResult:
-    """Pick, refit, evaluate, explain, log, register and apply the champion rule."""
+def _pick(study, objectives: list[Objective], tune: TuneConfig):
+    """The trial to refit, and the Pareto front table of a multi-objective study."""
+    if len(objectives) == 1:
+        return study.best_trial, None
+    front = study.best_trials
+    picked = pick_pareto(front, objectives, tune.pareto_pick)
+    return picked, pareto_table(front, objectives, picked.number)
+
+
+def _stability(cfg, fitted: Fitted, complete, objectives, search: _Search, picked):
+    """Do the best trials give the same top-1 reason group on the zero-limit valid rows?"""
+    table = fitted.table
+    ranked = rank_trials(complete, objectives, 0)[:STABILITY_TRIALS]
+    rows = table.X.index[table.mask("valid") & fitted.decisions["zero"].to_numpy(bool)]
+    if len(ranked) < 2 or not len(rows):
+        return {}
+    tops = []
+    for t in ranked:
+        s = fitted.scorer if t.number == picked.number else fit_xgboost(
+            table, model_config(cfg.model, t.params), matrices=search.matrices)
+        tops.append(top1_groups(s, table, rows))
+    return {"explain_stability_top1": top1_stability(tops),
+            "explain_stability_trials": float(len(ranked)),
+            "explain_stability_rows": float(len(rows))}
+
+
+def _refit(cfg: ExperimentConfig, study, search: _Search, *, run, uri: str,
+           search_seconds: float, progress) -> Fitted:
+    """Pick, refit, evaluate, log, register and apply the champion rule."""
     from optuna.trial import TrialState
 
-    from toolkit import tracking
-    from toolkit.models.plots import importance_figure
-    from toolkit.models.train import evaluate, fit_xgboost, importance_frame
-    from toolkit.tune.quality import top1_groups, top1_stability
-    from toolkit.tune.report import optuna_figures, pareto_table, trials_table
-    from toolkit.tune.select import champion_decision, pick_pareto, rank_trials
-    from toolkit.tune.space import model_config
-    from toolkit.tune.study import counts
-    from toolkit.workflows.train import Trained, log_evaluation, summary_frame
-
     tune = cfg.tune
+    objectives = objectives_of(tune)
     c = counts(study)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise InputError(
             f"no trial of study {study.study_name!r} completed ({c['pruned']} pruned, "
             f"{c['fail']} failed, {c['running']} still running); raise --trials or --timeout")
-    multi = len(objectives) > 1
-    pareto = None
-    if multi:
-        front = study.best_trials
-        picked = pick_pareto(front, objectives, tune.pareto_pick)
-        pareto = pareto_table(front, objectives, picked.number)
-    else:
-        picked = study.best_trial
+    picked, pareto = _pick(study, objectives, tune)
 
     # Refit with every thread; same data, params and seed give the trial's model again.
-    model_cfg = model_config(cfg.model, picked.params)
-    refit_cfg = with_overrides(cfg, model=model_cfg.model_dump(mode="json"))
-    scorer = fit_xgboost(table, model_cfg, matrices=matrices)
-    pd_all = scorer.predict_pd(table.X)
-    metrics, decisions = evaluate(table, pd_all, cfg.policy)
-    metrics["best_iteration"] = float(scorer.best_iteration)
-    explained = None
-    if after_fit is None:  # the explanation stage on the test split
-        from toolkit.explain import explain_table
-
-        progress("explain")
-        explained = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy)
-        metrics.update(explained.metrics)
+    refit_cfg = with_overrides(cfg, model=model_config(cfg.model, picked.params)
+                               .model_dump(mode="json"))
+    fitted = fit_models(refit_cfg, search.table, lineage=search.lineage,
+                        matrices=search.matrices, scorecard=False)
+    metrics = fitted.metrics
     best_values = {o.name: float(v) for o, v in zip(objectives, picked.values, strict=True)}
     metrics.update({f"best_{k}": v for k, v in best_values.items()})
-
-    # Explanation stability: do the best trials give the same top-1 reason group?
     progress("stability")
-    ranked = rank_trials(complete, objectives, 0)[:STABILITY_TRIALS]
-    rows = table.X.index[table.mask("valid") & decisions["zero"].to_numpy(bool)]
-    if len(ranked) >= 2 and len(rows):
-        tops = []
-        for t in ranked:
-            s = scorer if t.number == picked.number else fit_xgboost(
-                table, model_config(cfg.model, t.params), matrices=matrices)
-            tops.append(top1_groups(s, table, rows))
-        metrics["explain_stability_top1"] = top1_stability(tops)
-        metrics["explain_stability_trials"] = float(len(ranked))
-        metrics["explain_stability_rows"] = float(len(rows))
+    metrics.update(_stability(cfg, fitted, complete, objectives, search, picked))
     metrics.update({"n_trials_complete": float(c["complete"]),
                     "n_trials_pruned": float(c["pruned"]), "n_trials_fail": float(c["fail"]),
                     "search_seconds": search_seconds})
@@ -359,60 +374,35 @@ def _after_search(*, run, study, cfg: ExperimentConfig, table: ModelTable, linea
     run.set_tags({"toolkit.best_trial": picked.number,
                   "toolkit.best_params": json.dumps(picked.params, sort_keys=True)})
     run.log_dict({"trial": picked.number, "params": picked.params, "values": best_values,
-                  "pareto_pick": tune.pareto_pick if multi else None}, "best_params.json")
+                  "pareto_pick": tune.pareto_pick if pareto is not None else None},
+                 "best_params.json")
     run.log_dict(refit_cfg.model_dump(mode="json", by_alias=True), "refit_config.json")
     run.log_frame(trials_table(study, objectives), "study/trials.csv")
     figures, skipped = optuna_figures(study, objectives)
     for path, fig in figures.items():
         run.log_figure(fig, path)
-    run.log_dict({"study": study.study_name, "storage": label, "session": session,
-                  "directions": [o.direction for o in objectives],
+    run.log_dict({"study": study.study_name, "storage": search.label,
+                  "session": search.session, "directions": [o.direction for o in objectives],
                   "objectives": [o.name for o in objectives], "pruner": tune.pruner,
                   "trials": c, "best_trial": picked.number, "best_values": best_values,
                   "best_params": picked.params, "search_seconds": search_seconds,
                   "figures_skipped": skipped}, "study/summary.json")
     if pareto is not None:
         run.log_frame(pareto, "pareto/front.csv")
-    importance = importance_frame(scorer, table)
-    run.log_frame(importance, "feature_importance.csv")
-    run.log_figure(importance_figure(importance), "figures/feature_importance.png")
-    run.log_frame(summary_frame(table, decisions), "split_summary.csv")
-    log_evaluation(run, table, pd_all, "tuned xgboost")
-    if explained is not None:
-        with tempfile.TemporaryDirectory(prefix="toolkit-explain-") as tmp:
-            explained.write(tmp, title=f"Why users hit zero limit: {study.study_name} trial "
-                            f"{picked.number} (run {run.run_id})")
-            run.log_folder(tmp, "explanations")
+    log_xgboost_model(run, cfg, fitted, tag="tuned xgboost")
+    fitted.run_ids["xgboost"] = run.run_id
 
     register = cfg.tracking.model_name if cfg.tracking.register_model else None
-    info = run.log_xgboost(scorer, table.X, register_as=register)
-    run.set_tags({"toolkit.model_uri": info["model_uri"]})
     current = tracking.champion(register, uri) if register else None
-    decision = champion_decision(version=info["version"], test_auc=metrics["test_auc"],
-                                 dataset_hash=table.dataset_hash, current=current)
+    decision = champion_decision(version=fitted.model_version, test_auc=metrics["test_auc"],
+                                 dataset_hash=search.table.dataset_hash, current=current)
     if decision.promote:
         tracking.set_champion(register, decision.version, uri)
     run.set_tags({"toolkit.champion_decision": decision.decision,
                   "toolkit.champion_message": decision.message})
     run.log_dict(decision.as_dict(), "champion.json")
-
-    trained = Trained(table=table, scorer=scorer, scorecard=None, metrics=metrics,
-                      scorecard_metrics={}, decisions=decisions, importance=importance,
-                      run_ids={"tune": run.run_id}, model_version=info["version"])
-    if after_fit is not None:
-        after_fit(trained, run)
-    return TuneResult(
-        scorer=scorer, metrics=metrics, run_id=run.run_id, study_name=study.study_name,
-        storage=label, best_trial=picked.number, best_params=dict(picked.params),
-        best_values=best_values, model_version=info["version"], champion=decision,
-        counts=c, search_seconds=search_seconds, table=table, decisions=decisions,
-        pareto=pareto, importance=importance, run_ids={"xgboost": run.run_id})
-
-
-def trials_per_minute(result: TuneResult) -> float:
-    """Finished (complete or pruned) trials of this session per minute of search, all
-    workers together."""
-    if result.search_seconds <= 0:
-        return float("nan")
-    return 60.0 * result.session_trials / result.search_seconds
-
+    fitted.study = StudyOutcome(
+        study_name=study.study_name, storage=search.label, best_trial=picked.number,
+        best_params=dict(picked.params), best_values=best_values, champion=decision,
+        counts=c, search_seconds=search_seconds, pareto=pareto)
+    return fitted

@@ -1,0 +1,105 @@
+"""What training produces, as one type for ``train`` and ``tune``, and how a model run is
+logged (one helper for both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from toolkit.config import ExperimentConfig
+from toolkit.data.features import registry_frame
+from toolkit.data.splits import split_summary
+from toolkit.data.table import ModelTable
+from toolkit.models.plots import calibration_figure, importance_figure, roc_ks_figure
+from toolkit.models.scorecard import Scorecard, fit_scorecard
+from toolkit.models.train import evaluate, fit_xgboost, importance_frame
+from toolkit.models.xgb import XGBScorer
+from toolkit.tracking import Run
+
+
+@dataclass
+class Fitted:
+    """A fitted xgboost model (and scorecard baseline) with its metrics and decisions.
+
+    table, lineage: the model table and its dataset manifest or own table file;
+    metrics / scorecard_metrics: ``{split}_{metric}`` (and ``explain_*`` once explained);
+    decisions: the policy frame of every table row under the xgboost PDs;
+    run_ids: ``{"xgboost": ..., "scorecard": ...}``, the runs holding the models;
+    study: the tuning outcome (:class:`toolkit.workflows.tune.StudyOutcome`) when the model
+    is a tuned refit, else None; explained: what the run's explanation stage returned
+    (:class:`toolkit.workflows.explain.Explained`), if it ran.
+    """
+
+    table: ModelTable
+    lineage: Path | None
+    scorer: XGBScorer
+    scorecard: Scorecard | None
+    metrics: dict[str, float]
+    scorecard_metrics: dict[str, float]
+    decisions: pd.DataFrame
+    importance: pd.DataFrame
+    run_ids: dict[str, str] = field(default_factory=dict)
+    model_version: str | None = None
+    study: Any = None
+    explained: Any = None
+
+    @property
+    def run_id(self) -> str | None:
+        """The run holding the xgboost model."""
+        return self.run_ids.get("xgboost")
+
+
+def fit_models(cfg: ExperimentConfig, table: ModelTable, *, lineage: Path | None = None,
+               matrices=None, scorecard: bool | None = None) -> Fitted:
+    """Fit xgboost (``cfg.model``) and, if enabled, the scorecard; evaluate both on every
+    split.  matrices: an already built (train, valid) DMatrix pair."""
+    scorer = fit_xgboost(table, cfg.model, matrices=matrices)
+    metrics, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy)
+    metrics["best_iteration"] = float(scorer.best_iteration)
+    card, card_metrics = None, {}
+    if cfg.scorecard.enabled if scorecard is None else scorecard:
+        Xt, yt = table.part("train")
+        card = fit_scorecard(Xt, yt, cfg.scorecard)
+        card_metrics, _ = evaluate(table, card.predict_pd(table.X), cfg.policy)
+    return Fitted(table=table, lineage=lineage, scorer=scorer, scorecard=card,
+                  metrics=metrics, scorecard_metrics=card_metrics, decisions=decisions,
+                  importance=importance_frame(scorer, table))
+
+
+def summary_frame(table: ModelTable, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Rows, default rate and zero-limit rate by split and regime."""
+    regime = np.where(table.stressed, "stressed", "normal")
+    frame = pd.DataFrame({"split": table.split, "default_12m": table.y,
+                          "zero": decisions["zero"].to_numpy(), "regime": regime})
+    return split_summary(frame)
+
+
+def log_evaluation(run: Run, table: ModelTable, pd_all: np.ndarray, tag: str) -> None:
+    """ROC/KS and calibration figures of a model's PDs on the test split."""
+    m = table.mask("test")
+    run.log_figure(roc_ks_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
+                   "figures/roc_ks.png")
+    run.log_figure(calibration_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
+                   "figures/calibration.png")
+
+
+def log_xgboost_model(run: Run, cfg: ExperimentConfig, fitted: Fitted, *, tag: str) -> None:
+    """Everything a run holding an xgboost model logs about it (``toolkit train`` and the
+    tuned refit alike): registry, importance, split summary, evaluation figures, the model
+    itself (registered as ``tracking.model_name`` when enabled) and its URI tag.  Sets
+    ``fitted.model_version``."""
+    table = fitted.table
+    run.log_frame(registry_frame(table.registry).set_index("name"), "feature_registry.csv")
+    run.log_frame(fitted.importance, "feature_importance.csv")
+    run.log_figure(importance_figure(fitted.importance), "figures/feature_importance.png")
+    run.log_frame(summary_frame(table, fitted.decisions), "split_summary.csv")
+    log_evaluation(run, table, fitted.scorer.predict_pd(table.X), tag)
+    register = cfg.tracking.model_name if cfg.tracking.register_model else None
+    info = run.log_xgboost(fitted.scorer, table.X, register_as=register)
+    fitted.model_version = info["version"]
+    run.set_tags({"toolkit.model_uri": info["model_uri"]})

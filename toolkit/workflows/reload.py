@@ -1,0 +1,140 @@
+"""Reading a logged run back: its config, its data (hash-checked, never regenerated), its
+model and decisions; and ``toolkit reproduce``, which re-trains it and compares."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit import tracking
+from toolkit.config import ExperimentConfig, build_config
+from toolkit.data.table import ModelTable
+from toolkit.errors import DataError, InputError
+from toolkit.models.scorecard import Scorecard
+from toolkit.models.train import evaluate
+from toolkit.models.xgb import XGBScorer
+from toolkit.source import load_table
+from toolkit.workflows.fitted import Fitted, fit_models
+
+
+def logged_data(run_id: str, uri: str) -> tuple[Path, str]:
+    """The data folder (or own table) a logged run used, and its recorded hash.
+
+    Raises DataError when that data is gone.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        lineage = json.loads(tracking.download(run_id, "lineage.json", uri, tmp).read_text())
+    data = Path(lineage["data"])
+    data = data.parent if data.name == "manifest.json" else data
+    if not data.exists():
+        raise DataError(f"the data of run {run_id} ({str(data)!r}) is gone; regenerate it "
+                        "with 'toolkit generate' from the run's config.json")
+    return data, lineage["dataset_hash"]
+
+
+def table_of_run(run_id: str, cfg: ExperimentConfig, uri: str) -> ModelTable:
+    """The model table a logged run saw, refused if its data changed since (DataError)."""
+    data, digest = logged_data(run_id, uri)
+    table = load_table(cfg, data)
+    if table.dataset_hash != digest:
+        raise DataError(f"data at {str(data)!r} changed since run {run_id} (hash "
+                        f"{table.dataset_hash[:12]}, the run used {digest[:12]})")
+    return table
+
+
+def load_scorer(run_id: str, uri: str) -> XGBScorer:
+    """The xgboost scorer logged by a run (exact bytes); InputError if the run has no model."""
+    tracking.get_run(run_id, uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            f = tracking.download(run_id, "scorer/model.ubj", uri, tmp)
+        except InputError:
+            raise InputError(f"run {run_id!r} has no model (it logged no scorer/model.ubj)") \
+                from None
+        return XGBScorer.load(f)
+
+
+@dataclass
+class LoadedRun:
+    """A logged xgboost run, rebuilt: its config, data table, model and policy decisions."""
+
+    run_id: str
+    cfg: ExperimentConfig
+    fitted: Fitted
+    uri: str
+
+
+def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
+    """Rebuild what a logged xgboost run saw: config, data (hash-checked), model, decisions,
+    and its scorecard sibling when there is one.
+
+    Raises InputError for an unknown run id or a run with no model.
+    """
+    uri = tracking.connect(uri, must_exist=True)
+    run_id = tracking.model_run(run_id, uri)
+    scorer = load_scorer(run_id, uri)
+    cfg = build_config(tracking.load_config_dict(run_id, uri), source=f"run {run_id}")
+    table = table_of_run(run_id, cfg, uri)
+    _, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy, splits=())
+    run_ids = {"xgboost": run_id}
+    scorecard = None
+    sibling = tracking.sibling_run(run_id, uri, "scorecard")
+    if sibling is not None:
+        # the baseline's reasons give the _scorecard metrics of the comparison
+        with tempfile.TemporaryDirectory() as tmp:
+            text = tracking.download(sibling, "scorecard/scorecard.json", uri, tmp).read_text()
+        scorecard = Scorecard.from_json(text)
+        run_ids["scorecard"] = sibling
+    fitted = Fitted(table=table, lineage=None, scorer=scorer, scorecard=scorecard, metrics={},
+                    scorecard_metrics={}, decisions=decisions, importance=pd.DataFrame(),
+                    run_ids=run_ids)
+    return LoadedRun(run_id=run_id, cfg=cfg, fitted=fitted, uri=uri)
+
+
+@dataclass
+class Reproduction:
+    run_id: str
+    family: str
+    identical_metrics: bool
+    identical_model: bool
+    differences: dict[str, tuple[float, float]]
+
+    @property
+    def identical(self) -> bool:
+        return self.identical_metrics and self.identical_model
+
+
+def reproduce(run_id: str, *, uri: str | None = None) -> Reproduction:
+    """Re-run a logged run from its logged config and dataset; compare metrics and bytes."""
+    uri = tracking.connect(uri, must_exist=True)
+    run_id = tracking.model_run(run_id, uri)
+    run = tracking.get_run(run_id, uri)
+    family = run.tags.get("toolkit.model_family")
+    if family not in {"xgboost", "scorecard"}:
+        raise DataError(f"run {run_id!r} is not a training run (model_family={family!r}); "
+                        "reproduce takes an xgboost or scorecard run of toolkit train/run")
+    kind = run.tags.get("toolkit.run_kind")
+    if kind in {"tune", "trial"}:
+        raise DataError(f"run {run_id!r} is a tuning {kind} run; reproduce takes an xgboost or "
+                        "scorecard run of toolkit train/run (re-run a study with toolkit tune "
+                        "--resume)")
+    cfg = build_config(tracking.load_config_dict(run_id, uri), source=f"run {run_id}")
+    fitted = fit_models(cfg, table_of_run(run_id, cfg, uri))
+    with tempfile.TemporaryDirectory() as tmp:
+        if family == "xgboost":
+            new_metrics = fitted.metrics
+            logged = tracking.download(run_id, "scorer/model.ubj", uri, tmp).read_bytes()
+            same_model = logged == fitted.scorer.to_bytes()
+        else:
+            new_metrics = fitted.scorecard_metrics
+            logged = tracking.download(run_id, "scorecard/scorecard.json", uri, tmp).read_text()
+            same_model = logged == fitted.scorecard.to_json()
+    old = {k: v for k, v in run.metrics.items() if not k.startswith("explain_")}
+    diffs = {k: (v, new_metrics.get(k, float("nan"))) for k, v in old.items()
+             if new_metrics.get(k) != v}
+    return Reproduction(run_id=run_id, family=family, identical_metrics=not diffs,
+                        identical_model=same_model, differences=diffs)
