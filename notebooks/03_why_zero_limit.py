@@ -26,6 +26,7 @@ from toolkit.data.personas import high_activity_poor_repayment
 from toolkit.data.table import from_dataset
 from toolkit.explain import explain_table
 from toolkit.explain.figures import waterfall
+from toolkit.vocab import MECHANISMS
 from toolkit.workflows.fitted import fit_models
 from toolkit.workflows.notebook import baseline_world
 
@@ -43,7 +44,7 @@ print(res.summary())
 # %%
 zero = res.decisions[res.decisions["zero"]]
 picks = {m: zero.index[zero["mechanism"] == m][0]
-         for m in ("score", "policy", "monitoring") if (zero["mechanism"] == m).any()}
+         for m in MECHANISMS if (zero["mechanism"] == m).any()}
 persona = high_activity_poor_repayment(table.features, table.truth.reset_index())
 persona = [u for u in persona if u in zero.index]
 if persona:
