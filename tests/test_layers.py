@@ -15,15 +15,16 @@ ROOT = Path(__file__).parents[1] / "toolkit"
 
 # Lowest first.  A module may import its own layer and the layers below it.
 LAYERS = (
-    ("vocab", "calendar", "provenance", "files", "errors", "links", "metrics"),
+    ("vocab", "calendar", "provenance", "files", "errors", "links", "metrics", "ranking"),
     ("config",),
+    # tracking sits low so that it can never import dataset, model or explanation code
+    ("tracking",),
     ("data",),
     ("policy",),
     ("synth",),
     ("source",),
     ("models",),
     ("explain",),
-    ("tracking",),
     ("tune",),
     ("workflows",),
     ("cli", "__main__", "__init__"),

@@ -223,3 +223,17 @@ def test_rule_on_a_missing_feature_is_an_error_not_silently_dropped(exported, tm
     with pytest.raises(InputError, match="monitoring rule 'inquiry_burst' needs feature "
                                          "'inq_cnt_1m', which the data lacks"):
         evaluate(table, np.full(len(table.X), 0.1), cfg.policy)
+
+
+def test_the_scorecard_sibling_comes_from_the_same_experiment_file(trained, store,
+                                                                    small_world):
+    from toolkit import tracking
+
+    cfg, t = trained
+    path, _, _ = small_world
+    # the same config and data under another experiment file, logged later
+    other = train_experiment(cfg, stem="unit-other", data=path, uri=store)
+    assert tracking.sibling_run(t.run_ids["xgboost"], store, "scorecard") == \
+        t.run_ids["scorecard"]
+    assert tracking.sibling_run(other.run_ids["xgboost"], store, "scorecard") == \
+        other.run_ids["scorecard"]

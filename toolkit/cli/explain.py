@@ -65,9 +65,8 @@ def explain(
             console.print(f"HTML report: {html}", soft_wrap=True, markup=False)
         return
     with console.status("explaining the test split into a child run of the model's run"):
-        explained, _, model_run = explain_logged_run(
-            run_id, uri=tracking_uri, out=outputs / f"explain-{run_id[:8]}" / "explanations",
-            **settings)
+        explained, _, model_run = explain_logged_run(run_id, uri=tracking_uri, outputs=outputs,
+                                                     **settings)
     for name, value in sorted(explained.metrics.items()):
         console.print(f"{name:<45} {value:.4g}")
     out = explained.folder

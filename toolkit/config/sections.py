@@ -264,7 +264,6 @@ class TrackingConfig(_Strict):
     model_name: str = Field("zero-limit-scorer", description="registered model name")
 
 
-
 class TableSchema(_Strict):
     """Bring-your-own table: how to read a flat table of one row per decision."""
 

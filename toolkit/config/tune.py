@@ -58,6 +58,7 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
               "explain_group_rank_corr_valid", explain=True),
 )}
 
+
 def default_space() -> dict[str, TuneParam]:
     """The space searched when ``[tune.space]`` is empty."""
     return {
@@ -161,7 +162,6 @@ def check_pareto_pick(objectives: tuple[str, ...], pick: str) -> None:
                          f"val_ks, ...); objectives are {list(objectives)!r}")
 
 
-
 class TuneParam(_Strict):
     """One search-space dimension: a numeric range (optionally log) or a list of choices."""
 
@@ -170,7 +170,6 @@ class TuneParam(_Strict):
     log: bool = Field(False, description="sample the range on a log scale (low > 0)")
     int: bool = Field(False, description="whole numbers only (implied for integer settings)")
     choices: tuple[Any, ...] | None = Field(None, description="a list of values instead of a range")
-
 
 
 class TuneConfig(_Strict):

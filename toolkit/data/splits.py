@@ -8,8 +8,7 @@ import pandas as pd
 from toolkit.calendar import month_index, month_label
 from toolkit.config import SplitConfig, WorldConfig
 from toolkit.errors import InputError
-
-SPLITS = ("train", "valid", "test")
+from toolkit.vocab import SPLITS
 
 
 def assign_splits(obs_month: np.ndarray, user_id: np.ndarray, split: SplitConfig,

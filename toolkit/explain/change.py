@@ -162,4 +162,3 @@ def explain_change(
     return out
 
 
-#END

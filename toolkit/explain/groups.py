@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.ranking import top_adverse as top_groups  # noqa: F401  (public name)
 from toolkit.vocab import REASON_GROUPS
 
 
@@ -48,20 +49,6 @@ def group_contributions(sv, groups: Mapping[str, str],
     """
     G, order = group_values(sv.values, sv.features, groups, order)
     return pd.DataFrame(G, index=sv.index, columns=list(order))
-
-
-def top_groups(G: np.ndarray, order: Sequence[str], k: int = 3) -> np.ndarray:
-    """Top-``k`` adverse groups per row (largest positive contributions), "" where fewer.
-
-    G: shape (n, g), columns in ``order``.  Ties break by group order (stable sort), as in
-    the generator's :func:`toolkit.synth.truth.rank_adverse`.  Returns an object array (n, k).
-    """
-    G = np.asarray(G, dtype=np.float64)
-    k = min(k, G.shape[1])
-    idx = np.argsort(-G, axis=1, kind="stable")[:, :k]
-    names = np.asarray(order, dtype=object)[idx]
-    positive = np.take_along_axis(G, idx, axis=1) > 0
-    return np.where(positive, names, "")
 
 
 def strongest_feature(values: np.ndarray, features: Sequence[str], groups: Mapping[str, str],

@@ -40,6 +40,7 @@ KINDS = ("rule", "policy", "score", "secondary")
 REASON_COLUMNS = ("user_id", "mechanism", "rank", "kind", "group", "feature", "value",
                   "reference", "contribution", "feature_contribution", "text")
 
+
 def check_top_k(top_k: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= 10:
         raise InputError(f"top_k must be a whole number in 1..10, got {plain(top_k)!r}")

@@ -17,7 +17,13 @@ import pandas as pd
 from toolkit.errors import InputError
 from toolkit.explain.reasons import build_reasons, plain
 from toolkit.explain.shap_values import ShapValues, top_interactions
-from toolkit.explain.text import change_sentence, check_lang, group_label, kind_label
+from toolkit.explain.text import (
+    USER_REPORT,
+    change_sentence,
+    check_lang,
+    group_label,
+    kind_label,
+)
 from toolkit.files import staged_folder
 from toolkit.policy import label as mechanism_label
 
@@ -74,44 +80,30 @@ class ExplanationResult:
             some = ", ".join(map(str, self.decisions.index[:3]))
             raise InputError(f"user {plain(user_id)!r} was not explained here; explained users: "
                              f"{len(self.decisions)} (e.g. {some})")
-        d = self.decisions.loc[user_id]
-        zh = lang == "zh"
-        lines = []
+        d = self.decisions.loc[user_id].to_dict()
+        t = USER_REPORT[lang]
         if not d["zero"]:
             lim = d.get("limit", np.nan)
-            lim_text = ("" if pd.isna(lim) else
-                        f"，额度{lim:,.0f}元" if zh else f", limit CNY {lim:,.0f}")
-            lines.append(f"用户 {user_id}：通过{lim_text}" if zh else
-                         f"User {user_id}: approved{lim_text}")
+            lines = [t["approved"].format(user=user_id, limit="" if pd.isna(lim) else
+                                          t["limit"].format(limit=lim))]
         else:
-            mechanism = mechanism_label(d["mechanism"], lang)
-            lines.append(f"用户 {user_id}：零额度（机制：{mechanism}"
-                         f"{'，规则：' + d['rule'] if d['rule'] else ''}）" if zh else
-                         f"User {user_id}: zero limit (mechanism: {mechanism}"
-                         f"{', rule: ' + d['rule'] if d['rule'] else ''})")
-        if zh:
-            lines.append(f"  违约概率 {d['pd']:.1%}（对数几率 {d['margin']:+.2f}）；现行阈值 "
-                         f"{d['cutoff']:.0%}（{d['cutoff_logit']:+.2f}），"
-                         f"距离 {d['distance_logit']:+.2f}；常规阈值 {d['normal_cutoff']:.0%}，"
-                         f"距离 {d['normal_distance_logit']:+.2f}")
-        else:
-            lines.append(f"  PD {d['pd']:.1%} (log-odds {d['margin']:+.2f}); cutoff in force "
-                         f"{d['cutoff']:.0%} ({d['cutoff_logit']:+.2f}), distance "
-                         f"{d['distance_logit']:+.2f}; normal cutoff {d['normal_cutoff']:.0%}, "
-                         f"distance {d['normal_distance_logit']:+.2f}")
+            rule = t["rule"].format(rule=d["rule"]) if d["rule"] else ""
+            lines = [t["zero"].format(user=user_id, rule=rule,
+                                      mechanism=mechanism_label(d["mechanism"], lang))]
+        lines.append(t["risk"].format(**d))
         reasons = self.reasons_in(lang)
         r = reasons[reasons["user_id"] == user_id]
         if len(r):
-            lines.append("  原因：" if zh else "  Reasons:")
+            lines.append(t["reasons"])
             for row in r.itertuples(index=False):
                 kind = kind_label(row.kind, lang)
                 tag = kind if not row.group else f"{kind}, {group_label(row.group, lang)}"
+                # a policy row's contribution is a distance to the cutoff, shown in its text
                 contrib = "" if pd.isna(row.contribution) or row.kind == "policy" else \
                     f", {row.contribution:+.2f}"
                 lines.append(f"   {row.rank}. [{tag}{contrib}] {row.text}")
         if user_id in self.changes.index:
-            lines.append("  " + ("额度变化：" if zh else "Change: ")
-                         + change_sentence(self.changes.loc[user_id], lang=lang))
+            lines.append(t["change"] + change_sentence(self.changes.loc[user_id], lang=lang))
         return "\n".join(lines)
 
     def figures(self, *, top: int = 4, seed: int = 0,

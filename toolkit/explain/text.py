@@ -100,3 +100,22 @@ def change_sentence(row: pd.Series, *, lang: str = "en", top: int = 3) -> str:
     values = {**row.to_dict(), "months": row["month_now"] - row["month_before"],
               "parts": parts}
     return (t["since"] + (t["moved"] if row["cutoff_changed"] else t["kept"])).format(**values)
+
+
+# The per-user terminal report (toolkit.explain.result.ExplanationResult.user_report); the
+# "risk" line is formatted with the user's decision-summary row.
+USER_REPORT = {
+    "en": {"approved": "User {user}: approved{limit}", "limit": ", limit CNY {limit:,.0f}",
+           "zero": "User {user}: zero limit (mechanism: {mechanism}{rule})",
+           "rule": ", rule: {rule}",
+           "risk": "  PD {pd:.1%} (log-odds {margin:+.2f}); cutoff in force {cutoff:.0%} "
+                   "({cutoff_logit:+.2f}), distance {distance_logit:+.2f}; normal cutoff "
+                   "{normal_cutoff:.0%}, distance {normal_distance_logit:+.2f}",
+           "reasons": "  Reasons:", "change": "  Change: "},
+    "zh": {"approved": "用户 {user}：通过{limit}", "limit": "，额度{limit:,.0f}元",
+           "zero": "用户 {user}：零额度（机制：{mechanism}{rule}）", "rule": "，规则：{rule}",
+           "risk": "  违约概率 {pd:.1%}（对数几率 {margin:+.2f}）；现行阈值 {cutoff:.0%}"
+                   "（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}；常规阈值 "
+                   "{normal_cutoff:.0%}，距离 {normal_distance_logit:+.2f}",
+           "reasons": "  原因：", "change": "  额度变化："},
+}

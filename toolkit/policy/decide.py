@@ -32,15 +32,20 @@ def policy_for(config: PolicyConfig, columns) -> LimitPolicy:
     ``[policy] rules = []``).
     """
     known = set(columns)
-    for rule in config.rules:
-        if rule.feature not in known:
-            allowed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
-            raise InputError(
-                f"monitoring rule {rule.name!r} needs feature {rule.feature!r}, which the data "
-                f"lacks; a rule may use: {allowed}; to run without it set "
-                f"[policy] rules = [] or name another feature"
-            )
+    rule = _unknown_rule(config.rules, known)
+    if rule is not None:
+        allowed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+        raise InputError(
+            f"monitoring rule {rule.name!r} needs feature {rule.feature!r}, which the data "
+            f"lacks; a rule may use: {allowed}; to run without it set "
+            f"[policy] rules = [] or name another feature"
+        )
     return LimitPolicy(config, known_features=known)
+
+
+def _unknown_rule(rules, known: set[str]):
+    """The first rule whose feature is not in ``known``, or None."""
+    return next((r for r in rules if r.feature not in known), None)
 
 
 class LimitPolicy:
@@ -53,12 +58,12 @@ class LimitPolicy:
     def __init__(self, config: PolicyConfig | None = None, *, known_features=None):
         self.config = config or PolicyConfig()
         known = set(known_features) if known_features is not None else {f.name for f in REGISTRY}
-        for rule in self.config.rules:
-            if rule.feature not in known:
-                raise InputError(
-                    f"monitoring rule {rule.name!r} refers to unknown feature {rule.feature!r}; "
-                    f"allowed: any feature of the registry (e.g. inq_cnt_1m, balance_drop_1m)"
-                )
+        rule = _unknown_rule(self.config.rules, known)
+        if rule is not None:
+            raise InputError(
+                f"monitoring rule {rule.name!r} refers to unknown feature {rule.feature!r}; "
+                f"allowed: any feature of the registry (e.g. inq_cnt_1m, balance_drop_1m)"
+            )
 
     def cutoff_in_force(self, stressed: np.ndarray) -> np.ndarray:
         c = self.config
@@ -100,7 +105,7 @@ class LimitPolicy:
         cutoff = self.cutoff_in_force(stressed)
         rule = self.rules_fired(features)
         mechanism = assign(Signals(pd=p, cutoff=cutoff, normal_cutoff=c.normal_cutoff,
-                                   rule=rule))
+                                   rule=rule, stressed=stressed, features=features))
         zero = mechanism != APPROVED
         if "income" in features:
             income = np.asarray(features["income"], dtype=np.float64)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,13 +28,17 @@ class Signals:
 
     pd: probability of default; cutoff: the PD cutoff in force that month;
     normal_cutoff: the cutoff in normal times; rule: the first monitoring rule that fired
-    ("" when none).
+    ("" when none); stressed: the month is in the stressed regime; features: the rows'
+    point-in-time features (a DataFrame or a dict of arrays), for a mechanism that reads
+    them directly.
     """
 
     pd: np.ndarray
     cutoff: np.ndarray
     normal_cutoff: float
     rule: np.ndarray
+    stressed: np.ndarray
+    features: Any
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.metrics import auc
+from toolkit.ranking import top_adverse
 from toolkit.vocab import REASON_GROUPS
 
 INTERCEPT = -3.1
@@ -83,10 +84,7 @@ def rank_adverse(contrib: np.ndarray, k: int = 3) -> np.ndarray:
 
     contrib: shape (n, 7) in :data:`REASON_GROUPS` order.  Ties break by group order.
     """
-    order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-    names = np.array(REASON_GROUPS, dtype=object)[order]
-    positive = np.take_along_axis(contrib, order, axis=1) > 0
-    return np.where(positive, names, "")
+    return top_adverse(contrib, REASON_GROUPS, k)
 
 
 def oracle_auc(true_pd: np.ndarray, label: np.ndarray) -> float:

@@ -70,12 +70,13 @@ def _ignore(*_: Any, **__: Any) -> None:
 class RunRecord:
     """A finished or running run as plain data, read back from a store.
 
-    status: ``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``.
+    status: ``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``; name: the run's name.
     """
 
     run_id: str
     experiment_id: str
     status: str
+    name: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)

@@ -130,14 +130,14 @@ class MlflowRun:
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import math
-        import time
 
-        from mlflow.entities import Metric
+        import mlflow
 
-        now = int(time.time() * 1000)
-        self._client.log_batch(self.run_id, metrics=[
-            Metric(k, float(v), now, step or 0) for k, v in metrics.items()
-            if v is not None and not (isinstance(v, float) and math.isnan(v))])
+        clean = {k: float(v) for k, v in metrics.items()
+                 if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        # The fluent call with an explicit run id also links the metrics to the run's
+        # logged model, which a bare client batch would not.
+        mlflow.log_metrics(clean, step=step, run_id=self.run_id)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
@@ -276,7 +276,8 @@ def get_run(run_id: str, uri: str) -> RunRecord:
     except MlflowException:
         raise InputError(f"unknown run id {run_id!r} in tracking store {uri}") from None
     return RunRecord(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
-                     status=run.info.status, tags=dict(run.data.tags),
+                     status=run.info.status, name=run.info.run_name or "",
+                     tags=dict(run.data.tags),
                      params=dict(run.data.params), metrics=dict(run.data.metrics))
 
 
@@ -379,7 +380,7 @@ def sibling_run(run_id: str, uri: str, family: str) -> str | None:
     run = get_run(run_id, uri)
     tags = run.tags
     filters = [f"tags.`toolkit.model_family` = '{family}'"]
-    for key in ("toolkit.workflows.train", "toolkit.dataset_hash", "toolkit.config_hash",
+    for key in ("toolkit.experiment", "toolkit.dataset_hash", "toolkit.config_hash",
                 "mlflow.parentRunId"):
         if key in tags:
             filters.append(f"tags.`{key}` = '{tags[key]}'")

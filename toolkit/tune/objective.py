@@ -126,7 +126,6 @@ class TrialObjective:
     def __call__(self, trial):
         import optuna
 
-
         # Who runs the trial: lets a worker on this host fail it at once if we die.
         trial.set_user_attr(WORKER_ATTR, {**self.identity, "trial": trial.number})
         params = suggest(trial, self.space)

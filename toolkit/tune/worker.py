@@ -36,6 +36,8 @@ from toolkit.tune.study import (
 
 DEAD_TRIAL_TAGS = {"toolkit.trial_state": "fail",
                    "toolkit.fail_reason": "its worker died; Optuna re-queues its parameters"}
+
+
 @dataclass
 class WorkerSpec:
     """Everything a worker process needs (JSON-able)."""
@@ -131,8 +133,6 @@ def spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
         proc = subprocess.Popen([sys.executable, "-m", "toolkit.tune.worker", str(path)],
                                 stdout=out, stderr=subprocess.STDOUT)
     return proc, log
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,14 +48,15 @@ def compared_metrics(cfg: ExperimentConfig, fitted: Fitted) -> tuple[dict, dict]
         explainer = get_explainer(name)
         if name == cfg.explain.mode:
             continue
-        model = fitted.scorer if explainer.model == "xgboost" else fitted.scorecard
+        model = fitted.models.get(explainer.model)
         if model is None:
             continue
-        decisions = fitted.decisions if explainer.model == "xgboost" else None
+        # the xgboost decisions are the run's own; another model's are made from its PDs
+        decisions = fitted.decisions if model is fitted.scorer else None
         found = explain_table(model, fitted.table, decisions, cfg.explain, policy=cfg.policy,
                               mode=name, change=False).metrics
         metrics.update(found)
-        if explainer.model == "scorecard":
+        if model is fitted.scorecard:
             card.update(found)
     return metrics, card
 
@@ -81,7 +82,7 @@ def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path 
     return Explained(primary=res, metrics=metrics, scorecard_metrics=card, folder=out)
 
 
-def explain_logged_run(run_id: str, *, uri: str | None = None, out: Path | None = None,
+def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | None = None,
                        users: Sequence | None = None, **settings) -> tuple[Explained | None,
                                                                            ExplanationResult,
                                                                            str]:
@@ -90,8 +91,8 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, out: Path | None 
     settings: ``[explain]`` keys to override (``top_k``, ``lang``, ``mode``).  With ``users``
     only those users are explained and nothing is logged; otherwise the test split is
     explained into a new child run ``<run name>-explain`` of the model run (its metrics, and
-    ``explanations/``) and written to ``out``.  Returns ``(explained or None, result,
-    model run id)``.
+    ``explanations/``) and written to ``outputs/explain-<model run id[:8]>/explanations``.
+    Returns ``(explained or None, result, model run id)``.
     """
     loaded = load_logged_run(run_id, uri=uri)
     cfg = loaded.cfg
@@ -106,10 +107,12 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, out: Path | None 
                          config_hash=cfg.config_hash(), model_family="explain",
                          run_kind="explain", explains_run=loaded.run_id,
                          experiment=record.tags.get("toolkit.experiment", ""))
-    name = record.tags.get("mlflow.runName", loaded.run_id[:8])
+    name = record.name or loaded.run_id[:8]
     with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{name}-explain",
                             tags=tags, uri=loaded.uri, parent_run_id=loaded.run_id) as run:
         run.log_params(cfg.flat())
+        out = None if outputs is None else \
+            outputs / f"explain-{loaded.run_id[:8]}" / "explanations"
         explained = explain_stage(cfg, fitted, run, out=out,
                                   title=f"Why users hit zero limit: run {loaded.run_id}")
     return explained, explained.primary, loaded.run_id

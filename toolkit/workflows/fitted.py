@@ -27,7 +27,8 @@ class Fitted:
     """A fitted xgboost model (and scorecard baseline) with its metrics and decisions.
 
     table, lineage: the model table and its dataset manifest or own table file;
-    metrics / scorecard_metrics: ``{split}_{metric}`` (and ``explain_*`` once explained);
+    metrics / scorecard_metrics: ``{split}_{metric}`` (metrics also gets the ``explain_*``
+    of the run's explanation stage, once it ran);
     decisions: the policy frame of every table row under the xgboost PDs;
     run_ids: ``{"xgboost": ..., "scorecard": ...}``, the runs holding the models;
     study: the tuning outcome (:class:`toolkit.workflows.tune.StudyOutcome`) when the model
@@ -47,6 +48,11 @@ class Fitted:
     model_version: str | None = None
     study: Any = None
     explained: Any = None
+
+    @property
+    def models(self) -> dict[str, object]:
+        """The fitted models by family, as explainers name them (``Explainer.model``)."""
+        return {"xgboost": self.scorer, "scorecard": self.scorecard}
 
     @property
     def run_id(self) -> str | None:

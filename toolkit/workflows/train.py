@@ -20,8 +20,8 @@ from toolkit.workflows.fitted import (
 
 Progress = Callable[[str], None]
 # explain(fitted, run): a stage run inside the open xgboost run (the explanation stage);
-# what it returns is kept as fitted.explained, and its scorecard_metrics go to the
-# scorecard's run.
+# what it returns (toolkit.workflows.explain.Explained) is kept as fitted.explained, its
+# metrics join fitted.metrics and its scorecard_metrics go to the scorecard's run.
 ExplainHook = Callable[[Fitted, tracking.Run], object]
 
 
@@ -63,20 +63,24 @@ def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | Non
             run.log_metrics(metrics)
             yield run
 
-    with family_run("xgboost", fitted.metrics) as run:
-        log_xgboost_model(run, cfg, fitted, tag="xgboost")
-        fitted.run_ids["xgboost"] = run.run_id
-        if explain is not None:
-            progress("explain")
-            fitted.explained = explain(fitted, run)
-    if fitted.scorecard is not None:
-        card_metrics = {**fitted.scorecard_metrics,
-                        **getattr(fitted.explained, "scorecard_metrics", {})}
-        with family_run("scorecard", card_metrics) as run:
-            run.log_frame(summary, "split_summary.csv")
-            run.log_text(fitted.scorecard.to_json(), "scorecard/scorecard.json")
-            run.log_frame(fitted.scorecard.table().set_index("feature"),
-                          "scorecard/points.csv")
-            log_evaluation(run, table, fitted.scorecard.predict_pd(table.X), "scorecard")
-            fitted.run_ids["scorecard"] = run.run_id
+    try:
+        with family_run("xgboost", fitted.metrics) as run:
+            log_xgboost_model(run, cfg, fitted, tag="xgboost")
+            fitted.run_ids["xgboost"] = run.run_id
+            if explain is not None:
+                progress("explain")
+                fitted.explained = explain(fitted, run)
+                fitted.metrics.update(fitted.explained.metrics)
+    finally:
+        # The baseline is logged even when the explanation stage failed, with what it has.
+        if fitted.scorecard is not None:
+            card_metrics = {**fitted.scorecard_metrics,
+                            **getattr(fitted.explained, "scorecard_metrics", {})}
+            with family_run("scorecard", card_metrics) as run:
+                run.log_frame(summary, "split_summary.csv")
+                run.log_text(fitted.scorecard.to_json(), "scorecard/scorecard.json")
+                run.log_frame(fitted.scorecard.table().set_index("feature"),
+                              "scorecard/points.csv")
+                log_evaluation(run, table, fitted.scorecard.predict_pd(table.X), "scorecard")
+                fitted.run_ids["scorecard"] = run.run_id
     return fitted

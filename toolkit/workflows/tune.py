@@ -274,7 +274,8 @@ def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, pr
             cfg, f, r, title=f"Why users hit zero limit: {name} trial "
             f"{fitted.study.best_trial} (run {r.run_id})"))
         fitted.explained = hook(fitted, run)
-        fitted.metrics.update(getattr(fitted.explained, "metrics", {}))
+        if fitted.explained is not None:
+            fitted.metrics.update(fitted.explained.metrics)
     return fitted
 
 
