@@ -50,8 +50,9 @@ def test_type_error_names_key_and_expected_type(tmp_path):
         ({"world": {"n_users": -5}}, "n_users must be a positive whole number, got -5"),
         ({"world": {"segment_mix": {"salaried": 0.5, "student": 0.2}}},
          "segment_mix sums to 0.7; the shares must sum to 1"),
-        ({"world": {"stress_episodes": [{"start": "2026-06", "months": 3, "severity": 1.0}]}},
-         "stress episode starting 2026-06 for 3 months lies outside the calendar 2021-01..2025-12"),
+        ({"world": {"stress_episodes": [{"start": "2028-11", "months": 3, "severity": 1.0}]}},
+         "world.stress_episodes: the episode starting 2028-11 for 3 months lies outside the "
+         "calendar 2021-01..2028-12; allowed: episodes from 2021-01 that end by 2028-12"),
         ({"policy": {"normal_cutoff": 1.2}}, "cutoff 1.2 is outside (0, 1)"),
         ({"policy": {"stressed_cutoff": 0.0}}, "cutoff 0.0 is outside (0, 1)"),
     ],

@@ -94,6 +94,16 @@ def test_failed_stage_marks_the_parent_failed(small_world, tmp_path, monkeypatch
         (["split.valid_end=\"2030-01\""], "split 'test' is empty"),
         (["policy.rules=[{name=\"x\", feature=\"inq_cnt_1mm\", threshold=4}]"],
          "monitoring rule 'x' refers to unknown feature 'inq_cnt_1mm'"),
+        (["split.gap_months=30"],
+         "split.gap_months=30 leaves the test split no labelled month: it would start at "
+         "2028-03, but labels are complete only for observation months up to 2027-12 "
+         "(world.performance_months=12); allowed: 0..27"),
+        (["world.n_users=400"],
+         "world.n_users=400 is too small to fill the three splits: about 44 labelled rows "
+         "expected in 'valid', each split needs at least 50; allowed: world.n_users >= 457"),
+        (["world.stress_episodes=[{start=\"2028-11\", months=3, severity=1.0}]"],
+         "world.stress_episodes: the episode starting 2028-11 for 3 months lies outside the "
+         "calendar 2021-01..2028-12; allowed: episodes from 2021-01 that end by 2028-12"),
     ],
 )
 def test_bad_input_to_run_writes_nothing(small_world, tmp_path, sets, message):
@@ -110,4 +120,7 @@ def test_bad_input_to_run_writes_nothing(small_world, tmp_path, sets, message):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2, res.output
     assert message in res.output
+    # the progress display aside, the refusal is one line that names the setting
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []

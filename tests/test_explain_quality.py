@@ -17,7 +17,7 @@ from toolkit.explain.quality import (
 from toolkit.synth.truth import rank_adverse
 from toolkit.vocab import REASON_GROUPS
 
-G7 = list(REASON_GROUPS)
+G7 = list(REASON_GROUPS)  # every reason group, market_conditions included
 
 
 def _world(true_contrib: np.ndarray, *, true_mech, mech, distance, true_zero=None, zero=None):
@@ -67,7 +67,7 @@ def test_top_groups_and_rank_metrics_by_hand():
 
 def test_truth_metrics_perfect_reversed_and_selection():
     rng = np.random.default_rng(0)
-    T = rng.normal(size=(60, 7))
+    T = rng.normal(size=(60, len(G7)))
     mech = np.array(["score"] * 40 + ["policy"] * 10 + ["approved"] * 10, dtype=object)
     distance = np.r_[np.full(30, 0.5), np.full(10, -0.2), np.full(20, 0.1)]
     truth, decisions = _world(T, true_mech=mech, mech=mech, distance=distance)
@@ -95,7 +95,7 @@ def test_truth_metrics_perfect_reversed_and_selection():
 
 def test_truth_metrics_known_fractions():
     # 4 true-score users; the model's top group is right for exactly 3 of them
-    T = np.zeros((4, 7))
+    T = np.zeros((4, len(G7)))
     T[:, 0] = [2.0, 2.0, 2.0, 2.0]   # repayment is the true top group
     T[:, 1] = [1.0, 1.0, 1.0, 1.0]   # utilisation second
     T[:, 2] = [0.5, 0.5, 0.5, 0.5]   # borrowing third
@@ -116,7 +116,7 @@ def test_truth_metrics_known_fractions():
 
 
 def test_unexplained_rows_are_left_out_of_group_metrics():
-    T = np.eye(7)[:3] * 2.0
+    T = np.eye(len(G7))[:3] * 2.0
     mech = np.array(["score"] * 3, dtype=object)
     truth, decisions = _world(T, true_mech=mech, mech=mech, distance=np.ones(3))
     G = pd.DataFrame(T[:2], index=truth.index[:2], columns=G7)
@@ -124,3 +124,25 @@ def test_unexplained_rows_are_left_out_of_group_metrics():
     assert m["explain_group_rows"] == 2 and m["explain_top1_group_accuracy"] == 1.0
     empty = truth_metrics(G.iloc[:0], decisions, truth, additivity_max_error=0)
     assert np.isnan(empty["explain_top1_group_accuracy"])
+
+
+def test_every_metric_is_repeated_within_each_regime():
+    from toolkit.explain import truth_metrics_by_regime
+
+    rng = np.random.default_rng(5)
+    T = rng.normal(size=(40, len(G7)))
+    true_mech = np.array(["score", "policy"] * 20)
+    mech = np.where(np.arange(40) % 4 == 0, "approved", true_mech)
+    truth, decisions = _world(T, true_mech=true_mech, mech=mech, distance=np.ones(40))
+    truth["regime"] = np.where(np.arange(40) < 10, "stressed", "normal")
+    G = pd.DataFrame(T, index=truth.index, columns=G7)
+    m = truth_metrics_by_regime(G, decisions, truth, additivity_max_error=1e-7)
+    for name in METRIC_NAMES:
+        assert name in m
+        if name != "explain_additivity_max_error":
+            assert f"{name}_normal" in m and f"{name}_stressed" in m
+    stressed = truth.index[:10]
+    alone = truth_metrics(G, decisions, truth, additivity_max_error=1e-7, population=stressed)
+    assert m["explain_mechanism_accuracy_stressed"] == alone["explain_mechanism_accuracy"]
+    assert m["explain_mechanism_accuracy_stressed"] == pytest.approx(
+        (mech[:10] == true_mech[:10]).mean())

@@ -32,9 +32,9 @@ T = 24  # history months of the default world
 
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory):
-    """A 300-user default world (one generation block)."""
+    """A 600-user default world (one generation block)."""
     out = tmp_path_factory.mktemp("features") / "tiny"
-    generate(config=build_config({"world": {"n_users": 300, "block_size": 300}}), out=out)
+    generate(config=build_config({"world": {"n_users": 600, "block_size": 600}}), out=out)
     return load_dataset(out)
 
 
@@ -156,6 +156,13 @@ def test_forbidden_columns_are_never_features(tiny_world):
     for name in ("latent_creditworthiness", "protected_group"):
         with pytest.raises(InputError, match=f"unknown feature '{name}'"):
             build_features(ds.history, ds.users, names=[name])
+    # the history's limit is the platform's decision on the TRUE PD: as a feature it would
+    # hand the model the oracle, and so would any other column computed from the truth
+    assert "limit" in ds.history.columns
+    assert {"limit", "true_pd", "true_logit", "true_limit", "true_zero", "true_mechanism",
+            "default_12m", "censored"} <= set(FORBIDDEN)
+    with pytest.raises(InputError, match="unknown feature 'limit'"):
+        build_features(ds.history, ds.users, names=["limit"])
 
 
 def test_features_do_not_depend_on_forbidden_attributes(tiny_world):
@@ -257,6 +264,7 @@ def _tiny_history():
         "amount_paid":  [100, 100, 50, 100, 0, 100],
         "social_risk":  [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
         "income_shock": [0, 0, 1, 0, 0, 0],
+        "market_liquidity": [0.1, 0.0, -0.2, -0.6, -1.0, -0.9],
         "limit":        [9000] * 6,
     }
     u2 = {
@@ -275,6 +283,7 @@ def _tiny_history():
         "amount_paid":  [0] * 6,
         "social_risk":  [0.2] * 6,
         "income_shock": [0] * 6,
+        "market_liquidity": [0.05] * 6,
         "limit":        [0] * 6,
     }
     rows = []
@@ -314,6 +323,7 @@ def test_window_values_by_hand_at_the_observation_month():
         "spend_mean_3m": 500, "spend_mean_6m": 350,
         "social_mean_3m": 0.5, "social_mean_6m": 0.35, "social_max_3m": 0.6,
         "tenure_months": 30, "age": 30, "city_tier": 1, "income": 10_000,
+        "liquidity_index": -0.9, "liquidity_change_3m": -0.7,
         "seg_salaried": 1, "seg_student": 0,
     }
     for name, value in expected_u1.items():
@@ -323,6 +333,7 @@ def test_window_values_by_hand_at_the_observation_month():
         "util_trend_6m": 0, "inflow_cv_6m": 0, "inflow_trend_6m": 0, "txn_trend_6m": 0,
         "balance_drop_1m": 0, "min_balance_3m": 800, "debt_to_income": 0,
         "tenure_months": 6, "seg_student": 1, "seg_salaried": 0,
+        "liquidity_index": 0.05, "liquidity_change_3m": 0.0,
     }
     for name, value in expected_u2.items():
         assert u2[name] == pytest.approx(value, abs=1e-6), name

@@ -1,5 +1,6 @@
-"""Splits: out-of-time by default (test holds the stress episode), user-disjoint random as an
-option, bad boundaries named, and the per-split summary that goes into the run record."""
+"""Splits: out-of-time by default (every period holds a stress episode; a gap of one
+performance window keeps training labels out of the test period), user-disjoint random as an
+option, bad boundaries, gaps and worlds named, and the per-split summary of the run record."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pandas as pd
 import pytest
 
 from toolkit.calendar import month_index
-from toolkit.config import SplitConfig, WorldConfig
-from toolkit.data.splits import SPLITS, assign_splits, split_summary
+from toolkit.config import SplitConfig, WorldConfig, build_config
+from toolkit.data.splits import GAP, SPLITS, assign_splits, check_split_plan, split_summary
 from toolkit.errors import InputError
 
 WORLD = WorldConfig()
@@ -30,25 +31,39 @@ def test_out_of_time_split_is_ordered_in_time(small_world):
     assert months["valid"].max() < months["test"].min()
     assert months["train"].max() <= month_index(SplitConfig().train_end, WORLD.calendar_start)
     assert months["valid"].max() <= month_index(SplitConfig().valid_end, WORLD.calendar_start)
-    assert set(split) == set(SPLITS)
+    assert set(split) == {*SPLITS, GAP}
 
 
-def test_default_test_period_holds_the_stress_episode_and_both_regimes(small_world):
+@pytest.mark.parametrize("gap", [None, 0, 5, 12, 20])
+def test_the_gap_keeps_every_training_label_out_of_the_test_period(small_world, gap):
     _, _, ds = small_world
     obs, uid = _obs(ds)
+    cfg = SplitConfig(gap_months=gap)
+    split = assign_splits(obs, uid, cfg, WORLD)
+    v_end = month_index(cfg.valid_end, WORLD.calendar_start)
+    expect = WORLD.performance_months if gap is None else gap
+    assert obs[split == "test"].min() == v_end + expect + 1
+    assert (split[(obs > v_end) & (obs <= v_end + expect)] == GAP).all()
+    if expect >= WORLD.performance_months:
+        # the last month any train or validation label looks at comes before the test period
+        window_end = obs[np.isin(split, ["train", "valid"])].max() + WORLD.performance_months
+        assert window_end < obs[split == "test"].min()
+
+
+def test_every_period_holds_stress_and_enough_stressed_rows(realism_world):
+    ds = realism_world
+    obs, uid = _obs(ds)
     split = assign_splits(obs, uid, SplitConfig(), WORLD)
-    episode = WORLD.stress_episodes[0]
-    assert (episode.start, episode.months) == ("2025-01", 8)
-    first = month_index("2025-01", WORLD.calendar_start)
-    episode_months = set(range(first, first + 8))  # 2025-01 .. 2025-08
-    assert episode_months <= set(obs[split == "test"])
-    assert (split[np.isin(obs, list(episode_months))] == "test").all()
-    stressed_months = set(ds.macro.loc[ds.macro["regime"].astype(str) == "stressed", "month"])
-    assert stressed_months and stressed_months <= set(obs[split == "test"])
-    regimes = ds.truth["regime"].astype(str).to_numpy()
-    assert set(regimes[split == "test"]) == {"normal", "stressed"}
-    # the model is trained and tuned without ever seeing the stress episode
-    assert set(regimes[split != "test"]) == {"normal"}
+    stressed = ds.truth["regime"].astype(str).to_numpy() == "stressed"
+    labelled = ~ds.outcomes.set_index("user_id").loc[uid, "censored"].to_numpy(bool)
+    assert stressed[split == "train"].mean() >= 0.15
+    assert stressed[split == "valid"].mean() >= 0.15
+    assert stressed[split == "test"].mean() >= 0.25
+    assert stressed[(split == "test") & labelled].mean() >= 0.25
+    # three episodes of their own length and depth, one in each period
+    starts = [month_index(ep.start, WORLD.calendar_start) for ep in WORLD.stress_episodes]
+    assert [split[obs == m][0] for m in starts] == ["train", "valid", "test"]
+    assert len({(ep.months, ep.severity) for ep in WORLD.stress_episodes}) == 3
 
 
 def test_random_split_is_user_disjoint_and_deterministic_by_seed():
@@ -80,22 +95,47 @@ def test_random_split_is_user_disjoint_and_deterministic_by_seed():
         ("2024-06", "2024-06",
          "split boundaries overlap: valid_end 2024-06 must be after train_end 2024-06"),
         ("2019-01", "2024-09",
-         "split 'train' is empty with train_end=2019-01, valid_end=2024-09: observation "
-         "months run from 2022-12 to 2025-12; set the boundaries inside that range"),
+         "split 'train' is empty with train_end=2019-01, valid_end=2024-09, gap_months=12: "
+         "observation months run from 2022-12 to 2028-12; set the boundaries inside that "
+         "range"),
         ("2024-03", "2030-01",
-         "split 'test' is empty with train_end=2024-03, valid_end=2030-01: observation "
-         "months run from 2022-12 to 2025-12; set the boundaries inside that range"),
-        ("2025-12", "2026-06",
-         "split 'valid' is empty with train_end=2025-12, valid_end=2026-06"),
+         "split 'test' is empty with train_end=2024-03, valid_end=2030-01, gap_months=12: "
+         "observation months run from 2022-12 to 2028-12; set the boundaries inside that "
+         "range"),
+        ("2028-10", "2028-11",
+         "split 'test' is empty with train_end=2028-10, valid_end=2028-11, gap_months=12"),
     ],
 )
 def test_bad_boundaries_are_named(small_world, train_end, valid_end, message):
     _, _, ds = small_world
     obs, uid = _obs(ds)
-    assert (obs.min(), obs.max()) == (23, 59)  # 2022-12 .. 2025-12
+    assert (obs.min(), obs.max()) == (23, 95)  # 2022-12 .. 2028-12
     with pytest.raises(InputError) as err:
         assign_splits(obs, uid, SplitConfig(train_end=train_end, valid_end=valid_end), WORLD)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("world", "split", "message"),
+    [
+        ({}, {"gap_months": 30},
+         "split.gap_months=30 leaves the test split no labelled month: it would start at "
+         "2028-03, but labels are complete only for observation months up to 2027-12 "
+         "(world.performance_months=12); allowed: 0..27"),
+        ({"n_users": 400}, {},
+         "world.n_users=400 is too small to fill the three splits: about 44 labelled rows "
+         "expected in 'valid', each split needs at least 50; allowed: world.n_users >= 457"),
+        ({}, {"train_end": "2028-06", "valid_end": "2028-08", "gap_months": 0},
+         "split.gap_months=0 leaves the test split no labelled month: it would start at "
+         "2028-09, but labels are complete only for observation months up to 2027-12 "
+         "(world.performance_months=12); allowed: none (move valid_end earlier)"),
+    ],
+)
+def test_split_plans_that_leave_a_split_without_labels_are_named(world, split, message):
+    cfg = build_config({"world": world, "split": split})
+    with pytest.raises(InputError) as err:
+        check_split_plan(cfg.split, cfg.world)
+    assert str(err.value) == message
 
 
 def test_random_fractions_that_leave_no_training_rows():
@@ -120,19 +160,26 @@ def test_split_summary(small_world):
     frame["split"] = assign_splits(obs, uid, SplitConfig(), WORLD)
     summary = split_summary(frame)
     assert list(summary.index) == list(SPLITS)
-    assert list(summary.columns) == ["rows", "default_rate", "zero_limit_rate", "stressed_share"]
-    assert summary["rows"].sum() == len(frame)
+    assert list(summary.columns) == ["rows", "labelled_share", "default_rate",
+                                     "zero_limit_rate", "stressed_share"]
+    assert summary["rows"].sum() == (frame["split"] != GAP).sum()
     for name in SPLITS:
         part = frame[frame["split"] == name]
         assert summary.loc[name, "rows"] == len(part)
-        assert summary.loc[name, "default_rate"] == pytest.approx(part["default_12m"].mean())
+        labelled = part["default_12m"].dropna().astype(float)
+        assert summary.loc[name, "labelled_share"] == pytest.approx(len(labelled) / len(part))
+        assert summary.loc[name, "default_rate"] == pytest.approx(labelled.mean())
         assert summary.loc[name, "zero_limit_rate"] == pytest.approx(part["zero"].mean())
         assert summary.loc[name, "stressed_share"] == pytest.approx(
             (part["regime"].astype(str) == "stressed").mean())
-    assert summary.loc["train", "stressed_share"] == 0
-    assert 0 < summary.loc["test", "stressed_share"] < 1
-    # stress tightens the policy: more zero limits where the stress episode is
-    assert summary.loc["test", "zero_limit_rate"] > summary.loc["train", "zero_limit_rate"]
+    assert summary.loc["train", "labelled_share"] == 1
+    assert 0 < summary.loc["test", "labelled_share"] < 1
+    for name in SPLITS:
+        assert 0 < summary.loc[name, "stressed_share"] < 1
+        # stress tightens the policy: more zero limits in stressed months
+        part = frame[frame["split"] == name]
+        by = part.groupby(part["regime"].astype(str))["zero"].mean()
+        assert by["stressed"] > by["normal"]
 
 
 def test_malformed_boundary_is_refused_when_the_config_loads():

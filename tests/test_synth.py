@@ -12,13 +12,14 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.config import build_config
-from toolkit.data.dataset import TABLES, read_manifest
+from toolkit.data.dataset import TABLES, load_dataset, read_manifest
 from toolkit.data.features import FORBIDDEN, HISTORY_COLUMNS, build_features
 from toolkit.data.personas import high_activity_poor_repayment
+from toolkit.data.splits import last_labelled_month
 from toolkit.links import sigmoid
 from toolkit.policy import LimitPolicy
 from toolkit.synth import generate
-from toolkit.synth.truth import DRIVERS, group_terms, true_logit
+from toolkit.synth.truth import DRIVERS, MACRO_COEF, group_terms, true_logit
 from toolkit.vocab import REASON_GROUPS, SEGMENTS
 
 runner = CliRunner()
@@ -45,7 +46,11 @@ def test_schema(small_world):
     assert ds.history["social_risk"].between(0, 1).all()
     assert (ds.history["limit"] >= 0).all()
     assert set(ds.macro["regime"].cat.categories) <= {"normal", "stressed"}
-    assert set(ds.outcomes["default_12m"].unique()) <= {0, 1}
+    out = ds.outcomes
+    assert set(out["default_12m"].dropna().unique()) <= {0, 1}
+    # censored rows carry no label: exactly the rows whose window passes the calendar's end
+    assert (out["default_12m"].isna().to_numpy() == out["censored"].to_numpy()).all()
+    assert ((out["default_month"] > 0) == (out["default_12m"] == 1)).all()
     for g in REASON_GROUPS:
         assert f"term_{g}" in ds.truth and f"contrib_{g}" in ds.truth
     assert manifest["rows"]["history"] == len(ds.history)
@@ -98,13 +103,20 @@ def test_persona_high_activity_poor_repayment_exists(realism_world):
     who = high_activity_poor_repayment(feats, ds.truth)
     assert len(who) >= 10
     assert ds.truth.set_index("user_id").loc[who, "true_zero"].all()
+    # the persona's story holds before selecting on the outcome: busy, late payers hit a
+    # zero limit more often than the population does
+    zero = ds.truth.set_index("user_id")["true_zero"].loc[feats.index].to_numpy(bool)
+    busy = feats["txn_mean_6m"] >= feats["txn_mean_6m"].quantile(0.75)
+    persona = (busy & (feats["late_cnt_6m"] >= 2)).to_numpy()
+    assert zero[persona].mean() > zero.mean()
 
 
 def test_truth_is_consistent(small_world):
     _, _, ds = small_world
     t = ds.truth
     terms = t[[f"term_{g}" for g in REASON_GROUPS]].to_numpy()
-    logit_ = t["intercept"] + terms.sum(axis=1) + t["macro_term"]
+    logit_ = t["intercept"] + terms.sum(axis=1)
+    np.testing.assert_allclose(t["true_logit"], logit_, rtol=0, atol=1e-9)
     np.testing.assert_allclose(t["true_pd"], sigmoid(logit_), rtol=0, atol=1e-9)
     contrib = t[[f"contrib_{g}" for g in REASON_GROUPS]].to_numpy()
     np.testing.assert_allclose(contrib, terms - terms.mean(axis=0), atol=1e-9)
@@ -143,7 +155,8 @@ def test_monthly_limits_use_no_future_months(small_world):
     later = pos > T - 1 - k
     rng = np.random.default_rng(1)
     for col in ("txn_count", "inflow", "balance", "dpd", "inquiries", "utilization",
-                "draw_count", "social_risk", "income_shock", "amount_due", "amount_paid"):
+                "draw_count", "social_risk", "income_shock", "amount_due", "amount_paid",
+                "market_liquidity"):
         vals = hist[col].to_numpy().copy()
         vals[later] = rng.permutation(vals[later])
         hist[col] = vals
@@ -153,7 +166,7 @@ def test_monthly_limits_use_no_future_months(small_world):
     feats = build_features(hist, ds.users, asof=asof, names=needed)
     macro = ds.macro.set_index("month")
     month = feats["asof_month"].to_numpy()
-    pd_ = sigmoid(true_logit(group_terms(feats), macro.loc[month, "stress"].to_numpy()))
+    pd_ = sigmoid(true_logit(group_terms(feats)))
     dec = policy.decide(pd_, (macro.loc[month, "regime"] == "stressed").to_numpy(), feats)
     stored = ds.history.set_index(["user_id", "month"])["limit"]
     expected = stored.loc[list(zip(feats.index, month, strict=True))].to_numpy()
@@ -201,7 +214,8 @@ def test_cli_bad_user_count(tmp_path, args, message):
     [
         ("[world]\nn_userz = 5\n", "unknown config key 'world.n_userz'"),
         ('[[world.stress_episodes]]\nstart = "2019-01"\nmonths = 4\nseverity = 1.0\n',
-         "lies outside the calendar 2021-01..2025-12"),
+         "world.stress_episodes: the episode starting 2019-01 for 4 months lies outside the "
+         "calendar 2021-01..2028-12; allowed: episodes from 2021-01 that end by 2028-12"),
         ("[world.segment_mix]\nsalaried = 0.6\nstudent = 0.6\n",
          "segment_mix sums to 1.2; the shares must sum to 1"),
     ],
@@ -217,29 +231,66 @@ def test_cli_bad_config(tmp_path, toml, message):
 
 def test_cli_refuses_existing_output_without_overwrite(tmp_path):
     target = tmp_path / "ds"
-    assert _cli("--users", "300", "--out", str(target)).exit_code == 0
+    assert _cli("--users", "600", "--out", str(target)).exit_code == 0
     before = json.loads((target / "manifest.json").read_text())
-    res = _cli("--users", "400", "--out", str(target))
+    res = _cli("--users", "700", "--out", str(target))
     assert res.exit_code == 2
     assert f"output '{target}' already exists; pass --overwrite to replace it" in res.output
     assert json.loads((target / "manifest.json").read_text()) == before
-    assert _cli("--users", "400", "--out", str(target), "--overwrite").exit_code == 0
-    assert json.loads((target / "manifest.json").read_text())["rows"]["users"] == 400
+    assert _cli("--users", "700", "--out", str(target), "--overwrite").exit_code == 0
+    assert json.loads((target / "manifest.json").read_text())["rows"]["users"] == 700
 
 
 def test_cli_unwritable_output(tmp_path):
     locked = tmp_path / "file"
     locked.write_text("not a folder")
-    res = _cli("--users", "100", "--out", str(locked / "ds"))
+    res = _cli("--users", "600", "--out", str(locked / "ds"))
     assert res.exit_code == 2
     assert "is not writable" in res.output
 
 
-def test_outcome_is_drawn_from_true_pd(realism_world):
+def test_labels_rise_with_the_true_pd_and_censored_rows_have_none(realism_world):
     ds = realism_world
     m = ds.truth.merge(ds.outcomes, on="user_id")
+    last = last_labelled_month(build_config({"world": ds.manifest["config"]["world"]}).world)
+    assert (m["censored"].to_numpy() == (m["obs_month"].to_numpy() > last)).all()
+    assert m["censored"].any() and not m["censored"].all()
+    m = m[~m["censored"]]
     bins = pd.qcut(m["true_pd"], 5, labels=False)
-    observed = m.groupby(bins)["default_12m"].mean().to_numpy()
-    expected = m.groupby(bins)["true_pd"].mean().to_numpy()
+    observed = m.groupby(bins)["default_12m"].mean().astype(float).to_numpy()
     assert np.all(np.diff(observed) > 0)
-    np.testing.assert_allclose(observed, expected, atol=0.03)
+
+
+def test_a_stressed_window_raises_the_default_rate(tmp_path):
+    """One episode, after some users' observation month: stress inside their performance
+    window raises their hazard, so they default more often than their true PD at
+    observation says, unlike users whose whole window is calm."""
+    cfg = build_config({"world": {"n_users": 6_000, "block_size": 3_000,
+                                  "stress_episodes": [{"start": "2026-01", "months": 12,
+                                                       "severity": 1.5}]}})
+    generate(config=cfg, out=tmp_path / "storm")
+    ds = load_dataset(tmp_path / "storm")
+    m = ds.truth.merge(ds.outcomes, on="user_id")
+    first = 60  # 2026-01
+    obs = m["obs_month"].to_numpy()
+    excess = m["default_12m"].to_numpy(float) - m["true_pd"].to_numpy()
+    windows_in_stress = (obs >= first - 12) & (obs < first)
+    calm = obs < first - 12
+    assert (m["regime"].astype(str).to_numpy()[windows_in_stress | calm] == "normal").all()
+    assert excess[windows_in_stress].mean() > excess[calm].mean() + 0.03
+
+
+def test_the_market_term_is_the_macro_term_and_contributions_add_up(small_world):
+    _, _, ds = small_world
+    t = ds.truth
+    liquidity = ds.macro.set_index("month").loc[t["obs_month"], "liquidity_index"].to_numpy()
+    np.testing.assert_allclose(t["term_market_conditions"],
+                               MACRO_COEF * np.maximum(-liquidity, 0.0), atol=1e-6)
+    stressed = t["regime"].astype(str).to_numpy() == "stressed"
+    assert t["term_market_conditions"][stressed].min() > 0.2
+    contrib = t[[f"contrib_{g}" for g in REASON_GROUPS]].to_numpy()
+    # one constant (intercept plus the population mean of every term) for all users
+    base = t["true_logit"].to_numpy() - contrib.sum(axis=1)
+    np.testing.assert_allclose(base, base[0], atol=1e-9)
+    top = t[["true_top1", "true_top2", "true_top3"]].astype(str).to_numpy()
+    assert (top[stressed] == "market_conditions").any(axis=1).mean() > 0.5

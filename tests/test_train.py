@@ -49,6 +49,11 @@ def test_runs_carry_metric_names_params_and_tags(trained, store):
                            "auc_oracle_ratio", "zero_limit_rate", "decision_agreement",
                            "mechanism_agreement", "n_score", "n_policy", "n_monitoring"):
                 assert f"{split}_{metric}" in m, f"{split}_{metric}"
+        for regime in ("normal", "stressed"):
+            for metric in ("auc", "ks", "brier", "logloss", "ece", "default_rate",
+                           "oracle_auc", "auc_oracle_ratio"):
+                assert f"test_{metric}_{regime}" in m, f"test_{metric}_{regime}"
+            assert f"test_logit_bias_{regime}" in m
         assert m["test_gini"] == pytest.approx(2 * m["test_auc"] - 1)
         assert m["test_auc_oracle_ratio"] == pytest.approx(m["test_auc"] / m["test_oracle_auc"])
         tags = run.data.tags
@@ -151,11 +156,35 @@ def exported(small_world, tmp_path_factory):
 
 
 def _own_cfg(table, **schema):
-    base = {"target": "default_12m", "categorical": ["segment"], "drop": ["user_id"],
+    base = {"target": "default_12m", "categorical": ["segment"], "drop": ["user_id", "month"],
             "split_column": "split", "monotone": {"late_cnt_6m": 1},
             "groups": {"late_cnt_6m": "repayment_history", "segment": "tenure_profile"}}
     base.update(schema)
     return build_config({"data": {"table": str(table), "schema": base}, "model": SMALL_MODEL})
+
+
+def test_own_table_split_by_month_keeps_the_gap(exported, tmp_path):
+    from toolkit.calendar import month_index
+
+    cfg = _own_cfg(exported, split_column=None, month_column="month", drop=["user_id", "split"])
+    df = pd.read_csv(exported)
+    table = from_table(exported, cfg)
+    # the same out-of-time split the synthetic run uses, gap included
+    np.testing.assert_array_equal(table.split, df["split"].to_numpy().astype(object))
+    months = df["month"].map(lambda m: month_index(m, cfg.world.calendar_start)).to_numpy()
+    v_end = month_index(cfg.split.valid_end, cfg.world.calendar_start)
+    assert months[table.split == "test"].min() > v_end + cfg.world.performance_months
+    assert "month" not in table.feature_names and "split" not in table.feature_names
+    wider = _own_cfg(exported, split_column=None, month_column="month",
+                     drop=["user_id", "split"])
+    wider = wider.model_copy(update={"split": wider.split.model_copy(update={"gap_months": 15})})
+    assert (from_table(exported, wider).split == "gap").sum() > (table.split == "gap").sum()
+    bad = tmp_path / "bad.csv"
+    df.assign(month=df["month"].where(df.index != 3, "March")).to_csv(bad, index=False)
+    with pytest.raises(DataError) as err:
+        from_table(bad, cfg)
+    assert str(err.value) == ("month column 'month' has value 'March'; allowed: months of "
+                              "the form YYYY-MM")
 
 
 def test_own_table_trains_and_logs(exported, store):
@@ -237,3 +266,36 @@ def test_the_scorecard_sibling_comes_from_the_same_experiment_file(trained, stor
         t.run_ids["scorecard"]
     assert tracking.sibling_run(other.run_ids["xgboost"], store, "scorecard") == \
         other.run_ids["scorecard"]
+
+
+def test_censored_rows_never_reach_training_or_label_metrics(trained):
+    """Censored rows (window not complete by the calendar's end) are scored, but no fit and
+    no label-based metric ever sees them: scrambling them changes neither."""
+    import dataclasses
+
+    from toolkit.models.train import dmatrices, evaluate, fit_xgboost
+
+    cfg, t = trained
+    table = t.table
+    censored = ~table.labelled
+    assert censored.any() and (table.split[censored] == "test").all()
+    assert (table.y[censored] == -1).all()
+    dtrain, dvalid = dmatrices(table)
+    assert dtrain.num_row() == table.labelled_mask("train").sum()
+    assert dvalid.num_row() == table.labelled_mask("valid").sum()
+    rng = np.random.default_rng(0)
+    X = table.X.copy()
+    X.iloc[np.flatnonzero(censored)] = rng.permutation(X.to_numpy()[censored]) * 3.0
+    scrambled = dataclasses.replace(table, X=X)
+    assert fit_xgboost(scrambled, cfg.model).to_bytes() == t.scorer.to_bytes()
+    pd_all = t.scorer.predict_pd(table.X)
+    noisy = pd_all.copy()
+    noisy[censored] = rng.uniform(0, 1, censored.sum())
+    a, _ = evaluate(table, pd_all, cfg.policy)
+    b, _ = evaluate(table, noisy, cfg.policy)
+    for key in a:
+        if any(k in key for k in ("auc", "_ks", "brier", "logloss", "ece", "default_rate",
+                                  "labelled_rows")):
+            assert a[key] == b[key], key
+    assert a["test_labelled_rows"] == (~censored & (table.split == "test")).sum()
+    assert a["test_rows"] > a["test_labelled_rows"]

@@ -11,6 +11,10 @@ def _check(y, p):
     p = np.asarray(p, dtype=np.float64)
     if y.shape != p.shape:
         raise ValueError(f"labels have shape {y.shape} but scores have shape {p.shape}")
+    # a censored row (label -1 or missing) must never reach a label-based metric
+    if y.size and not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 or 1; censored rows (no label) cannot be scored "
+                         "against outcomes")
     return y, p
 
 

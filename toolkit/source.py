@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from toolkit.config import ExperimentConfig
 from toolkit.data.dataset import Dataset, load_dataset, read_manifest
-from toolkit.data.splits import assign_splits
+from toolkit.data.splits import check_split_plan
 from toolkit.data.table import ModelTable, from_dataset, from_table, read_table, validate_table
 from toolkit.errors import DataError
 from toolkit.policy import LimitPolicy
@@ -99,15 +97,15 @@ def load_table(cfg: ExperimentConfig, data: str | Path) -> ModelTable:
 def preflight(cfg: ExperimentConfig, data: str | Path | None = None) -> None:
     """Refuse bad input before a run is opened, so that it leaves nothing behind.
 
-    Checks the monitoring rules, that the split boundaries leave no split empty over the
-    calendar's observation months, and the dataset folder or own table with its schema.
+    Checks the monitoring rules; that the split boundaries and gap leave every split
+    labelled observation months and that the world is large enough to fill them
+    (:func:`toolkit.data.splits.check_split_plan`); and the dataset folder or own table with
+    its schema.
     """
     if cfg.data.table is not None:
         path = own_table_path(cfg, data)
         validate_table(read_table(path), cfg.data.table_schema, str(path))
         return
     LimitPolicy(cfg.policy)
-    months = np.arange(cfg.world.first_obs_month, cfg.world.calendar_months)
-    if cfg.split.method == "out_of_time":
-        assign_splits(months, months, cfg.split, cfg.world)
+    check_split_plan(cfg.split, cfg.world)
     check_dataset(cfg, data)

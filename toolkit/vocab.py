@@ -17,6 +17,7 @@ REASON_GROUPS = (
     "platform_activity",
     "social_network",
     "tenure_profile",
+    "market_conditions",
 )
 SPLITS = ("train", "valid", "test")
 LANGS = ("en", "zh")

@@ -115,8 +115,10 @@ def export_table(
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the config's)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
 ) -> None:
-    """Export the synthetic data as one flat table (features, label, split): the
-    bring-your-own-table format. Truth columns are left out."""
+    """Export the synthetic data as one flat table (features, label, observation month,
+    split): the bring-your-own-table format. Truth columns and censored rows (no label yet)
+    are left out."""
+    from toolkit.calendar import month_label
     from toolkit.config import load_config
     from toolkit.errors import InputError
     from toolkit.files import staged_file
@@ -132,9 +134,11 @@ def export_table(
     flat["segment"] = table.world.users.set_index("user_id").loc[flat.index, "segment"] \
         .astype(str).to_numpy()
     flat = flat.drop(columns=[c for c in flat.columns if c.startswith("seg_")])
+    flat["month"] = [month_label(m, cfg.world.calendar_start)
+                     for m in table.features["asof_month"].to_numpy()]
     flat["split"] = table.split
     flat["default_12m"] = table.y
-    flat = flat.reset_index()
+    flat = flat[table.labelled].reset_index()
     with staged_file(out) as tmp:
         if out.suffix == ".csv":
             flat.to_csv(tmp, index=False)

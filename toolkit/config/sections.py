@@ -99,7 +99,7 @@ class WorldConfig(_Strict):
     seed: int = Field(0, ge=0, description="master seed of the generator")
     history_months: int = Field(24, ge=6, le=60, description="months of history per user")
     calendar_start: str = Field("2021-01", description="first calendar month, YYYY-MM")
-    calendar_months: int = Field(60, ge=12, le=240, description="months in the calendar")
+    calendar_months: int = Field(96, ge=12, le=240, description="months in the calendar")
     performance_months: int = Field(12, ge=1, le=36, description="default window after observation")
     segment_mix: dict[str, float] = Field(
         default_factory=lambda: {
@@ -111,8 +111,13 @@ class WorldConfig(_Strict):
         },
         description="share of each segment; must sum to 1",
     )
+    # One episode in each period of the default split (train, validation, labelled test),
+    # each of its own length and depth, so a model can learn what stress does to risk and
+    # is still tested on an episode it has not seen.
     stress_episodes: tuple[StressEpisode, ...] = Field(
-        default=(StressEpisode(start="2025-01", months=8, severity=1.2),),
+        default=(StressEpisode(start="2023-09", months=7, severity=1.0),
+                 StressEpisode(start="2025-03", months=4, severity=0.9),
+                 StressEpisode(start="2027-01", months=9, severity=1.3)),
         description="market-stress episodes",
     )
     stress_threshold: float = Field(
@@ -165,8 +170,9 @@ class WorldConfig(_Strict):
             end = first + ep.months - 1
             if first < 0 or end > self.calendar_months - 1:
                 raise ValueError(
-                    f"stress episode starting {ep.start} for {ep.months} months lies outside "
-                    f"the calendar {self.calendar_start}..{last}"
+                    f"world.stress_episodes: the episode starting {ep.start} for {ep.months} "
+                    f"months lies outside the calendar {self.calendar_start}..{last}; allowed: "
+                    f"episodes from {self.calendar_start} that end by {last}"
                 )
         return self
 
@@ -196,8 +202,11 @@ class SplitConfig(_Strict):
 
     method: Literal["out_of_time", "random"] = Field(
         "out_of_time", description="out_of_time (by observation month) or random (by user)")
-    train_end: str = Field("2024-03", description="last observation month of train (out_of_time)")
-    valid_end: str = Field("2024-09", description="last observation month of validation")
+    train_end: str = Field("2024-12", description="last observation month of train (out_of_time)")
+    valid_end: str = Field("2025-08", description="last observation month of validation")
+    gap_months: int | None = Field(
+        None, ge=0, le=60, description="months between valid_end and the first test month "
+        "(out_of_time); none = world.performance_months")
     valid_fraction: float = Field(0.15, gt=0, lt=1, description="random split: validation share")
     test_fraction: float = Field(0.25, gt=0, lt=1, description="random split: test share")
     seed: int = Field(0, ge=0, description="random split: seed")
@@ -274,6 +283,14 @@ class TableSchema(_Strict):
     monotone: dict[str, int] = Field(default_factory=dict)
     groups: dict[str, str] = Field(default_factory=dict)
     split_column: str | None = None
+    month_column: str | None = None
+
+    @model_validator(mode="after")
+    def _one_split_source(self) -> TableSchema:
+        if self.split_column and self.month_column:
+            raise ValueError("data.schema names both split_column and month_column; give one "
+                             "(month_column splits out of time by [split] with its gap)")
+        return self
 
 
 class DataConfig(_Strict):
@@ -283,7 +300,7 @@ class DataConfig(_Strict):
     table_schema: TableSchema | None = Field(
         None, alias="schema",
         description="[data.schema]: target, positive_label, categorical, drop, monotone, groups, "
-        "split_column",
+        "split_column or month_column (YYYY-MM; out-of-time split with split.gap_months)",
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

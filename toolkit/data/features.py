@@ -24,7 +24,7 @@ from toolkit.vocab import SEGMENTS
 HISTORY_COLUMNS = (
     "txn_count", "spend", "active_days", "inflow", "balance", "draw_count", "draw_amount",
     "outstanding", "utilization", "amount_due", "amount_paid", "dpd", "inquiries",
-    "social_risk", "income_shock", "limit",
+    "social_risk", "income_shock", "market_liquidity", "limit",
 )
 DEFAULT_WINDOWS = (3, 6, 12)
 
@@ -65,7 +65,8 @@ def format_value(x: float | None, unit: str) -> str:
     """A feature value as it reads in a reason sentence, by the feature's ``unit``.
 
     ``share`` as a whole percentage, ``ratio`` with two decimals, ``CNY`` with thousands
-    separators and no decimals, whole numbers without decimals, anything else with one;
+    separators and no decimals, ``index`` signed with two decimals, whole numbers without
+    decimals, anything else with one;
     ``"n/a"`` for None, NaN and infinities.
     """
     if x is None or not np.isfinite(x):
@@ -74,6 +75,8 @@ def format_value(x: float | None, unit: str) -> str:
         return f"{x:.0%}" if unit == "share" else f"{x:.2f}"
     if unit == "CNY":
         return f"{x:,.0f}"
+    if unit == "index":
+        return f"{x:+.2f}"
     if abs(x - round(x)) < 1e-9:
         return f"{int(round(x))}"
     return f"{x:.1f}"
@@ -251,6 +254,13 @@ def _tenure(p, pos):
     return p.tenure_last - (p.n_months - 1 - pos)
 
 
+def _liquidity_change(w):
+    def f(p, pos):
+        # truncated like every window: before the first stored month, the change is 0
+        return p.at("market_liquidity", pos) - p.at("market_liquidity", np.maximum(pos - w, 0))
+    return f
+
+
 def _static(attr):
     return lambda p, pos: getattr(p, attr).copy()
 
@@ -404,6 +414,20 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
         reg.append(F(f"seg_{seg}", "tenure_profile", "flag", 0, False,
                      f"1 if the user's segment is {seg}", f"用户类别为{seg_zh[seg]}时为1",
                      f"segment {seg}", f"用户类别：{seg_zh[seg]}", _segment_is(seg)))
+    reg.append(F("liquidity_index", "market_conditions", "index", -1, False,
+                 "market liquidity index at the as-of month (0 = normal; below -0.5 = stress)",
+                 "当月市场流动性指数（0为正常；低于-0.5为压力期）",
+                 "market conditions raised the risk: the market liquidity index stood at "
+                 "{value}",
+                 "市场状况推高了风险：市场流动性指数为{value}",
+                 lambda p, pos: p.at("market_liquidity", pos)))
+    reg.append(F("liquidity_change_3m", "market_conditions", "index", -1, False,
+                 "change of the market liquidity index over the last 3 months",
+                 "近3个月市场流动性指数的变化",
+                 "market conditions raised the risk: market liquidity changed by {value} in "
+                 "3 months",
+                 "市场状况推高了风险：市场流动性指数近3个月变化{value}",
+                 _liquidity_change(3)))
     return reg
 
 
@@ -411,8 +435,13 @@ REGISTRY: tuple[Feature, ...] = tuple(_build_registry(DEFAULT_WINDOWS))
 # Quantities the generator needs whatever the model's windows: truth drivers and rules.
 _ALWAYS: dict[str, Feature] = {f.name: f for f in REGISTRY}
 
-#: Columns that are never features: identifiers, truth, and the audit-only attribute.
-FORBIDDEN = ("user_id", "latent_creditworthiness", "protected_group", "true_pd", "default_12m")
+#: Columns that are never features: identifiers, the truth and anything computed from it
+#: (``limit`` is the platform's decision on the true PD, so a "previous limit" feature would
+#: leak the oracle), the labels, and the audit-only attribute.
+FORBIDDEN = ("user_id", "latent_creditworthiness", "protected_group", "activity_trait",
+             "social_trait", "true_pd", "true_logit", "true_limit", "true_zero",
+             "true_mechanism", "true_rule", "true_cutoff", "limit", "default_12m",
+             "default_month", "censored")
 
 
 def registry(windows: Sequence[int] = DEFAULT_WINDOWS) -> tuple[Feature, ...]:

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toolkit.calendar import month_index
 from toolkit.config import ExperimentConfig, TableSchema
 from toolkit.data.dataset import Dataset
 from toolkit.data.features import Feature, build_features, model_columns, registry
-from toolkit.data.splits import SPLITS, assign_splits, check_nonempty, random_split
+from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError
 from toolkit.provenance import sha256_file
 
@@ -34,8 +35,8 @@ class ModelTable:
     """Everything a stage needs about the decisions it models.
 
     X: model features (float64), index ``user_id`` (or row id for own tables).
-    y: default label (0/1), shape (n,).
-    split: "train" / "valid" / "test" per row.
+    y: default label (0/1), shape (n,); -1 where the row is censored (no label yet).
+    split: "train" / "valid" / "test" per row ("gap" for rows between valid and test).
     stressed: True where the decision month is in the stressed regime.
     features: every computed feature (rule inputs and ``income`` too), same index as X.
     truth: the truth table aligned to X (None for own tables).
@@ -55,6 +56,11 @@ class ModelTable:
     world: World | None = None
 
     @property
+    def labelled(self) -> np.ndarray:
+        """True where the row has a label (its performance window is complete)."""
+        return self.y >= 0
+
+    @property
     def feature_names(self) -> list[str]:
         return list(self.X.columns)
 
@@ -67,10 +73,16 @@ class ModelTable:
         return [f.direction for f in self.registry]
 
     def mask(self, split: str) -> np.ndarray:
+        """Every row of ``split``, censored ones included (they are scored and explained)."""
         return self.split == split
 
+    def labelled_mask(self, split: str) -> np.ndarray:
+        """The rows of ``split`` that carry a label: the only rows fit or scored on labels."""
+        return (self.split == split) & self.labelled
+
     def part(self, split: str) -> tuple[pd.DataFrame, np.ndarray]:
-        m = self.mask(split)
+        """Features and labels of the labelled rows of ``split`` (censored rows left out)."""
+        m = self.labelled_mask(split)
         return self.X[m], self.y[m]
 
 
@@ -82,7 +94,8 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
                          drop_features=cfg.features.drop_features)
     lookup = {f.name: f for f in reg}
     truth = ds.truth.set_index("user_id").loc[feats.index]
-    y = ds.outcomes.set_index("user_id").loc[feats.index, "default_12m"].to_numpy(np.int8)
+    label = ds.outcomes.set_index("user_id").loc[feats.index, "default_12m"]
+    y = label.astype("Int8").fillna(-1).to_numpy(np.int8)
     split = assign_splits(feats["asof_month"].to_numpy(), feats.index.to_numpy(), cfg.split,
                           cfg.world)
     stressed = (truth["regime"].astype(str) == "stressed").to_numpy()
@@ -142,16 +155,19 @@ def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
         np.int8)
     if schema.split_column:
         split = df[schema.split_column].astype(str).to_numpy().astype(object)
-        bad = sorted(set(split) - set(SPLITS))
+        # "gap" marks rows kept out of every split (their labels reach into the test period)
+        bad = sorted(set(split) - {*SPLITS, GAP})
         if bad:
             raise DataError(
                 f"split column {schema.split_column!r} has value {bad[0]!r}; allowed: "
-                f"{', '.join(SPLITS)}")
+                f"{', '.join((*SPLITS, GAP))}")
+    elif schema.month_column:
+        split = _month_split(df[schema.month_column], schema.month_column, cfg)
     else:
         split = random_split(np.arange(len(df)), cfg.split)
-    check_nonempty(split, f"table {str(path)!r}" + (f" (split column {schema.split_column!r})"
-                                                   if schema.split_column else ""))
-    drop = {schema.target, *schema.drop, *([schema.split_column] if schema.split_column else [])}
+    source = schema.split_column or schema.month_column
+    check_nonempty(split, f"table {str(path)!r}" + (f" (column {source!r})" if source else ""))
+    drop = {schema.target, *schema.drop, *([source] if source else [])}
     X = df[[c for c in df.columns if c not in drop]].copy()
     if schema.categorical:
         X = pd.get_dummies(X, columns=list(schema.categorical), prefix_sep="=", dtype=np.float64)
@@ -165,6 +181,25 @@ def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
         X=X, y=y, split=split, stressed=np.zeros(len(X), dtype=bool), features=X, truth=None,
         registry=reg, dataset_hash=sha256_file(Path(path)), source=str(path),
     )
+
+
+def _month_split(column: pd.Series, name: str, cfg: ExperimentConfig) -> np.ndarray:
+    """Out-of-time split of an own table by its YYYY-MM column, with ``split.gap_months``.
+
+    Months are counted from ``world.calendar_start``; only their order matters here.
+    """
+    origin = cfg.world.calendar_start
+    labels = column.astype(str)
+    index = {}
+    for value in labels.unique():
+        try:
+            index[value] = month_index(value, origin)
+        except ValueError:
+            raise DataError(f"month column {name!r} has value {value!r}; allowed: months "
+                            "of the form YYYY-MM") from None
+    months = labels.map(index).to_numpy(np.int64)
+    plan = cfg.split.model_copy(update={"method": "out_of_time"})
+    return assign_splits(months, months, plan, cfg.world, check=False)
 
 
 def _coerce_label(label, column: pd.Series):
@@ -188,8 +223,7 @@ def validate_table(df: pd.DataFrame, schema: TableSchema, name: str) -> None:
         raise DataError(
             f"table {name!r} has no target column {schema.target!r}; columns: {', '.join(cols)}")
     named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups]
-    if schema.split_column:
-        named.append(schema.split_column)
+    named += [c for c in (schema.split_column, schema.month_column) if c]
     for c in named:
         if c not in df.columns:
             raise DataError(
@@ -219,7 +253,7 @@ def validate_table(df: pd.DataFrame, schema: TableSchema, name: str) -> None:
             f"target {schema.target!r} has {n_pos} positive and {n_neg} negative rows; "
             "each class needs at least 50")
     features = [c for c in df.columns if c not in {schema.target, *schema.drop,
-                                                    schema.split_column}]
+                                                    schema.split_column, schema.month_column}]
     for c in features:
         if c in schema.categorical:
             continue

@@ -17,7 +17,7 @@ from toolkit.explain.api import explain_rows, explain_scorecard, explain_table
 from toolkit.explain.change import eligible_users, explain_change
 from toolkit.explain.explainers import EXPLAINER_LIST, Explainer, get_explainer
 from toolkit.explain.groups import group_contributions, group_values, top_groups
-from toolkit.explain.quality import METRIC_NAMES, truth_metrics
+from toolkit.explain.quality import METRIC_NAMES, truth_metrics, truth_metrics_by_regime
 from toolkit.explain.reasons import (
     KINDS,
     REASON_COLUMNS,
@@ -46,5 +46,5 @@ __all__ = [
     "explain_scorecard", "explain_table", "get_explainer", "group_contributions",
     "group_label", "group_values", "interaction_values", "interventional_shap", "path_shap",
     "reference_points", "reference_values", "render_report", "scorecard_values",
-    "top_groups", "top_interactions", "truth_metrics",
+    "top_groups", "top_interactions", "truth_metrics", "truth_metrics_by_regime",
 ]

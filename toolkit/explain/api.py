@@ -20,7 +20,7 @@ from toolkit.errors import InputError
 from toolkit.explain.change import explain_change
 from toolkit.explain.explainers import Reference, get_explainer
 from toolkit.explain.groups import group_contributions
-from toolkit.explain.quality import truth_metrics
+from toolkit.explain.quality import truth_metrics_by_regime
 from toolkit.explain.reasons import (
     build_reasons,
     check_top_k,
@@ -152,9 +152,9 @@ def explain_table(
                                  k=config.change_months, policy=policy, values=values, now=sv,
                                  groups=groups)
     if table.truth is not None:
-        metrics = truth_metrics(G, decisions, table.truth,
-                                additivity_max_error=sv.additivity_max_error,
-                                suffix=explainer.suffix, population=population)
+        metrics = truth_metrics_by_regime(G, decisions, table.truth,
+                                          additivity_max_error=sv.additivity_max_error,
+                                          suffix=explainer.suffix, population=population)
     else:
         metrics = {f"explain_additivity_max_error{explainer.suffix}": sv.additivity_max_error}
     return ExplanationResult(

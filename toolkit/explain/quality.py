@@ -17,7 +17,8 @@ With ``model`` the explainer's output and ``truth`` the generator's truth table:
 
 Rows with no true adverse group (blank ``true_top1``) are left out of the three group metrics.
 A metric with no rows to average is NaN.  ``suffix`` names the variant (``_interventional``,
-``_scorecard``).
+``_scorecard``).  :func:`truth_metrics_by_regime` adds every metric again within the normal
+and within the stressed months (suffix ``_normal`` / ``_stressed`` after the variant's).
 """
 
 from __future__ import annotations
@@ -143,3 +144,28 @@ def truth_metrics(
     out["explain_additivity_max_error"] = float(additivity_max_error)
     out["explain_group_rows"] = float(len(ids))
     return {f"{k}{suffix}": v for k, v in out.items()}
+
+
+def truth_metrics_by_regime(G: pd.DataFrame, decisions: pd.DataFrame, truth: pd.DataFrame, *,
+                            additivity_max_error: float, suffix: str = "",
+                            population: pd.Index | None = None) -> dict[str, float]:
+    """:func:`truth_metrics` over ``population``, then within each regime of the truth.
+
+    The regime is the truth's ``regime`` at each row's decision month; the per-regime
+    variants leave out ``explain_additivity_max_error`` (a property of the SHAP values, not
+    of a population).
+    """
+    pop = decisions.index if population is None else population
+    out = truth_metrics(G, decisions, truth, additivity_max_error=additivity_max_error,
+                        suffix=suffix, population=pop)
+    if "regime" not in truth.columns:
+        return out
+    stressed = truth.loc[pop, "regime"].astype(str).to_numpy() == "stressed"
+    for name, m in (("normal", ~stressed), ("stressed", stressed)):
+        if not m.any():
+            continue
+        part = truth_metrics(G, decisions, truth, additivity_max_error=additivity_max_error,
+                             suffix=f"{suffix}_{name}", population=pop[m])
+        part.pop(f"explain_additivity_max_error{suffix}_{name}")
+        out.update(part)
+    return out

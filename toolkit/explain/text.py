@@ -19,11 +19,11 @@ GROUP_LABELS = {
     "en": {"repayment_history": "repayment history", "utilization_debt": "utilisation and debt",
            "borrowing_behavior": "borrowing behaviour", "liquidity_income": "liquidity and income",
            "platform_activity": "platform activity", "social_network": "social network",
-           "tenure_profile": "tenure and profile"},
+           "tenure_profile": "tenure and profile", "market_conditions": "market conditions"},
     "zh": {"repayment_history": "还款记录", "utilization_debt": "额度使用与负债",
            "borrowing_behavior": "借贷行为", "liquidity_income": "流动性与收入",
            "platform_activity": "平台活跃度", "social_network": "社交网络",
-           "tenure_profile": "在网时长与基本信息"},
+           "tenure_profile": "在网时长与基本信息", "market_conditions": "市场状况"},
 }
 OP_WORDS = {"en": {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"},
              "zh": {">=": "至少", ">": "超过", "<=": "至多", "<": "低于"}}

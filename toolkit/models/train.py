@@ -10,6 +10,7 @@ import pandas as pd
 from toolkit.config import ModelConfig, PolicyConfig
 from toolkit.data.splits import SPLITS
 from toolkit.data.table import ModelTable
+from toolkit.links import logit
 from toolkit.metrics import auc, classification_metrics, psi
 from toolkit.models.xgb import XGBScorer
 from toolkit.policy import policy_for
@@ -70,46 +71,75 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
 
 def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
              *, splits: Sequence[str] = SPLITS) -> tuple[dict[str, float], pd.DataFrame]:
-    """Credit metrics per split and the policy decisions of every row.
+    """Credit metrics per split (and per regime) and the policy decisions of every row.
 
     pd_all: the model's PD for every row of the table, shape (n,).
     Returns ``(metrics, decisions)``: metrics named ``{split}_{metric}``; decisions is the
     :meth:`LimitPolicy.decide` frame indexed like ``table.X`` (None-policy: no decisions).
+
+    Label-based metrics (AUC, KS, Brier, log loss, ECE, default rate, oracle AUC and the
+    ratio) use the split's labelled rows only, and are repeated per regime with the suffix
+    ``_normal`` or ``_stressed``.  ``{split}_logit_bias_{regime}`` is the mean of the model's
+    log-odds minus the true log-odds over every row of the split in that regime (a truth
+    metric, so censored rows count).  Decision metrics cover every row of the split.
     """
     metrics: dict[str, float] = {}
-    train_pd = pd_all[table.mask("train")]
+    train_pd = pd_all[table.labelled_mask("train")]
     decisions = None
     if policy is not None:
         decisions = policy_for(policy, table.features.columns).decide(
             pd_all, table.stressed, table.features)
         decisions.index = table.X.index
+    regime_masks = {"": None, "_normal": ~table.stressed, "_stressed": table.stressed}
     for s in splits:
-        m = table.mask(s)
-        if not m.any():
+        m_all = table.mask(s)
+        if not m_all.any():
             continue
-        y, p = table.y[m], pd_all[m]
-        for k, v in classification_metrics(y, p).items():
-            metrics[f"{s}_{k}"] = v
-        metrics[f"{s}_psi"] = psi(train_pd, p)
-        metrics[f"{s}_rows"] = float(m.sum())
-        metrics[f"{s}_default_rate"] = float(y.mean())
+        for suffix, r in regime_masks.items():
+            m = table.labelled_mask(s) & (True if r is None else r)
+            if m.any():
+                metrics.update(_label_metrics(table, pd_all, m, f"{s}_", suffix))
+        metrics[f"{s}_psi"] = psi(train_pd, pd_all[m_all])
+        metrics[f"{s}_rows"] = float(m_all.sum())
+        metrics[f"{s}_labelled_rows"] = float(table.labelled_mask(s).sum())
+        metrics[f"{s}_stressed_share"] = float(table.stressed[m_all].mean())
         if table.truth is not None:
-            oracle = auc(y, table.truth["true_pd"].to_numpy()[m])
-            metrics[f"{s}_oracle_auc"] = oracle
-            metrics[f"{s}_auc_oracle_ratio"] = metrics[f"{s}_auc"] / oracle
+            margin = logit(pd_all)
+            true_logit = table.truth["true_logit"].to_numpy(np.float64)
+            for name, r in regime_masks.items():
+                if r is None:
+                    continue
+                m = m_all & r
+                if m.any():
+                    metrics[f"{s}_logit_bias{name}"] = float(np.mean(margin[m] - true_logit[m]))
         if decisions is not None:
-            d = decisions[m]
+            d = decisions[m_all]
             metrics[f"{s}_zero_limit_rate"] = float(d["zero"].mean())
             for mech in MECHANISMS:
                 metrics[f"{s}_n_{mech}"] = float((d["mechanism"] == mech).sum())
             if table.truth is not None:
-                t = table.truth[m]
+                t = table.truth[m_all]
                 metrics[f"{s}_decision_agreement"] = float(
                     (d["zero"].to_numpy() == t["true_zero"].to_numpy()).mean())
                 metrics[f"{s}_mechanism_agreement"] = float(
                     (d["mechanism"].to_numpy() == t["true_mechanism"].astype(str).to_numpy())
                     .mean())
     return metrics, decisions
+
+
+def _label_metrics(table: ModelTable, pd_all: np.ndarray, m: np.ndarray, prefix: str,
+                   suffix: str) -> dict[str, float]:
+    """The label-based metrics of the rows ``m`` (labelled rows only)."""
+    y, p = table.y[m], pd_all[m]
+    out = {f"{prefix}{k}{suffix}": v for k, v in classification_metrics(y, p).items()}
+    out[f"{prefix}default_rate{suffix}"] = float(y.mean())
+    if suffix:
+        out[f"{prefix}labelled_rows{suffix}"] = float(m.sum())
+    if table.truth is not None:
+        oracle = auc(y, table.truth["true_pd"].to_numpy()[m])
+        out[f"{prefix}oracle_auc{suffix}"] = oracle
+        out[f"{prefix}auc_oracle_ratio{suffix}"] = out[f"{prefix}auc{suffix}"] / oracle
+    return out
 
 
 def monotonicity_violations(scorer: XGBScorer, X: pd.DataFrame, directions: Sequence[int],

@@ -28,21 +28,30 @@ HISTORY_DTYPES = {
     "draw_amount": np.float32, "outstanding": np.float32, "utilization": np.float32,
     "amount_due": np.float32, "amount_paid": np.float32, "dpd": np.int16,
     "inquiries": np.int16, "social_risk": np.float32, "income_shock": np.int8,
+    "market_liquidity": np.float32,
 }
 
 
 def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: int,
-                     rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Arrays of shape ``(n_users, history_months)`` in the storage dtypes, plus ``month``.
+                     rng: np.random.Generator, *, future_months: int = 0
+                     ) -> dict[str, np.ndarray]:
+    """Arrays of shape ``(n_users, history_months + future_months)`` in the storage dtypes,
+    plus ``month``.
 
-    Column ``t`` is calendar month ``obs_month - history_months + 1 + t``.  Units: money in
-    CNY per month, ``dpd`` in days, ``utilization`` as outstanding / credit capacity,
-    ``social_risk`` in (0, 1), ``income_shock`` 1 in the month a shock starts.
+    Column ``t`` is calendar month ``obs_month - history_months + 1 + t``: the history up to
+    the observation month, then ``future_months`` months of the performance window (which
+    drive the default hazard and are never stored).  A month past the calendar's end repeats
+    the last month's market; only censored users reach it, and they get no label.  Units:
+    money in CNY per month, ``dpd`` in days, ``utilization`` as outstanding / credit
+    capacity, ``social_risk`` in (0, 1), ``income_shock`` 1 in the month a shock starts,
+    ``market_liquidity`` the month's liquidity index (the same for every user).
     """
-    n, T = len(users), history_months
+    n, T = len(users), history_months + future_months
     obs = users["obs_month"].to_numpy(np.int64)
-    months = obs[:, None] - (T - 1) + np.arange(T)[None, :]
-    stress = macro["stress"].to_numpy()[months]
+    months = obs[:, None] - (history_months - 1) + np.arange(T)[None, :]
+    in_calendar = np.minimum(months, len(macro) - 1)
+    stress = macro["stress"].to_numpy()[in_calendar]
+    liquidity = macro["liquidity_index"].to_numpy()[in_calendar]
     z = users["latent_creditworthiness"].to_numpy()
     income = users["income"].to_numpy()
     act = users["activity_trait"].to_numpy()
@@ -93,7 +102,7 @@ def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: i
             "balance": balance, "draw_count": draws, "draw_amount": draw_amt,
             "outstanding": owed, "utilization": owed / capacity, "amount_due": due,
             "amount_paid": paid, "dpd": dpd, "inquiries": inq, "social_risk": soc,
-            "income_shock": shock,
+            "income_shock": shock, "market_liquidity": liquidity[:, t],
         }
         for k, v in cols.items():
             out[k][:, t] = v

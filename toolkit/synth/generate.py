@@ -11,7 +11,8 @@ own ``SeedSequence`` child, so output never depends on how many workers produce 
    ``world.platform`` (the platform's true policy),
    which gives the monthly ``limit`` column;
 4. at the observation month keep the truth: group terms, PD, decision, mechanism, rule;
-5. draw default within the performance window from the true PD.
+5. simulate the performance window's months on and draw default month by month from each
+   month's true PD as a hazard (censored where the window passes the calendar's end).
 
 After all blocks, true contributions (term minus population mean), the true ranking of
 adverse reasons and the oracle AUC per split are added, and the dataset is written
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 from toolkit.config import ExperimentConfig, build_config
 from toolkit.data.dataset import DatasetWriter, check_target
 from toolkit.data.features import HistoryPanel, build_features
-from toolkit.data.splits import SPLITS, assign_splits
+from toolkit.data.splits import SPLITS, assign_splits, check_split_plan, last_labelled_month
 from toolkit.errors import InputError
 from toolkit.links import sigmoid
 from toolkit.policy import LimitPolicy
@@ -43,8 +44,8 @@ from toolkit.synth.population import draw_population
 from toolkit.synth.truth import (
     DRIVERS,
     INTERCEPT,
-    MACRO_COEF,
     group_terms,
+    monthly_hazard,
     oracle_auc,
     rank_adverse,
     true_logit,
@@ -72,47 +73,41 @@ def make_block(cfg: ExperimentConfig, macro: pd.DataFrame, block: int, n: int,
     world = cfg.world
     rng = np.random.default_rng(np.random.SeedSequence(world.seed, spawn_key=(1, block)))
     people = draw_population(world, n, first_id, rng)
-    sim = simulate_history(people, macro, world.history_months, rng)
-    T = world.history_months
+    T, W = world.history_months, world.performance_months
+    sim = simulate_history(people, macro, T, rng, future_months=W)
+    # The stored history ends at the observation month; the window's months only feed the
+    # default hazard, so the panel that computes their drivers sees them but the file never
+    # does.
     history = pd.DataFrame({"user_id": np.repeat(people["user_id"].to_numpy(), T),
-                            "month": sim["month"].ravel()})
+                            "month": sim["month"][:, :T].ravel()})
     for col in HISTORY_DTYPES:
-        history[col] = sim[col].ravel()
+        history[col] = sim[col][:, :T].ravel()
     users = people[list(USER_COLUMNS)].copy()
-    panel = HistoryPanel(history, users)
+    panel = _full_panel(sim, users, W)
 
     policy = LimitPolicy(cfg.world.platform)
     needed = _needed_features(policy)
-    stress_by_month = macro["stress"].to_numpy()
     stressed_by_month = (macro["regime"] == "stressed").to_numpy()
     limits = np.zeros((n, T), dtype=np.float32)
     for pos in range(T):
         month = sim["month"][:, pos].astype(np.int64)
         feats = build_features(panel, asof=month, names=needed)
         terms = group_terms(feats)
-        logit_ = true_logit(terms, stress_by_month[month])
+        logit_ = true_logit(terms)
         pd_ = sigmoid(logit_)
         decision = policy.decide(pd_, stressed_by_month[month], feats)
         limits[:, pos] = decision["limit"].to_numpy()
     history["limit"] = limits.ravel()
 
-    obs = sim["month"][:, -1].astype(np.int64)
-    default = rng.random(n) < pd_
-    window = world.performance_months
-    first_possible = min(3, window)
-    default_month = np.where(default, rng.integers(first_possible, window + 1, size=n), -1)
-    outcomes = pd.DataFrame({
-        "user_id": people["user_id"].to_numpy(),
-        "default_12m": default.astype(np.int8),
-        "default_month": default_month.astype(np.int8),
-    })
+    obs = sim["month"][:, T - 1].astype(np.int64)
+    outcomes = _hazard_outcomes(panel, sim["month"], people["user_id"].to_numpy(), T, W,
+                                last_labelled_month(world), rng)
     truth = pd.DataFrame({
         "user_id": people["user_id"].to_numpy(),
         "obs_month": obs.astype(np.int16),
         "regime": macro["regime"].to_numpy()[obs],
-        "stress": stress_by_month[obs],
+        "stress": macro["stress"].to_numpy()[obs],
         "intercept": np.full(n, INTERCEPT),
-        "macro_term": MACRO_COEF * stress_by_month[obs],
     })
     for col in terms.columns:
         truth[col] = terms[col].to_numpy()
@@ -126,6 +121,45 @@ def make_block(cfg: ExperimentConfig, macro: pd.DataFrame, block: int, n: int,
     truth["activity_trait"] = people["activity_trait"].to_numpy()
     truth["social_trait"] = people["social_trait"].to_numpy()
     return {"users": users, "history": history, "outcomes": outcomes, "truth": truth}
+
+
+def _full_panel(sim: dict[str, np.ndarray], users: pd.DataFrame, window: int) -> HistoryPanel:
+    """The panel of history plus window months; tenure counts on through the window."""
+    n, months = sim["month"].shape
+    frame = pd.DataFrame({"user_id": np.repeat(users["user_id"].to_numpy(), months),
+                          "month": sim["month"].ravel()})
+    for col in HISTORY_DTYPES:
+        frame[col] = sim[col].ravel()
+    later = users.assign(tenure_months=users["tenure_months"] + window)
+    return HistoryPanel(frame, later)
+
+
+def _hazard_outcomes(panel: HistoryPanel, months: np.ndarray, user_id: np.ndarray, T: int,
+                     W: int, last_label: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Default drawn month by month over the window from each month's true PD.
+
+    In window month k (1..W) a user who has not yet defaulted defaults with the monthly
+    hazard of that month's true PD (:func:`monthly_hazard`).  Users whose window runs past
+    the calendar's end are censored: ``default_12m`` is missing and ``default_month`` -1.
+    """
+    n = len(user_id)
+    u = rng.random((n, W))
+    month_of_default = np.full(n, -1, dtype=np.int64)
+    for k in range(1, W + 1):
+        month = months[:, T - 1 + k].astype(np.int64)
+        feats = build_features(panel, asof=month, names=list(DRIVERS))
+        hazard = monthly_hazard(sigmoid(true_logit(group_terms(feats))), W)
+        hit = (month_of_default < 0) & (u[:, k - 1] < hazard)
+        month_of_default[hit] = k
+    censored = months[:, T - 1] > last_label
+    label = pd.array(np.where(month_of_default > 0, 1, 0), dtype="Int8")
+    label[censored] = pd.NA
+    return pd.DataFrame({
+        "user_id": user_id,
+        "default_12m": label,
+        "default_month": np.where(censored, -1, month_of_default).astype(np.int8),
+        "censored": censored,
+    })
 
 
 def _block_sizes(n_users: int, block_size: int) -> list[int]:
@@ -159,6 +193,7 @@ def resolve(n_users: int | None = None, **settings) -> tuple[ExperimentConfig, P
     if workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
     LimitPolicy(cfg.world.platform)
+    check_split_plan(cfg.split, cfg.world)
     out = Path(out) if out is not None else default_output(cfg)
     check_target(out, overwrite=settings.get("overwrite", False))
     return cfg, out
@@ -206,7 +241,8 @@ def generate(
             n_history += world.history_months * sizes[done]
             term_sum += block["truth"][term_cols].to_numpy().sum(axis=0)
             keep["pd"].append(block["truth"]["true_pd"].to_numpy())
-            keep["y"].append(block["outcomes"]["default_12m"].to_numpy())
+            keep["y"].append(block["outcomes"]["default_12m"].to_numpy(np.float64,
+                                                                          na_value=np.nan))
             keep["obs"].append(block["truth"]["obs_month"].to_numpy())
             keep["uid"].append(block["truth"]["user_id"].to_numpy())
             del block
@@ -271,9 +307,10 @@ def _oracle_by_split(cfg: ExperimentConfig, p: np.ndarray, y: np.ndarray, obs: n
         split = assign_splits(obs, uid, cfg.split, cfg.world)
     except InputError:
         split = np.full(len(p), "all", dtype=object)
-    res = {"all": oracle_auc(p, y)}
+    labelled = ~np.isnan(y)
+    res = {"all": oracle_auc(p[labelled], y[labelled])}
     for s in SPLITS:
-        m = split == s
+        m = (split == s) & labelled
         if m.any():
             res[s] = oracle_auc(p[m], y[m])
     return {k: (None if v != v else round(float(v), 6)) for k, v in res.items()}

@@ -1,9 +1,11 @@
 """The true PD and its decomposition into reason-group terms.
 
-    true_pd = sigmoid(INTERCEPT + sum over groups of term_g(drivers) + MACRO_COEF x stress)
+    true_pd = sigmoid(INTERCEPT + sum over groups of term_g(drivers))
 
 Each group term is a documented function of named driver quantities, which are registry
-features computed point-in-time from the history (so they never see the future).  A group's
+features computed point-in-time from the history (so they never see the future).  The macro
+term is the ``market_conditions`` group's term: it reads the market liquidity index at the
+as-of month, which every user (and the platform) observes.  A group's
 true contribution for a user is its term minus the population mean of that term; the true
 adverse reasons are the groups with positive contributions, ranked.
 """
@@ -54,6 +56,11 @@ def _tenure(f: ArrayMap) -> np.ndarray:
     return -0.35 * np.log1p(f["tenure_months"] / 12.0) - 0.25 * np.log(f["income"] / 8000.0)
 
 
+def _market(f: ArrayMap) -> np.ndarray:
+    # Only a liquidity shortfall raises the hazard; a liquid market does not lower it.
+    return MACRO_COEF * np.maximum(-f["liquidity_index"], 0.0)
+
+
 #: group -> (term function, driver features it reads)
 TRUTH_TERMS: dict[str, tuple[Callable[[ArrayMap], np.ndarray], tuple[str, ...]]] = {
     "repayment_history": (_repayment, ("late_cnt_6m", "max_dpd_12m")),
@@ -63,6 +70,7 @@ TRUTH_TERMS: dict[str, tuple[Callable[[ArrayMap], np.ndarray], tuple[str, ...]]]
     "platform_activity": (_activity, ("txn_mean_6m",)),
     "social_network": (_social, ("social_mean_6m",)),
     "tenure_profile": (_tenure, ("tenure_months", "income")),
+    "market_conditions": (_market, ("liquidity_index",)),
 }
 assert tuple(TRUTH_TERMS) == REASON_GROUPS
 
@@ -72,17 +80,29 @@ DRIVERS: tuple[str, ...] = tuple(d for _, ds in TRUTH_TERMS.values() for d in ds
 
 def group_terms(features: ArrayMap) -> pd.DataFrame:
     """One column ``term_<group>`` per reason group (log-odds)."""
-    return pd.DataFrame({f"term_{g}": fn(features) for g, (fn, _) in TRUTH_TERMS.items()})
+    # plain arrays: pandas arithmetic per term costs more than the terms themselves
+    f = {d: np.asarray(features[d], dtype=np.float64) for d in DRIVERS}
+    return pd.DataFrame({f"term_{g}": fn(f) for g, (fn, _) in TRUTH_TERMS.items()})
 
 
-def true_logit(terms: pd.DataFrame, stress: np.ndarray) -> np.ndarray:
-    return INTERCEPT + terms.to_numpy().sum(axis=1) + MACRO_COEF * np.asarray(stress)
+def true_logit(terms: pd.DataFrame) -> np.ndarray:
+    """``INTERCEPT`` plus the sum of every group's term (the macro term included)."""
+    return INTERCEPT + terms.to_numpy().sum(axis=1)
+
+
+def monthly_hazard(pd_: np.ndarray, window: int) -> np.ndarray:
+    """The monthly default hazard of a ``window``-month PD: ``1 - (1 - pd) ** (1 / window)``.
+
+    A user whose PD stayed the same for the whole window defaults within it with
+    probability exactly that PD.
+    """
+    return -np.expm1(np.log1p(-np.asarray(pd_, dtype=np.float64)) / window)
 
 
 def rank_adverse(contrib: np.ndarray, k: int = 3) -> np.ndarray:
     """Top-``k`` groups by positive contribution, per row; "" where fewer are adverse.
 
-    contrib: shape (n, 7) in :data:`REASON_GROUPS` order.  Ties break by group order.
+    contrib: shape (n, groups) in :data:`REASON_GROUPS` order.  Ties break by group order.
     """
     return top_adverse(contrib, REASON_GROUPS, k)
 

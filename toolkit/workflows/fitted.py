@@ -78,16 +78,17 @@ def fit_models(cfg: ExperimentConfig, table: ModelTable, *, lineage: Path | None
 
 
 def summary_frame(table: ModelTable, decisions: pd.DataFrame) -> pd.DataFrame:
-    """Rows, default rate and zero-limit rate by split and regime."""
+    """Rows, labelled share, default rate and zero-limit rate by split and regime."""
     regime = np.where(table.stressed, "stressed", "normal")
-    frame = pd.DataFrame({"split": table.split, "default_12m": table.y,
+    label = np.where(table.labelled, table.y, np.nan)
+    frame = pd.DataFrame({"split": table.split, "default_12m": label,
                           "zero": decisions["zero"].to_numpy(), "regime": regime})
     return split_summary(frame)
 
 
 def log_evaluation(run: Run, table: ModelTable, pd_all: np.ndarray, tag: str) -> None:
-    """ROC/KS and calibration figures of a model's PDs on the test split."""
-    m = table.mask("test")
+    """ROC/KS and calibration figures of a model's PDs on the test split's labelled rows."""
+    m = table.labelled_mask("test")
     run.log_figure(roc_ks_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
                    "figures/roc_ks.png")
     run.log_figure(calibration_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
