@@ -10,7 +10,6 @@ from toolkit.config import SplitConfig, WorldConfig
 from toolkit.errors import InputError
 from toolkit.vocab import SPLITS
 
-
 #: Rows in the gap between validation and test belong to no split: their labels would
 #: reach into the test period.
 GAP = "gap"
