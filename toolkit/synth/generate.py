@@ -50,7 +50,7 @@ from toolkit.synth.truth import (
     rank_adverse,
     true_logit,
 )
-from toolkit.vocab import REASON_GROUPS
+from toolkit.vocab import REASON_GROUPS, TRUE_TOP_K, contrib_column, true_top_columns
 
 USER_COLUMNS = ("user_id", "segment", "age", "city_tier", "tenure_months", "income",
                 "latent_creditworthiness", "protected_group", "obs_month")
@@ -294,10 +294,10 @@ def _finish_truth(truth: pd.DataFrame, means: np.ndarray) -> pd.DataFrame:
     terms = truth[[f"term_{g}" for g in REASON_GROUPS]].to_numpy()
     contrib = terms - means
     for i, g in enumerate(REASON_GROUPS):
-        truth[f"contrib_{g}"] = contrib[:, i]
-    top = rank_adverse(contrib, k=3)
-    for k in range(3):
-        truth[f"true_top{k + 1}"] = top[:, k].astype(str)
+        truth[contrib_column(g)] = contrib[:, i]
+    top = rank_adverse(contrib, k=TRUE_TOP_K)
+    for k, col in enumerate(true_top_columns()):
+        truth[col] = top[:, k].astype(str)
     return truth
 
 
