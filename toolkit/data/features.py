@@ -52,8 +52,8 @@ class Feature:
         in the bracket before the reference.
         """
         tpl = self.template_zh if lang == "zh" else self.template_en
-        ref = format_value(reference, self.unit)
-        text = tpl.format(value=format_value(value, self.unit))
+        ref = format_quantity(reference, self.unit, lang)
+        text = tpl.format(value=format_value(value, self.unit, lang))
         if lang == "zh":
             rule = f"规则：{rule_text}；" if rule_text else ""
             return f"{text}（{rule}通过用户中位数：{ref}）"
@@ -61,17 +61,21 @@ class Feature:
         return f"{text} ({rule}approved users: {ref})"
 
 
-def format_value(x: float | None, unit: str) -> str:
-    """A feature value as it reads in a reason sentence, by the feature's ``unit``.
+def format_value(x: float | None, unit: str, lang: str = "en") -> str:
+    """A feature value as it reads inside a reason template, by the feature's ``unit``.
 
-    ``share`` as a whole percentage, ``ratio`` with two decimals, ``CNY`` with thousands
-    separators and no decimals, ``index`` signed with two decimals, whole numbers without
-    decimals, anything else with one;
-    ``"n/a"`` for None, NaN and infinities.
+    ``share`` as a whole percentage, ``pp`` (a change of a share) in percentage points with
+    its unit word (a rate that rose from 40% to 54% rose by 14 percentage points, not 14%),
+    ``ratio`` and ``multiple`` with two decimals, ``CNY`` with thousands separators and no
+    decimals, ``index`` signed with two decimals, whole numbers without decimals, anything
+    else with one; ``"n/a"`` for None, NaN and infinities.  Templates write the other units
+    around ``{value}`` themselves.
     """
     if x is None or not np.isfinite(x):
         return "n/a"
-    if unit in {"ratio", "share"}:
+    if unit == "pp":
+        return PP_WORDS.get(lang, PP_WORDS["en"]).format(f"{100 * x:.0f}")
+    if unit in {"ratio", "multiple", "share"}:
         return f"{x:.0%}" if unit == "share" else f"{x:.2f}"
     if unit == "CNY":
         return f"{x:,.0f}"
@@ -80,6 +84,25 @@ def format_value(x: float | None, unit: str) -> str:
     if abs(x - round(x)) < 1e-9:
         return f"{int(round(x))}"
     return f"{x:.1f}"
+
+
+PP_WORDS = {"en": "{} percentage points", "zh": "{}个百分点"}
+# A value that stands alone (the approved users' median, a rule's threshold) carries its unit:
+# "5,447元", "36岁", "0.56倍", "至少4次".  English reads naturally with counts left bare.
+UNIT_WORDS = {
+    "en": {"CNY": "CNY {}"},
+    "zh": {"CNY": "{}元", "multiple": "{}倍", "years": "{}岁", "months": "{}个月",
+           "days": "{}天", "draws": "{}次", "inquiries": "{}次", "events": "{}次",
+           "transactions": "{}笔", "tier": "{}线"},
+}
+
+
+def format_quantity(x: float | None, unit: str, lang: str = "en") -> str:
+    """:func:`format_value` with the unit word a stand-alone value needs in ``lang``."""
+    text = format_value(x, unit, lang)
+    if text == "n/a":
+        return text
+    return UNIT_WORDS.get(lang, {}).get(unit, "{}").format(text)
 
 
 class HistoryPanel:
@@ -277,7 +300,7 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                      f"months with a late repayment in the last {w} months",
                      f"近{w}个月有逾期的月数",
                      f"{{value}} late repayments in the last {w} months",
-                     f"近{w}个月逾期{{value}}次", _late_cnt(w)))
+                     f"近{w}个月有{{value}}个月未按时还款", _late_cnt(w)))
         reg.append(F(f"max_dpd_{w}m", "repayment_history", "days", +1, True,
                      f"worst days past due in the last {w} months",
                      f"近{w}个月最长逾期天数",
@@ -289,7 +312,7 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                          f"share of the amount due that was paid in the last {w} months",
                          f"近{w}个月实际还款占应还金额的比例",
                          f"only {{value}} of the amount due was repaid in the last {w} months",
-                         f"近{w}个月仅偿还应还金额的{{value}}", _paid_ratio(w)))
+                         f"近{w}个月实际还款仅为应还金额的{{value}}", _paid_ratio(w)))
     for w in windows:
         reg.append(F(f"util_mean_{w}m", "utilization_debt", "share", +1, True,
                      f"mean credit utilisation over the last {w} months",
@@ -298,16 +321,16 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                      f"近{w}个月平均额度使用率为{{value}}", _mean("utilization", w)))
     for w in windows:
         if w >= 6:
-            reg.append(F(f"util_trend_{w}m", "utilization_debt", "share", +1, True,
+            reg.append(F(f"util_trend_{w}m", "utilization_debt", "pp", +1, True,
                          f"rise in utilisation: last {w // 2} months against the {w // 2} before",
                          f"额度使用率变化：近{w // 2}个月相对之前{w // 2}个月",
                          f"utilisation rose by {{value}} within {w} months",
                          f"{w}个月内额度使用率上升{{value}}", _trend("utilization", w)))
-    reg.append(F("debt_to_income", "utilization_debt", "ratio", +1, True,
+    reg.append(F("debt_to_income", "utilization_debt", "multiple", +1, True,
                  "outstanding balance divided by monthly income",
-                 "未偿余额与月收入之比",
+                 "负债与月收入之比",
                  "outstanding debt is {value} times monthly income",
-                 "未偿债务为月收入的{value}倍", _debt_to_income))
+                 "负债为月收入的{value}倍", _debt_to_income))
     for w in windows:
         reg.append(F(f"draw_cnt_{w}m", "borrowing_behavior", "draws", +1, True,
                      f"number of credit draws in the last {w} months",
@@ -329,22 +352,22 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
     for w in windows:
         reg.append(F(f"inflow_mean_{w}m", "liquidity_income", "CNY", -1, False,
                      f"mean monthly inflow over the last {w} months",
-                     f"近{w}个月平均月流入",
+                     f"近{w}个月月均入账",
                      f"monthly inflows averaged CNY {{value}} over the last {w} months",
-                     f"近{w}个月平均月流入{{value}}元", _mean("inflow", w)))
+                     f"近{w}个月月均入账{{value}}元", _mean("inflow", w)))
     for w in windows:
         if w >= 6:
             reg.append(F(f"inflow_cv_{w}m", "liquidity_income", "ratio", +1, False,
                          f"volatility (coefficient of variation) of inflows over {w} months",
-                         f"近{w}个月流入波动率（变异系数）",
+                         f"近{w}个月入账波动（变异系数）",
                          f"inflows varied strongly (volatility {{value}}) over {w} months",
-                         f"近{w}个月流入波动较大（变异系数{{value}}）",
+                         f"近{w}个月入账波动较大（变异系数{{value}}）",
                          lambda p, pos, w=w: p.wcv("inflow", pos, w)))
             reg.append(F(f"inflow_trend_{w}m", "liquidity_income", "CNY", -1, False,
                          f"change in mean inflow: last {w // 2} months against the {w // 2} before",
-                         f"流入变化：近{w // 2}个月相对之前{w // 2}个月",
+                         f"月均入账变化：近{w // 2}个月相对之前{w // 2}个月",
                          f"monthly inflows changed by CNY {{value}} within {w} months",
-                         f"{w}个月内月流入变化{{value}}元", _trend("inflow", w)))
+                         f"{w}个月内月均入账变化{{value}}元", _trend("inflow", w)))
     for w in windows:
         reg.append(F(f"min_balance_{w}m", "liquidity_income", "CNY", -1, True,
                      f"lowest end-of-month balance in the last {w} months",
@@ -355,7 +378,7 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                  "fall of this month's balance against the mean of the 3 months before",
                  "本月余额相对前3个月平均值的降幅",
                  "balance dropped by {value} in the last month",
-                 "上月余额下降{value}", _balance_drop))
+                 "本月余额较前3个月平均下降{value}", _balance_drop))
     reg.append(F("income_shock_cnt_12m", "liquidity_income", "events", +1, False,
                  "income-shock events in the last 12 months",
                  "近12个月收入冲击事件次数",
@@ -397,8 +420,8 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                  "social-network risk signal reached {value} recently",
                  "社交网络风险信号近期最高达{value}", _max("social_risk", windows[0])))
     reg.append(F("tenure_months", "tenure_profile", "months", -1, False,
-                 "months on the platform", "在平台的月数",
-                 "only {value} months on the platform", "在平台仅{value}个月", _tenure))
+                 "months on the platform (account age)", "账龄（月）",
+                 "only {value} months on the platform", "账龄仅{value}个月", _tenure))
     reg.append(F("age", "tenure_profile", "years", 0, False, "age in years", "年龄（岁）",
                  "age {value}", "年龄{value}岁", _static("age")))
     reg.append(F("city_tier", "tenure_profile", "tier", 0, False,

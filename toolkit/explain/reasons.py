@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toolkit.data.features import REGISTRY, Feature, feature_lookup, format_value
+from toolkit.data.features import REGISTRY, Feature, feature_lookup, format_quantity
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values, strongest_feature
 from toolkit.explain.text import OP_WORDS, check_lang, policy_sentences
@@ -257,7 +257,7 @@ def _rule_rows(mon: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
         ref = float(references.get(rule.feature, np.nan))
         unit = feat.unit if feat else "value"
         rule_text = OP_WORDS[lang][rule.op] + (" " if lang == "en" else "") + \
-            format_value(rule.threshold, unit)
+            format_quantity(rule.threshold, unit, lang)
         out["group"][m] = groups.get(rule.feature, feat.group if feat else "")
         out["feature"][m] = rule.feature
         out["value"][m] = v

@@ -52,11 +52,11 @@ class Mechanism:
 
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("monitoring", lambda s: s.rule != "",
-              {"en": "monitoring rule", "zh": "监控规则"}),
+              {"en": "real-time monitoring", "zh": "实时监控"}),
     Mechanism("score", lambda s: s.pd >= s.normal_cutoff,
               {"en": "score", "zh": "评分"}),
     Mechanism("policy", lambda s: s.pd >= s.cutoff,
-              {"en": "policy tightening", "zh": "政策收紧"}),
+              {"en": "policy tightening", "zh": "策略收紧"}),
 )
 BY_NAME = {m.name: m for m in MECHANISMS}
 if tuple(BY_NAME) != NAMES:  # the vocabulary lets config validate without this layer
