@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import TrackingUri, console, guard
+from toolkit.cli.common import Quiet, TrackingUri, console, err_console, guard, progress
 
 
 @app.command()
@@ -20,11 +19,14 @@ def explain(
     users: list[int] = typer.Option([], "--user", help="Explain this user id (repeatable); "
                                     "without it, every zero-limit user of the test split."),
     top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),
-    lang: str = typer.Option(None, "--lang", help="Sentence language: en or zh."),
+    lang: str = typer.Option(None, "--lang", help="Language of the sentences, the report and "
+                             "this output: en or zh."),
     mode: str = typer.Option(None, "--mode", help="Explainer: path or interventional."),
-    html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file."),
+    html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file "
+                              "(with --user: a report on those users only)."),
     tracking_uri: TrackingUri = None,
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Local output folder."),
+    quiet: Quiet = False,
 ) -> None:
     """Explain zero-limit decisions of a logged run with SHAP, following each user's
     mechanism (monitoring rule, policy tightening, or score reasons).
@@ -32,12 +34,14 @@ def explain(
     With --user: a terminal report per user (decision, mechanism, reasons, change since k
     months ago). Without: explain the test split into a new child run of the model's run
     (<name>-explain: explain_* metrics and explanations/ with reasons.parquet, report.html
-    and figures), and write them locally.
+    and figures; with --lang zh also explanations/zh/ in Chinese beside the English files),
+    and write them locally. The model's own run is never changed.
     """
 
     from toolkit.errors import InputError
+    from toolkit.explain.figures import figure_lang
     from toolkit.explain.reasons import check_top_k
-    from toolkit.explain.text import check_lang
+    from toolkit.explain.text import CLI_TEXT, REPORT, check_lang, metric_text
     from toolkit.files import staged_file
     from toolkit.vocab import MODEL_EXPLAINERS
     from toolkit.workflows.explain import explain_logged_run
@@ -50,29 +54,40 @@ def explain(
         raise InputError(f"unknown --mode {mode!r}; allowed: {', '.join(MODEL_EXPLAINERS)}")
     settings = {k: v for k, v in {"top_k": top, "lang": lang, "mode": mode}.items()
                 if v is not None}
+    with progress(("explain",), quiet=quiet) as hooks:
+        hooks.start("explain")
+        explained, res, model_run, context = explain_logged_run(
+            run_id, uri=tracking_uri, users=users or None,
+            outputs=None if users else outputs, hooks=hooks, **settings)
+        hooks.finish("explain")
+    t = CLI_TEXT[res.lang]
+    if res.lang == "zh" and figure_lang("zh") != "zh" and (html is not None or not users):
+        err_console.print(REPORT["zh"]["cjk_notice"], markup=False)
     if users:
-        with console.status("loading the run, its data and its model; explaining"):
-            _, res, model_run = explain_logged_run(run_id, uri=tracking_uri, users=users,
-                                                   **settings)
         for user in users:
             # the report's "[kind, group, +0.8]" tags are text, not rich markup
             console.print(res.user_report(user), soft_wrap=True, markup=False)
             console.print()
         if html is not None:
-            with tempfile.TemporaryDirectory() as tmp, staged_file(html) as partial:
-                written = res.write(Path(tmp) / "report", title=f"Run {model_run}")
-                shutil.copyfile(written["report"], partial)
-            console.print(f"HTML report: {html}", soft_wrap=True, markup=False)
+            page, _ = res.report_html(context=context)
+            with staged_file(html) as partial:
+                partial.write_text(page, encoding="utf-8")
+            console.print(t["report"].format(path=html), soft_wrap=True, markup=False)
         return
-    with console.status("explaining the test split into a child run of the model's run"):
-        explained, _, model_run = explain_logged_run(run_id, uri=tracking_uri, outputs=outputs,
-                                                     **settings)
+    from toolkit.cli.run import metric_value
+
     for name, value in sorted(explained.metrics.items()):
-        console.print(f"{name:<45} {value:.4g}")
+        label = name if res.lang == "en" else f"{metric_text(name, res.lang)[0]}（{name}）"
+        console.print(f"{label:<45} {metric_value(name, value)}", markup=False)
     out = explained.folder
-    console.print(f"reasons: {out / 'reasons.parquet'}", soft_wrap=True, markup=False)
-    console.print(f"HTML report: {out / 'report.html'}", soft_wrap=True, markup=False)
+    console.print(t["reasons"].format(path=out / "reasons.parquet"), soft_wrap=True,
+                  markup=False)
+    console.print(t["report"].format(path=out / "report.html"), soft_wrap=True, markup=False)
+    if res.lang == "zh":
+        console.print(t["report_zh"].format(path=out / "zh" / "report.html"), soft_wrap=True,
+                      markup=False)
     if html is not None:
+        source = out / "zh" / "report.html" if res.lang == "zh" else out / "report.html"
         with staged_file(html) as partial:
-            shutil.copyfile(out / "report.html", partial)
-        console.print(f"HTML report copied to {html}", soft_wrap=True, markup=False)
+            shutil.copyfile(source, partial)
+        console.print(t["copied"].format(path=html), soft_wrap=True, markup=False)

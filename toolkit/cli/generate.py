@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import Sets, console, guard, progress_bar
+from toolkit.cli.common import Quiet, Sets, console, guard, progress
 
 
 @app.command()
@@ -23,6 +23,7 @@ def generate(
     workers: int = typer.Option(1, "--workers", "-w", min=1,
                                 help="Processes generating blocks; output bytes do not change."),
     sets: Sets = None,
+    quiet: Quiet = False,
 ) -> None:
     """Generate a synthetic credit world with the true cause of every zero-limit decision.
 
@@ -35,9 +36,11 @@ def generate(
 
     cfg, target = resolve(users, config=load_config(config, sets or ()), seed=seed, out=out,
                           overwrite=overwrite, workers=workers)
-    with progress_bar("generating users", total=cfg.world.n_users) as update:
+    with progress(("generate",), quiet=quiet) as hooks:
+        hooks.start("generate")
         manifest = run_generate(config=cfg, out=target, overwrite=overwrite, workers=workers,
-                                progress=update)
+                                progress=hooks.advance)
+        hooks.finish("generate")
     rows = manifest["rows"]
     console.print(
         f"[green]wrote[/] {target}  users={rows['users']:,} history={rows['history']:,}  "

@@ -7,13 +7,14 @@ import typer
 
 
 def cli_markdown() -> str:
-    """One section per command: its usage line, first help paragraph and options."""
+    """One section per command, in the order of `toolkit --help`: its usage line, first help
+    paragraph and options."""
     from toolkit.cli import app
 
     group = typer.main.get_command(app)
     ctx = click.Context(group, info_name="toolkit")
     out = []
-    for name in sorted(group.list_commands(ctx)):
+    for name in group.list_commands(ctx):  # the order of --help
         cmd = group.get_command(ctx, name)
         args = [p.name.upper() for p in cmd.params if p.param_type_name == "argument"]
         usage = " ".join(["[OPTIONS]", *args])

@@ -10,36 +10,18 @@ from toolkit.cli.app import app
 from toolkit.cli.common import (
     DataPath,
     ExperimentFile,
+    Quiet,
     Sets,
     TrackingUri,
     console,
-    err_console,
     guard,
+    progress,
 )
 
 SUMMARY_METRICS = ["test_auc", "test_auc_oracle_ratio", "test_ks", "test_ece",
                    "test_zero_limit_rate", "explain_decision_agreement",
                    "explain_mechanism_accuracy", "explain_top1_group_accuracy",
                    "explain_top3_group_recall", "explain_additivity_max_error"]
-
-
-class _RichHooks:
-    """One progress bar per stage; generation advances per block of users."""
-
-    def __init__(self, progress, stages):
-        self.progress = progress
-        self.tasks = {s: progress.add_task(s, total=1, start=False) for s in stages}
-
-    def start(self, stage):
-        self.current = stage
-        self.progress.start_task(self.tasks[stage])
-
-    def advance(self, done, total):
-        self.progress.update(self.tasks[self.current], completed=done, total=total)
-
-    def finish(self, stage):
-        task = self.progress.tasks[self.tasks[stage]]
-        self.progress.update(self.tasks[stage], completed=task.total or 1)
 
 
 @app.command()
@@ -51,46 +33,66 @@ def run(
     sets: Sets = None,
     outputs: Path = typer.Option(Path("outputs"), "--outputs",
                                  help="Folder for the local HTML report and reason tables."),
+    quiet: Quiet = False,
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
     file has a [tune] section), explain, report, all under one MLflow parent run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from toolkit.config import load_config
+    from toolkit.config import load_config, research_question
     from toolkit.workflows.pipeline import STAGES, run_experiment
 
     cfg = load_config(experiment, sets or ())
-    with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console) as progress:
-        hooks = _RichHooks(progress, STAGES)
+    with progress(STAGES, quiet=quiet) as hooks:
         summary = run_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
-                                 hooks=hooks, outputs=outputs)
+                                 hooks=hooks, outputs=outputs,
+                                 question=research_question(experiment))
     print_summary(summary, lang=cfg.explain.lang)
 
 
+def metric_value(name: str, value: float) -> str:
+    """A metric as the terminal shows it: plain decimals, never scientific notation."""
+    from toolkit.explain.html import fmt
+
+    return fmt(value, "tiny" if name.endswith("additivity_max_error") else "metric")
+
+
 def print_summary(summary, *, lang: str) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"{summary.stem}: key metrics (test split)")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
+    from toolkit.explain.text import CLI_TEXT, metric_text
+    from toolkit.policy import label as mechanism_label
+    from toolkit.vocab import MECHANISMS
+
+    t = CLI_TEXT[lang]
+    table = Table(title=t["metrics_title"].format(stem=summary.stem))
+    table.add_column(t["metric"])
+    table.add_column(t["value"], justify="right")
     for name in SUMMARY_METRICS:
         if name in summary.metrics:
-            t.add_row(name, f"{summary.metrics[name]:.4g}")
-    console.print(t)
-    counts = ", ".join(f"{m} {n:,}" for m, n in sorted(summary.mechanism_counts.items()))
-    console.print(f"zero-limit users by mechanism: {counts}")
+            label = name if lang == "en" else f"{metric_text(name, lang)[0]}（{name}）"
+            table.add_row(label, metric_value(name, summary.metrics[name]))
+    console.print(table)
+    sep = ", " if lang == "en" else "，"
+    counts = sep.join(f"{mechanism_label(m, lang)} {summary.mechanism_counts.get(m, 0):,}"
+                      for m in MECHANISMS)
+    console.print(t["by_mechanism"].format(counts=counts), markup=False)
     for mech, rows in summary.examples.items():
         user = rows["user_id"].iloc[0]
-        console.print(f"\n[bold]example ({mech})[/] user {user}:")
+        console.print()
+        console.print(t["example"].format(mechanism=mechanism_label(mech, lang), user=user),
+                      style="bold", markup=False)
         # reason texts are data: square brackets in them must not be read as markup
         for text in rows.sort_values("rank")["text"]:
             console.print(f"  • {text}", soft_wrap=True, markup=False)
     children = ", ".join(f"{k} {v}" for k, v in summary.run_ids.items())
-    console.print(f"\nparent run: {summary.parent_run_id}  ({children})", soft_wrap=True)
+    console.print()
+    console.print(t["parent_run"].format(run=summary.parent_run_id, children=children),
+                  soft_wrap=True, markup=False)
     if summary.report is not None:
-        console.print(f"HTML report: [bold]{escape(str(summary.report))}[/]", soft_wrap=True)
+        console.print(t["report"].format(path=summary.report), soft_wrap=True,
+                      markup=False)
+        zh = summary.report.parent / "zh" / "report.html"
+        if zh.is_file():
+            console.print(t["report_zh"].format(path=zh), soft_wrap=True, markup=False)
     ui = "toolkit ui" + ("" if summary.uri.endswith("/mlflow.db") and summary.uri.startswith(
         f"sqlite:///{Path.cwd().resolve()}") else f" --tracking-uri {summary.uri}")
-    console.print(f"open the MLflow UI with: [bold]{escape(ui)}[/]", soft_wrap=True)
+    console.print(t["ui"].format(command=ui), soft_wrap=True, markup=False)

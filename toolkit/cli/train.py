@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import DataPath, ExperimentFile, Sets, TrackingUri, console, guard
+from toolkit.cli.common import (
+    DataPath,
+    ExperimentFile,
+    Quiet,
+    Sets,
+    TrackingUri,
+    console,
+    err_console,
+    guard,
+    progress,
+)
 
 
 def metrics_table(title: str, rows: dict[str, dict[str, float]], names: list[str]):
@@ -37,28 +47,33 @@ def train(
     tracking_uri: TrackingUri = None,
     data: DataPath = None,
     sets: Sets = None,
+    quiet: Quiet = False,
 ) -> None:
     """Train the monotone xgboost model and the scorecard baseline; log both to MLflow.
 
     Each model family is its own run (<stem>-xgboost, <stem>-scorecard) with metrics
     {split}_{metric}, the flattened config as params, lineage tags and artifacts. The
-    xgboost model is registered as tracking.model_name (zero-limit-scorer).
+    xgboost model is registered as tracking.model_name (zero-limit-scorer) only when it is
+    the best on its data: it then takes the alias champion-<first 8 of the dataset hash>.
     """
     from toolkit.config import load_config
     from toolkit.workflows.train import train_experiment
 
     cfg = load_config(experiment, sets or ())
-    with console.status("training") as status:
+    with progress(("train",), quiet=quiet) as hooks:
+        hooks.start("train")
         trained = train_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
-                                   progress=lambda s: status.update(f"[bold]{s}"))
+                                   hooks=hooks)
+        hooks.finish("train")
     rows = {"xgboost": trained.metrics}
     if trained.scorecard is not None:
         rows["scorecard"] = trained.scorecard_metrics
     console.print(metrics_table(f"{experiment.stem}: test metrics", rows, KEY_METRICS))
     for family, run_id in trained.run_ids.items():
         console.print(f"{family} run: [bold]{run_id}[/]")
-    if trained.model_version:
-        console.print(f"registered {cfg.tracking.model_name} version {trained.model_version}")
+    c = trained.champion
+    console.print(f"champion ({c.alias}): {c.decision}: {c.message}", soft_wrap=True,
+                  markup=False)
     console.print("open the MLflow UI with: [bold]toolkit ui[/]")
 
 
@@ -90,21 +105,66 @@ def reproduce(
 def ui(
     tracking_uri: TrackingUri = None,
     port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1."),
+    experiment: str = typer.Option("zero-limit", "--experiment",
+                                   help="Experiment whose runs list the printed link opens."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the runs list in the web "
+                                      "browser once the server answers."),
 ) -> None:
-    """Start the MLflow UI on the project's store, bound to 127.0.0.1."""
-    import os
+    """Start the MLflow UI on the project's store, bound to 127.0.0.1, and print the address
+    of the experiment's runs list (MLflow 3 opens an experiment on its traces view, which
+    shows no runs)."""
+    import subprocess
     import sys
 
     from toolkit.errors import InputError
-    from toolkit.tracking import resolve_uri
+    from toolkit.tracking import find_experiment_id, resolve_uri, runs_url
 
     uri = resolve_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):
         raise InputError(f"{uri!r} is an mlflow server: open its own UI at {uri} in a browser; "
                          "toolkit ui serves a local store (sqlite:///...)")
-    console.print(f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    os.execv(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-                              "--host", "127.0.0.1", "--port", str(port)])
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port must be in 1..65535, got {port}")
+    base = f"http://127.0.0.1:{port}"
+    exp_id = find_experiment_id(experiment, uri)
+    url = runs_url(base, exp_id) if exp_id is not None else base
+    console.print(f"MLflow UI for {uri}  (Ctrl-C to stop)", soft_wrap=True, markup=False)
+    if exp_id is None:
+        console.print(f"no experiment {experiment!r} in this store yet; the UI: {url}",
+                      soft_wrap=True, markup=False)
+    else:
+        console.print(f"runs of experiment {experiment!r}: {url}", soft_wrap=True,
+                      markup=False)
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                             "--host", "127.0.0.1", "--port", str(port)])
+    try:
+        if open_browser and _wait_until_up(base, proc):
+            import webbrowser
+
+            if not webbrowser.open(url):
+                err_console.print(f"no web browser found; open {url}", soft_wrap=True,
+                                  markup=False)
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    if code not in (0, -2, -15):
+        raise typer.Exit(code)
+
+
+def _wait_until_up(base: str, proc, timeout: float = 60.0) -> bool:
+    """Poll the server's /health until it answers (True) or the process ends (False)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 @app.command("export-table")

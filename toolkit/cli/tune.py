@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import DataPath, Sets, TrackingUri, console, err_console, guard
+from toolkit.cli.common import DataPath, Quiet, Sets, TrackingUri, console, guard, progress
 
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
                "test_zero_limit_rate", "explain_top1_group_accuracy",
@@ -40,31 +40,29 @@ def tune(
     tracking_uri: TrackingUri = None,
     data: DataPath = None,
     sets: Sets = None,
+    quiet: Quiet = False,
 ) -> None:
     """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
     on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
 
     The study is an MLflow parent run (<stem>-tune) with one child run per trial. After the
-    search the chosen trial is refit, evaluated on test, explained and registered; the
-    alias 'champion' moves to it only if its test AUC beats the champion trained on the
-    same dataset. With objectives = ["val_auc", "val_explain_top1_group_accuracy"] the
-    study is multi-objective and tune.pareto_pick chooses the Pareto trial to refit.
+    search the chosen trial is refit, evaluated on test and explained; it is registered,
+    and takes the alias champion-<first 8 of the dataset hash>, only if its test AUC beats
+    that alias's holder (a model trained on the same data). With objectives = ["val_auc",
+    "val_explain_top1_group_accuracy"] the study is multi-objective and tune.pareto_pick
+    chooses the Pareto trial to refit.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from toolkit.config import TuneConfig, load_config
+    from toolkit.config import load_config
     from toolkit.workflows.tune import check_arguments, tune_experiment
 
     check_arguments(trials=trials, timeout=timeout, workers=workers)
     cfg = load_config(experiment, sets or [])
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=False) as bar:
-        task = bar.add_task("study", total=trials or (cfg.tune or TuneConfig()).trials)
+    with progress(("tune",), quiet=quiet) as hooks:
+        hooks.start("tune")
         result = tune_experiment(
             cfg, stem=experiment.stem, data=data, uri=tracking_uri, trials=trials,
-            timeout=timeout, workers=workers, storage=storage, resume=resume,
-            progress=lambda stage: bar.update(task, description=stage),
-            on_trial=lambda done, total: bar.update(task, completed=done, total=total))
+            timeout=timeout, workers=workers, storage=storage, resume=resume, hooks=hooks)
+        hooks.finish("tune")
     _print_result(result)
 
 
@@ -88,6 +86,7 @@ def _print_result(fitted) -> None:
         if k in fitted.metrics:
             t.add_row(k, f"{fitted.metrics[k]:.4f}")
     console.print(t)
-    console.print(f"champion: {result.champion.decision}: {result.champion.message}")
+    console.print(f"champion ({result.champion.alias}): {result.champion.decision}: "
+                  f"{result.champion.message}", soft_wrap=True, markup=False)
     console.print(f"study run: [bold]{fitted.run_id}[/]")
     console.print("open the MLflow UI with: [bold]toolkit ui[/]")

@@ -9,7 +9,13 @@ checks), ``experiment`` (the whole experiment, flattened and hashed), ``load`` (
 """
 
 from toolkit.config.experiment import ExperimentConfig, flatten
-from toolkit.config.load import build_config, load_config, parse_sets, with_overrides
+from toolkit.config.load import (
+    build_config,
+    load_config,
+    parse_sets,
+    research_question,
+    with_overrides,
+)
 from toolkit.config.reference import reference_markdown
 from toolkit.config.sections import (
     DataConfig,
@@ -31,5 +37,6 @@ __all__ = [
     "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig", "ModelConfig",
     "MonitoringRule", "PolicyConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
     "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
-    "flatten", "load_config", "parse_sets", "reference_markdown", "with_overrides",
+    "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
+    "with_overrides",
 ]

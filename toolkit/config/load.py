@@ -145,3 +145,24 @@ def with_overrides(cfg: ExperimentConfig, **sections: dict[str, Any]) -> Experim
     return build_config(data)
 
 
+
+
+def research_question(path: str | Path | None) -> str:
+    """The research question an experiment file states in its opening comment: the text
+    from ``Research question:`` to the first question mark, on one line, capitalised; ""
+    when the file (or the statement) is missing."""
+    if path is None or not Path(path).is_file():
+        return ""
+    lines = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    text = " ".join(lines)
+    marker = "Research question:"
+    if marker not in text:
+        return ""
+    body = text.split(marker, 1)[1].strip()
+    end = body.find("?")
+    body = body[: end + 1] if end >= 0 else body
+    return body[:1].upper() + body[1:]

@@ -4,18 +4,86 @@ Every function builds a ``matplotlib.figure.Figure`` with an Agg canvas attached
 function: no pyplot state, no global backend switch at import, so the figures work in
 scripts, tests, threads and notebooks alike.  Callers save them (``fig.savefig``) or log them.
 Matplotlib is imported inside the functions only.
+
+Labels are readable names in the figure's language: features by their registry description,
+reason groups and regimes by their labels in :mod:`toolkit.explain.text`.  Chinese labels
+need a CJK font; the project installs Noto Sans SC as a Python package
+(``pylopdf-fonts-zh-cn``), and :func:`figure_lang` falls back to English where it cannot be
+loaded, so a figure never shows empty boxes for characters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from toolkit.explain.text import group_label
+from toolkit.data.features import Feature, format_value
+from toolkit.explain.text import FIGURE_TEXT, group_label, word
 
-_RED, _BLUE = "#d62728", "#1f77b4"
+_RED, _BLUE, _ORANGE = "#d62728", "#1f77b4", "#ff7f0e"
+# Latin glyphs and the minus sign come from DejaVu Sans (matplotlib's own font) when the CJK
+# font lacks them; matplotlib falls back glyph by glyph through this list.
+_LATIN = "DejaVu Sans"
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The family name of the bundled CJK font, registered with matplotlib; None when the
+    font package is missing or its file cannot be read."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = pylopdf_fonts_zh_cn.sans_path()
+    if not path.is_file():
+        return None
+    from matplotlib import font_manager
+
+    try:
+        font_manager.fontManager.addfont(str(path))
+        return font_manager.FontProperties(fname=str(path)).get_name()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def figure_lang(lang: str) -> str:
+    """The language figures can be labelled in: ``lang``, or ``"en"`` when ``lang`` needs a
+    CJK font that cannot be loaded."""
+    return "zh" if lang == "zh" and cjk_font() is not None else "en"
+
+
+def _localized(fn: Callable) -> Callable:
+    """Draw ``fn``'s figure in :func:`figure_lang` of its ``lang`` with the right fonts.
+
+    Text objects keep the font family that was in force when they were made, so the figure
+    saves correctly after the context is gone.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, lang: str = "en", **kwargs):
+        import matplotlib
+
+        lang = figure_lang(lang)
+        family = [cjk_font(), _LATIN] if lang == "zh" else [_LATIN]
+        with matplotlib.rc_context({"font.family": family}):
+            return fn(*args, lang=lang, **kwargs)
+
+    return wrapper
+
+
+def _t(lang: str, key: str, **values) -> str:
+    return FIGURE_TEXT[lang][key].format(**values)
+
+
+def feature_label(name: str, registry: Mapping[str, Feature] | None, lang: str) -> str:
+    """A feature's readable name (its registry description), or its name when unknown."""
+    f = (registry or {}).get(name)
+    if f is None:
+        return name
+    return f.description_zh if lang == "zh" else f.description_en
 
 
 def _figure(width: float, height: float):
@@ -41,19 +109,21 @@ def _sample(values: np.ndarray, X: pd.DataFrame, max_points: int,
     return values[pick], X.iloc[pick]
 
 
+@_localized
 def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
-             max_display: int = 15, max_points: int = 3000, seed: int = 0,
-             title: str = "SHAP values (log-odds of default)"):
+             registry: Mapping[str, Feature] | None = None, max_display: int = 15,
+             max_points: int = 3000, seed: int = 0, lang: str = "en"):
     """SHAP beeswarm: one row per top feature, points = rows, colour = feature value (rank).
 
-    values: SHAP values (n, p) in ``features`` order; X: the rows' feature values.
+    values: SHAP values (n, p) in ``features`` order; X: the rows' feature values;
+    registry: feature name -> :class:`Feature`, for readable names.
     """
     from matplotlib import colormaps
 
     values, X = _sample(np.asarray(values, dtype=np.float64), X, max_points, seed)
     features = list(features)
     top = _top_features(values, features, max_display)
-    fig = _figure(8, 0.42 * len(top) + 1.5)
+    fig = _figure(9, 0.42 * len(top) + 1.5)
     ax = fig.add_subplot()
     cmap = colormaps["coolwarm"]
     for row, j in enumerate(reversed(top)):
@@ -70,13 +140,15 @@ def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
         ax.scatter(v, row + offset * scale, c=colour, cmap=cmap, s=6, alpha=0.8,
                    vmin=0, vmax=1, linewidths=0, rasterized=True)
     ax.axvline(0, color="#888888", lw=0.8)
-    ax.set_yticks(range(len(top)), [features[j] for j in reversed(top)], fontsize=8)
-    ax.set_xlabel("SHAP value (log-odds; positive = toward default)")
-    ax.set_title(title, fontsize=10)
+    ax.set_yticks(range(len(top)),
+                  [feature_label(features[j], registry, lang) for j in reversed(top)],
+                  fontsize=8)
+    ax.set_xlabel(_t(lang, "shap_axis"))
+    ax.set_title(_t(lang, "beeswarm_title"), fontsize=10)
     sm = _scalar_mappable(cmap)
     cb = fig.colorbar(sm, ax=ax, pad=0.01, aspect=40)
-    cb.set_ticks([0, 1], labels=["low", "high"])
-    cb.set_label("feature value (rank)")
+    cb.set_ticks([0, 1], labels=[_t(lang, "low"), _t(lang, "high")])
+    cb.set_label(_t(lang, "value_rank"))
     return fig
 
 
@@ -89,6 +161,7 @@ def _scalar_mappable(cmap):
     return sm
 
 
+@_localized
 def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: str = "en"):
     """Bar chart of mean |group contribution|; with ``zero``, also the mean contribution
     among zero-limit rows (the average push toward default of each group)."""
@@ -101,55 +174,60 @@ def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: s
     labels = [group_label(cols[i], lang) for i in order]
     if zero is not None and np.asarray(zero, bool).any():
         mz = G[np.asarray(zero, bool)].mean(axis=0).to_numpy()
-        ax.barh(y + 0.2, imp[order], height=0.4, color=_BLUE, label="mean |contribution|, all")
-        ax.barh(y - 0.2, mz[order], height=0.4, color=_RED,
-                label="mean contribution, zero-limit users")
+        ax.barh(y + 0.2, imp[order], height=0.4, color=_BLUE, label=_t(lang, "mean_abs_all"))
+        ax.barh(y - 0.2, mz[order], height=0.4, color=_RED, label=_t(lang, "mean_zero"))
         ax.legend(fontsize=8, loc="lower right")
     else:
         ax.barh(y, imp[order], color=_BLUE)
     ax.set_yticks(y, labels, fontsize=9)
     ax.axvline(0, color="#888888", lw=0.8)
-    ax.set_xlabel("log-odds of default")
-    ax.set_title("Reason-group importance", fontsize=10)
+    ax.set_xlabel(_t(lang, "log_odds"))
+    ax.set_title(_t(lang, "importance_title"), fontsize=10)
     return fig
 
 
+@_localized
 def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
-               top: int = 4, max_points: int = 3000, seed: int = 0):
+               registry: Mapping[str, Feature] | None = None, top: int = 4,
+               max_points: int = 3000, seed: int = 0, lang: str = "en"):
     """Dependence (scatter) plots of the ``top`` features: feature value against its SHAP."""
     values, X = _sample(np.asarray(values, dtype=np.float64), X, max_points, seed)
     features = list(features)
     idx = _top_features(values, features, top)
     cols = 2 if len(idx) > 1 else 1
     rows = int(np.ceil(len(idx) / cols))
-    fig = _figure(5 * cols, 3.4 * rows)
+    fig = _figure(5.5 * cols, 3.4 * rows)
     for k, j in enumerate(idx):
         ax = fig.add_subplot(rows, cols, k + 1)
         ax.scatter(X[features[j]].to_numpy(np.float64), values[:, j], s=5, alpha=0.5,
                    color=_BLUE, linewidths=0, rasterized=True)
         ax.axhline(0, color="#888888", lw=0.8)
-        ax.set_xlabel(features[j], fontsize=9)
-        ax.set_ylabel("SHAP (log-odds)", fontsize=9)
-    fig.suptitle("Dependence of the top features", fontsize=10)
+        ax.set_xlabel(feature_label(features[j], registry, lang), fontsize=9)
+        ax.set_ylabel(_t(lang, "shap_short"), fontsize=9)
+    fig.suptitle(_t(lang, "dependence_title"), fontsize=10)
     return fig
 
 
-def interactions(pairs: pd.DataFrame, *, top: int = 10):
+@_localized
+def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None = None,
+                 top: int = 10, lang: str = "en"):
     """Bar chart of the strongest interaction pairs (see
     :func:`toolkit.explain.shap_values.top_interactions`)."""
     pairs = pairs.head(top)
-    fig = _figure(8, 0.4 * max(len(pairs), 1) + 1.5)
+    fig = _figure(9, 0.4 * max(len(pairs), 1) + 1.5)
     ax = fig.add_subplot()
-    labels = [f"{a} x {b}" for a, b in zip(pairs["feature_a"], pairs["feature_b"], strict=True)]
+    labels = [f"{feature_label(a, registry, lang)} × {feature_label(b, registry, lang)}"
+              for a, b in zip(pairs["feature_a"], pairs["feature_b"], strict=True)]
     y = np.arange(len(pairs))[::-1]
     ax.barh(y, pairs["mean_abs_interaction"].to_numpy(), color=_BLUE)
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("mean |SHAP interaction value| (log-odds, both halves)")
-    ax.set_title(f"Top interaction pairs (sample of {int(pairs.attrs.get('rows', 0))} rows)",
+    ax.set_xlabel(_t(lang, "interaction_axis"))
+    ax.set_title(_t(lang, "interactions_title", rows=f"{int(pairs.attrs.get('rows', 0)):,}"),
                  fontsize=10)
     return fig
 
 
+@_localized
 def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *,
                       lang: str = "en"):
     """Mean group contributions among zero-limit users, normal against stressed regime."""
@@ -163,19 +241,21 @@ def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *
                                       (-0.2, zero & stressed, "stressed", _RED)):
         mean = G[mask].mean(axis=0).to_numpy() if mask.any() else np.zeros(len(cols))
         ax.barh(y + shift, mean, height=0.4, color=colour,
-                label=f"{name} regime (n = {int(mask.sum())})")
+                label=_t(lang, "regime_legend", regime=word(name, lang),
+                         n=f"{int(mask.sum()):,}"))
     ax.set_yticks(y, [group_label(g, lang) for g in cols], fontsize=9)
     ax.axvline(0, color="#888888", lw=0.8)
-    ax.set_xlabel("mean group contribution (log-odds)")
-    ax.set_title("Zero-limit users: normal against stressed regime", fontsize=10)
+    ax.set_xlabel(_t(lang, "regime_axis"))
+    ax.set_title(_t(lang, "regime_title"), fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
+@_localized
 def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float],
-              features: Sequence[str], *, max_display: int = 10,
-              cutoff_logit: float | None = None, normal_cutoff_logit: float | None = None,
-              title: str = ""):
+              features: Sequence[str], *, registry: Mapping[str, Feature] | None = None,
+              max_display: int = 10, cutoff_logit: float | None = None,
+              normal_cutoff_logit: float | None = None, title: str = "", lang: str = "en"):
     """Waterfall of one row: from the base value, each top feature's SHAP, to the margin.
 
     values: SHAP values of the row (p,); base: its base value; x: its feature values.
@@ -187,10 +267,15 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     order = np.argsort(-np.abs(values), kind="stable")
     shown = list(order[: max_display])
     rest = values[order[max_display:]].sum() if len(order) > max_display else None
-    items = [(f"{features[j]} = {float(x[features[j]]):.3g}", values[j]) for j in shown]
+
+    def item(name: str) -> str:
+        unit = (registry or {}).get(name).unit if (registry or {}).get(name) else "value"
+        return f"{feature_label(name, registry, lang)} = {format_value(float(x[name]), unit, lang)}"
+
+    items = [(item(features[j]), values[j]) for j in shown]
     if rest is not None:
-        items.append((f"{len(order) - max_display} other features", rest))
-    fig = _figure(8, 0.42 * len(items) + 1.8)
+        items.append((_t(lang, "other_features", n=len(order) - max_display), rest))
+    fig = _figure(9, 0.42 * len(items) + 1.8)
     ax = fig.add_subplot()
     start = float(base)
     seen = [start]
@@ -202,21 +287,71 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
         start += v
         seen.append(start)
     ax.set_yticks(range(len(items))[::-1], [t for t, _ in items], fontsize=8)
-    ax.axvline(base, color="#888888", lw=0.8, ls=":", label=f"base {base:.2f}")
-    ax.axvline(start, color="black", lw=0.8, label=f"margin {start:.2f}")
+    ax.axvline(base, color="#888888", lw=0.8, ls=":", label=_t(lang, "base", value=f"{base:.2f}"))
+    ax.axvline(start, color="black", lw=0.8, label=_t(lang, "margin", value=f"{start:.2f}"))
     if cutoff_logit is not None:
         ax.axvline(cutoff_logit, color=_RED, lw=1.0, ls="--",
-                   label=f"cutoff in force {cutoff_logit:.2f}")
+                   label=_t(lang, "cutoff_in_force", value=f"{cutoff_logit:.2f}"))
     if normal_cutoff_logit is not None and normal_cutoff_logit != cutoff_logit:
-        ax.axvline(normal_cutoff_logit, color="#ff7f0e", lw=1.0, ls="-.",
-                   label=f"normal cutoff {normal_cutoff_logit:.2f}")
+        ax.axvline(normal_cutoff_logit, color=_ORANGE, lw=1.0, ls="-.",
+                   label=_t(lang, "normal_cutoff", value=f"{normal_cutoff_logit:.2f}"))
     seen += [c for c in (cutoff_logit, normal_cutoff_logit) if c is not None]
     pad = 0.08 * (max(seen) - min(seen) or 1.0)
     ax.set_xlim(min(seen) - pad, max(seen) + pad)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    ax.set_xlabel("log-odds of default")
-    ax.set_title(title or "Why this score", fontsize=10)
+    ax.set_xlabel(_t(lang, "log_odds"))
+    ax.set_title(title, fontsize=10)
     return fig
+
+
+@_localized
+def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, lang: str = "en"):
+    """ROC curves of several models on one axes: ``{family: (y, pd)}``; the legend gives
+    each model's AUC."""
+    from sklearn.metrics import roc_curve
+
+    from toolkit.metrics import auc
+
+    fig = _figure(5.5, 5)
+    ax = fig.add_subplot()
+    for (family, (y, p)), colour in zip(curves.items(), (_BLUE, _ORANGE, _RED), strict=False):
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, lw=2, color=colour, label=f"{word(family, lang)} (AUC {auc(y, p):.3f})")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label=_t(lang, "chance"))
+    ax.set(xlabel=_t(lang, "fpr"), ylabel=_t(lang, "tpr"), title=_t(lang, "roc_title"),
+           xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+@_localized
+def calibration_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
+                       n_bins: int = 10, lang: str = "en"):
+    """Reliability curves of several models: observed default rate against mean predicted
+    PD in ``n_bins`` equal-count bins, ``{family: (y, pd)}``."""
+    from toolkit.metrics import calibration_bins
+
+    fig = _figure(5.5, 5)
+    ax = fig.add_subplot()
+    hi = 0.0
+    for (family, (y, p)), colour in zip(curves.items(), (_BLUE, _ORANGE, _RED), strict=False):
+        pred, obs, _ = calibration_bins(y, p, n_bins)
+        hi = max(hi, float(np.nanmax(pred)), float(np.nanmax(obs)))
+        ax.plot(pred, obs, "o-", color=colour, label=word(family, lang))
+    hi = hi * 1.05 or 1.0
+    ax.plot([0, hi], [0, hi], "--", color="grey", label=_t(lang, "perfect"))
+    ax.set(xlabel=_t(lang, "predicted"), ylabel=_t(lang, "observed"),
+           title=_t(lang, "calibration_title"), xlim=(0, hi), ylim=(0, hi))
+    ax.xaxis.set_major_formatter(_percent())
+    ax.yaxis.set_major_formatter(_percent())
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def _percent():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0, decimals=0)
 
 
 def to_png(fig, *, dpi: int = 100) -> bytes:

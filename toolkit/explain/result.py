@@ -1,19 +1,23 @@
 """The explanation stage's result: reasons, decisions, contributions, changes, metrics.
 
-:class:`ExplanationResult` prints a per-user report, draws the figures and writes
-``reasons.parquet`` and a self-contained ``report.html`` into a folder.  No tracking happens
-here; a workflow logs what it writes.
+:class:`ExplanationResult` prints a per-user report and writes the tables and a
+self-contained ``report.html`` (:mod:`toolkit.explain.report`) into a folder, in English
+and, when its language is Chinese, also in ``zh/`` beside them.  No tracking happens here;
+a workflow logs what it writes.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from toolkit.data.features import REGISTRY, Feature, feature_lookup
 from toolkit.errors import InputError
 from toolkit.explain.reasons import build_reasons, plain
 from toolkit.explain.shap_values import ShapValues, top_interactions
@@ -23,6 +27,7 @@ from toolkit.explain.text import (
     check_lang,
     group_label,
     kind_label,
+    rule_label,
 )
 from toolkit.files import staged_folder
 from toolkit.policy import label as mechanism_label
@@ -41,7 +46,8 @@ class ExplanationResult:
     changes: :func:`toolkit.explain.change.explain_change` rows (may be empty).
     metrics: ``explain_*`` metrics (suffix by mode).
     shap: the :class:`ShapValues` behind all of it; X: the explained rows' feature values;
-    stressed: regime flag of the explained rows.
+    stressed: regime flag of the explained rows; selected: the rows are users named by the
+    caller (their report shows only them), not a split.
     """
 
     reasons: pd.DataFrame
@@ -60,6 +66,31 @@ class ExplanationResult:
     scorer: object = field(default=None, repr=False)
     interaction_sample: int = 300
     reason_inputs: dict = field(default_factory=dict, repr=False)
+    selected: bool = False
+
+    @property
+    def registry(self) -> dict[str, Feature]:
+        """Feature name -> :class:`Feature` of the explained columns (the default registry
+        for names the table's own registry lacks)."""
+        own = self.reason_inputs.get("registry") or ()
+        own = dict(own) if isinstance(own, dict) else feature_lookup(own)
+        return {**feature_lookup(REGISTRY), **own}
+
+    @property
+    def rules(self) -> Sequence:
+        """The monitoring rules behind the decisions."""
+        return tuple(self.reason_inputs.get("rules", ()))
+
+    @functools.cached_property
+    def interaction_pairs(self) -> pd.DataFrame | None:
+        """The strongest feature interactions on a seeded sample of the explained rows
+        (:func:`toolkit.explain.shap_values.top_interactions`); None without a tree model."""
+        if self.scorer is None or not hasattr(self.scorer, "booster") or not len(self.X):
+            return None
+        rng = np.random.default_rng(0)
+        n = min(self.interaction_sample, len(self.X))
+        return top_interactions(self.scorer,
+                                self.X.iloc[np.sort(rng.choice(len(self.X), n, replace=False))])
 
     def reasons_in(self, lang: str) -> pd.DataFrame:
         """The reason table with its sentences in ``lang`` (``"en"`` or ``"zh"``)."""
@@ -87,7 +118,8 @@ class ExplanationResult:
             lines = [t["approved"].format(user=user_id, limit="" if pd.isna(lim) else
                                           t["limit"].format(limit=lim))]
         else:
-            rule = t["rule"].format(rule=d["rule"]) if d["rule"] else ""
+            rule = t["rule"].format(rule=rule_label(d["rule"], lang, self.rules)) \
+                if d["rule"] else ""
             lines = [t["zero"].format(user=user_id, rule=rule,
                                       mechanism=mechanism_label(d["mechanism"], lang))]
         lines.append(t["risk"].format(**d))
@@ -106,42 +138,6 @@ class ExplanationResult:
             lines.append(t["change"] + change_sentence(self.changes.loc[user_id], lang=lang))
         return "\n".join(lines)
 
-    def figures(self, *, top: int = 4, seed: int = 0,
-                waterfall_user=None) -> dict[str, object]:
-        """The global views and one waterfall, as matplotlib Figures keyed by file stem."""
-        import toolkit.explain.figures as F
-
-        sv, X = self.shap, self.X
-        zero = self.decisions["zero"].to_numpy(bool)
-        # Figures keep English labels: matplotlib's bundled font has no CJK glyphs, and the
-        # figures are for researchers; the reason sentences carry the language.
-        out = {
-            "shap_beeswarm": F.beeswarm(sv.values, X, sv.features, seed=seed),
-            "group_importance": F.group_importance(self.group_contributions, zero=zero,
-                                                   lang="en"),
-            "dependence_top_features": F.dependence(sv.values, X, sv.features, top=top,
-                                                    seed=seed),
-            "regime_zero_limit_groups": F.regime_comparison(self.group_contributions,
-                                                            self.stressed, zero,
-                                                            lang="en"),
-        }
-        if self.scorer is not None and hasattr(self.scorer, "booster") and len(X):
-            rng = np.random.default_rng(seed)
-            n = min(self.interaction_sample, len(X))
-            sample = X.iloc[np.sort(rng.choice(len(X), n, replace=False))]
-            out["interaction_top_pairs"] = F.interactions(top_interactions(self.scorer, sample))
-        user = waterfall_user
-        if user is None and zero.any():
-            user = self.decisions.index[zero][0]
-        if user is not None:
-            i = self.decisions.index.get_loc(user)
-            out["waterfall_user"] = F.waterfall(
-                sv.values[i], float(sv.base[i]), X.iloc[i], sv.features,
-                cutoff_logit=float(self.decisions["cutoff_logit"].iloc[i]),
-                normal_cutoff_logit=float(self.decisions["normal_cutoff_logit"].iloc[i]),
-                title=f"User {user}: {self.decisions['mechanism'].iloc[i]}")
-        return out
-
     def summary(self) -> dict[str, object]:
         counts = self.decisions.loc[self.decisions["zero"], "mechanism"].value_counts()
         return {
@@ -152,46 +148,73 @@ class ExplanationResult:
             "reason rows": len(self.reasons), "change explanations": len(self.changes),
         }
 
-    def write(self, folder: str | Path, *, figures: bool = True, title: str | None = None,
+    def report_html(self, *, lang: str | None = None, context=None, figures: bool = True,
+                    max_rows: int = 2000) -> tuple[str, dict[str, bytes]]:
+        """The report in ``lang`` (default: the result's) and its figures as PNG bytes.
+
+        A result of named users (``selected``) gets the per-user report; otherwise the
+        population report.  context: a :class:`toolkit.explain.report.ReportContext`.
+        """
+        from toolkit.explain.figures import to_png
+        from toolkit.explain.report import (
+            render_report,
+            render_user_report,
+            report_figures,
+            user_figures,
+        )
+
+        lang = check_lang(lang or self.lang)
+        pngs: dict[str, bytes] = {}
+        if self.selected:
+            users = list(self.decisions.index)
+            if figures:
+                pngs = {k: to_png(f) for k, f in user_figures(self, users, lang=lang).items()}
+            return render_user_report(self, users, lang=lang, pngs=pngs, context=context), pngs
+        if figures:
+            pngs = {k: to_png(f) for k, f in
+                    report_figures(self, context, lang=lang).items()}
+        return render_report(self, context, lang=lang, pngs=pngs, max_rows=max_rows), pngs
+
+    def write(self, folder: str | Path, *, context=None, figures: bool = True,
               max_rows: int = 2000) -> dict[str, Path]:
         """Write ``reasons.parquet``, ``changes.parquet``, ``group_contributions.parquet``,
-        ``metrics.json``, ``report.html`` (and ``figures/*.png``) into ``folder``.
+        ``metrics.json``, ``report.html`` and ``figures/*.png`` into ``folder``, in English;
+        a result in Chinese also gets ``zh/`` with its ``reasons.parquet``, ``report.html``
+        and ``figures/`` in Chinese.
 
         Everything is written into a hidden sibling folder first, which is renamed to
         ``folder`` once complete; an existing ``folder`` is replaced only then, as a whole.
         If anything fails, the sibling is removed and ``folder`` is left as it was.
-        Returns the written paths (inside ``folder``) by name.
+        Returns the written paths (inside ``folder``) by name; the Chinese ones are named
+        ``zh_<name>``.
         """
-        from toolkit.explain.figures import to_png
-        from toolkit.explain.report import render_report
-
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise InputError(f"cannot write explanations to {str(folder)!r}: it is a file, "
                              "not a folder")
         names: dict[str, Path] = {}  # name -> path relative to the folder
         with staged_folder(folder) as tmp:
-            for name, df, index in (("reasons", self.reasons, False),
-                                    ("changes", self.changes, True),
+            for name, df, index in (("changes", self.changes, True),
                                     ("group_contributions", self.group_contributions, True)):
                 df.to_parquet(tmp / f"{name}.parquet", index=index)
                 names[name] = Path(f"{name}.parquet")
             (tmp / "metrics.json").write_text(
                 json.dumps(self.metrics, indent=2, sort_keys=True), encoding="utf-8")
             names["metrics"] = Path("metrics.json")
-            pngs: dict[str, bytes] = {}
-            if figures:
-                (tmp / "figures").mkdir()
-                for name, fig in self.figures().items():
-                    pngs[name] = to_png(fig)
-                    rel = Path("figures") / f"{name}.png"
-                    (tmp / rel).write_bytes(pngs[name])
-                    names[f"figure_{name}"] = rel
-            html = render_report(
-                title=title or f"Zero-limit explanations ({self.mode} SHAP)",
-                reasons=self.reasons, metrics=self.metrics, figures=pngs,
-                summary=self.summary(), changes=self.changes, max_rows=max_rows,
-                lang=self.lang)
-            (tmp / "report.html").write_text(html, encoding="utf-8")
-            names["report"] = Path("report.html")
+            for lang, sub, prefix in (("en", Path(), ""), ("zh", Path("zh"), "zh_")):
+                if lang == "zh" and self.lang != "zh":
+                    continue
+                (tmp / sub).mkdir(exist_ok=True)
+                self.reasons_in(lang).to_parquet(tmp / sub / "reasons.parquet", index=False)
+                names[f"{prefix}reasons"] = sub / "reasons.parquet"
+                html, pngs = self.report_html(lang=lang, context=context, figures=figures,
+                                              max_rows=max_rows)
+                if pngs:
+                    (tmp / sub / "figures").mkdir()
+                for name, png in pngs.items():
+                    rel = sub / "figures" / f"{name}.png"
+                    (tmp / rel).write_bytes(png)
+                    names[f"{prefix}figure_{name}"] = rel
+                (tmp / sub / "report.html").write_text(html, encoding="utf-8")
+                names[f"{prefix}report"] = sub / "report.html"
         return {name: folder / rel for name, rel in names.items()}

@@ -24,6 +24,7 @@ The booster is already cut at its best iteration (:class:`toolkit.models.xgb.XGB
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,17 @@ class ShapValues:
     def frame(self) -> pd.DataFrame:
         """Feature-level values as a DataFrame (index = rows, one column per feature)."""
         return pd.DataFrame(self.values, index=self.index, columns=list(self.features))
+
+    @classmethod
+    def concat(cls, parts: Sequence[ShapValues]) -> ShapValues:
+        """The rows of ``parts`` (at least one, same features and mode) in order."""
+        first = parts[0]
+        return cls(np.concatenate([p.values for p in parts]),
+                   np.concatenate([p.base for p in parts]),
+                   np.concatenate([p.margin for p in parts]),
+                   first.index.append([p.index for p in parts[1:]]) if len(parts) > 1
+                   else first.index, first.features, first.mode,
+                   max(p.additivity_max_error for p in parts))
 
     def take(self, rows: np.ndarray) -> ShapValues:
         """The subset of rows ``rows`` (positions or a boolean mask)."""

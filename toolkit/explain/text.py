@@ -270,6 +270,7 @@ REPORT = {
     "en": {
         "title": "{stem}: why users hit zero limit",
         "title_users": "Why these users hit zero limit",
+        "title_plain": "Why users hit zero limit",
         "question": "The question",
         "no_question": "No research question was recorded for this run.",
         "contents": "Contents",
@@ -358,6 +359,7 @@ REPORT = {
         "search_placeholder": "user id, mechanism, rule or words of a reason",
         "search_count": "{shown} of {total} users shown",
         "user": "user", "pd": "PD", "cutoff": "cutoff in force", "reasons": "reasons",
+        "rule": "rule",
         "change": "change",
         "shown_first": "The first {shown} of {total} zero-limit users; reasons.parquet has "
                        "all of them.",
@@ -369,6 +371,7 @@ REPORT = {
     "zh": {
         "title": "{stem}：用户为何被降为零额度",
         "title_users": "这些用户为何被降为零额度",
+        "title_plain": "用户为何被降为零额度",
         "question": "研究问题",
         "no_question": "本次运行没有记录研究问题。",
         "contents": "目录",
@@ -444,6 +447,7 @@ REPORT = {
         "search_placeholder": "用户编号、机制、规则或原因中的词",
         "search_count": "显示 {shown} / {total} 名用户",
         "user": "用户", "pd": "违约概率", "cutoff": "现行阈值", "reasons": "原因",
+        "rule": "规则",
         "change": "额度变化",
         "shown_first": "仅显示 {total} 名零额度用户中的前 {shown} 名；reasons.parquet 包含"
                        "全部用户。",
@@ -452,6 +456,23 @@ REPORT = {
         "approved_user": "通过",
         "users_missing": "用户 {user} 未被解释",
     },
+}
+
+# The scorecard's section of the report (toolkit.workflows.explain.scorecard_section).
+SCORECARD_TEXT = {
+    "en": {"heading": "Scorecard points",
+           "intro": "The scorecard baseline scores a user by adding up the points of the bin each "
+                    "feature falls in; more points mean less risk ({base} points at good:bad "
+                    "odds of {odds}:1, {pdo} points to double the odds). The spread is how far "
+                    "a feature alone can move a score.",
+           "feature": "feature", "bins": "bins", "low": "fewest points", "high": "most points",
+           "spread": "spread"},
+    "zh": {"heading": "评分卡分值",
+           "intro": "评分卡基线将用户各特征所在分箱的分值相加得到总分；分值越高风险越低（好坏比 "
+                    "{odds}:1 时为 {base} 分，好坏比每翻一倍增加 {pdo} 分）。分值跨度表示单个特征"
+                    "最多能使总分变动多少。",
+           "feature": "特征", "bins": "分箱数", "low": "最低分值", "high": "最高分值",
+           "spread": "分值跨度"},
 }
 
 # -- figures -------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,22 +51,44 @@ def dmatrices(table: ModelTable):
 
 
 def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
-                matrices=None) -> XGBScorer:
+                matrices=None, progress: Callable[[int, int], None] | None = None) -> XGBScorer:
     """Fit on train with early stopping on validation logloss; return the cut scorer.
 
     Monotone constraints come from the registry directions of the table's features.
+    progress(done, total): after every boosting round, with ``total`` the round limit; at
+    the end (early stopping included) with ``done == total`` = the rounds trained.
     """
     import xgboost as xgb
 
     dtrain, dvalid = matrices or dmatrices(table)
+    callbacks = list(callbacks or [])
+    if progress is not None:
+        callbacks.append(_rounds(progress, cfg.n_estimators))
     booster = xgb.train(
         xgb_params(cfg, table.monotone), dtrain, num_boost_round=cfg.n_estimators,
         evals=[(dvalid, "valid")], early_stopping_rounds=cfg.early_stopping_rounds,
-        verbose_eval=False, callbacks=callbacks,
+        verbose_eval=False, callbacks=callbacks or None,
     )
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
     cut = booster[: best + 1]
     return XGBScorer(booster=cut, features=table.feature_names, best_iteration=best)
+
+
+def _rounds(progress: Callable[[int, int], None], total: int):
+    """An xgboost callback that reports boosting rounds; it never stops training."""
+    import xgboost as xgb
+
+    class Rounds(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            progress(epoch + 1, total)
+            return False
+
+        def after_training(self, model):
+            done = model.num_boosted_rounds()
+            progress(done, done)
+            return model
+
+    return Rounds()
 
 
 def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,

@@ -20,11 +20,14 @@ from toolkit.tracking.mlflow_store import (
     connect,
     download,
     experiment_id,
+    find_experiment_id,
     get_run,
     load_config_dict,
     model_run,
+    register_model,
     resolve_uri,
     run_status,
+    runs_url,
     search_runs,
     set_champion,
     sibling_run,
@@ -34,8 +37,8 @@ from toolkit.tracking.mlflow_store import (
 
 __all__ = [
     "DEFAULT_DB", "SCHEMES", "MlflowRun", "NullRun", "Run", "RunRecord", "champion",
-    "child_runs", "connect", "download", "experiment_id", "get_run", "load_config_dict",
-    "log_environment", "log_lineage", "model_run", "resolve_uri", "run_status",
-    "search_runs", "set_champion", "sibling_run", "standard_tags", "start_run",
-    "terminate_run",
+    "child_runs", "connect", "download", "experiment_id", "find_experiment_id", "get_run",
+    "load_config_dict", "log_environment", "log_lineage", "model_run", "register_model",
+    "resolve_uri", "run_status", "runs_url", "search_runs", "set_champion", "sibling_run",
+    "standard_tags", "start_run", "terminate_run",
 ]

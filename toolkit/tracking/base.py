@@ -44,8 +44,7 @@ class Run(Protocol):
     def log_dataset(self, manifest_path: str | Path, *, name: str, digest: str,
                     context: str = "training") -> None: ...
 
-    def log_xgboost(self, scorer, example: pd.DataFrame, *,
-                    register_as: str | None) -> dict: ...
+    def log_xgboost(self, scorer, example: pd.DataFrame) -> dict: ...
 
 
 class NullRun:
@@ -58,8 +57,8 @@ class NullRun:
             return _ignore
         raise AttributeError(name)
 
-    def log_xgboost(self, scorer, example, *, register_as=None) -> dict:
-        return {"model_uri": "", "version": None}
+    def log_xgboost(self, scorer, example) -> dict:
+        return {"model_uri": ""}
 
 
 def _ignore(*_: Any, **__: Any) -> None:

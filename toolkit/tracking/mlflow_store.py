@@ -107,6 +107,26 @@ def experiment_id(name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=_artifact_root(uri))
 
 
+def find_experiment_id(name: str, uri: str) -> str | None:
+    """The id of experiment ``name`` in the store, or None (no such experiment, or a sqlite
+    store that does not exist yet: it is not created to find out)."""
+    from mlflow.tracking import MlflowClient
+
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    exp = MlflowClient(uri).get_experiment_by_name(name)
+    return None if exp is None else exp.experiment_id
+
+
+def runs_url(base: str, experiment_id: str) -> str:
+    """The MLflow UI address of an experiment's runs list.
+
+    MLflow 3's UI opens an experiment on its GenAI view (traces), which lists no runs of a
+    classic training workflow; ``workflowType=machine_learning`` selects the runs list.
+    """
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
 class MlflowRun:
     """The :class:`~toolkit.tracking.base.Run` of one MLflow run.
 
@@ -192,11 +212,12 @@ class MlflowRun:
         self._client.log_inputs(self.run_id, datasets=[DatasetInput(
             dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)])])
 
-    def log_xgboost(self, scorer, example: pd.DataFrame, *, register_as: str | None) -> dict:
-        """Log the booster natively (ubj) with signature and input example; register it.
+    def log_xgboost(self, scorer, example: pd.DataFrame) -> dict:
+        """Log the booster natively (ubj) with signature and input example.
 
         Also stores the exact bytes as ``scorer/model.ubj`` so ``reproduce`` can compare them.
-        Returns ``{"model_uri", "version"}`` (version None when not registered).
+        Nothing is registered here: only a champion candidate is (:func:`register_model`).
+        Returns ``{"model_uri"}``.
         """
         import mlflow
         import mlflow.xgboost
@@ -211,14 +232,12 @@ class MlflowRun:
         sig = infer_signature(ex, scorer.predict_pd(ex))
         info = mlflow.xgboost.log_model(scorer.booster, name="model", signature=sig,
                                         input_example=ex, model_format="ubj",
-                                        registered_model_name=register_as,
                                         pip_requirements=[f"xgboost=={xgboost.__version__}"])
         with tempfile.TemporaryDirectory() as tmp:
             f = Path(tmp) / "model.ubj"
             scorer.save(f)
             self.log_file(f, "scorer")
-        version = getattr(info, "registered_model_version", None)
-        return {"model_uri": info.model_uri, "version": None if version is None else str(version)}
+        return {"model_uri": info.model_uri}
 
 
 @contextmanager
@@ -305,14 +324,15 @@ def search_runs(uri: str, experiment: str, filter_string: str = "") -> pd.DataFr
     return mlflow.search_runs(experiment_names=[experiment], filter_string=filter_string)
 
 
-def champion(model_name: str, uri: str) -> dict | None:
-    """The registered version behind alias ``champion``, with its run's test AUC and tags."""
+def champion(model_name: str, uri: str, alias: str) -> dict | None:
+    """The registered version behind ``alias``, with its run's test AUC and dataset hash;
+    None when no version holds it."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
     try:
-        mv = client.get_model_version_by_alias(model_name, "champion")
+        mv = client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
         return None
     run = client.get_run(mv.run_id) if mv.run_id else None
@@ -323,10 +343,27 @@ def champion(model_name: str, uri: str) -> dict | None:
     }
 
 
-def set_champion(model_name: str, version: str, uri: str) -> None:
+def register_model(model_name: str, model_uri: str, run_id: str, uri: str) -> str:
+    """Register the logged model ``model_uri`` (``models:/m-...``) of ``run_id`` as a new
+    version of ``model_name`` (created when missing); returns the version."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    MlflowClient(uri).set_registered_model_alias(model_name, "champion", version)
+    client = MlflowClient(uri)
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        client.create_registered_model(model_name)
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    mv = client.create_model_version(model_name, source=model_uri, run_id=run_id,
+                                     model_id=model_id)
+    return str(mv.version)
+
+
+def set_champion(model_name: str, version: str, uri: str, alias: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(uri).set_registered_model_alias(model_name, alias, version)
 
 
 # -- tuning studies (toolkit.tune) -------------------------------------------------------------

@@ -1,13 +1,11 @@
-"""Choosing after a search: which trial to refit, the best trials, and the champion rule.
+"""Choosing after a search: which trial to refit and the best trials.
 
 Pure functions on Optuna frozen trials and plain numbers; no storage, no tracking.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -57,59 +55,3 @@ def pick_pareto(front, objectives: Sequence[Objective], rule: str):
         order = sorted(range(len(front)), key=lambda i: (dist[i], front[i].number))
         return front[order[0]]
     raise ValueError(f"unknown pareto_pick {rule!r}; allowed: best_auc, best_explain, balanced")
-
-
-@dataclass(frozen=True)
-class ChampionDecision:
-    """Whether a new model version takes the ``champion`` alias, and why.
-
-    decision: ``first`` (no champion yet), ``promoted``, ``kept`` (not better),
-    ``not_compared`` (the champion was trained on other data) or ``not_registered``.
-    """
-
-    promote: bool
-    decision: str
-    message: str
-    version: str | None
-    test_auc: float
-    champion_version: str | None = None
-    champion_test_auc: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def champion_decision(*, version: str | None, test_auc: float, dataset_hash: str,
-                      current: Mapping[str, Any] | None) -> ChampionDecision:
-    """The alias rule: the new version takes ``champion`` only if its test AUC beats the
-    current champion trained on the same dataset hash (strictly; a tie keeps the champion).
-
-    current: ``toolkit.tracking.champion(...)`` (version, test_auc, dataset_hash) or None.
-    """
-    if version is None:
-        return ChampionDecision(False, "not_registered", "the model was not registered "
-                                "(tracking.register_model = false); the champion alias is "
-                                "unchanged", None, test_auc)
-    if current is None:
-        return ChampionDecision(True, "first", f"no champion yet; version {version} "
-                                f"(test_auc {test_auc:.4f}) becomes champion", version, test_auc)
-    cv, cauc, chash = current.get("version"), current.get("test_auc"), current.get("dataset_hash")
-    if chash != dataset_hash:
-        return ChampionDecision(
-            False, "not_compared", f"champion version {cv} was trained on dataset "
-            f"{str(chash)[:12]}, version {version} on {dataset_hash[:12]}; test AUCs on "
-            f"different data are not compared, so the alias stays on version {cv}",
-            version, test_auc, cv, cauc)
-    if cauc is None or not np.isfinite(cauc):
-        return ChampionDecision(
-            False, "not_compared", f"champion version {cv} has no test_auc to compare with; "
-            f"the alias stays on version {cv}", version, test_auc, cv, cauc)
-    if test_auc > cauc:
-        return ChampionDecision(
-            True, "promoted", f"version {version} (test_auc {test_auc:.4f}) beats champion "
-            f"version {cv} ({cauc:.4f}) on the same dataset; the alias moves to version "
-            f"{version}", version, test_auc, cv, cauc)
-    return ChampionDecision(
-        False, "kept", f"version {version} (test_auc {test_auc:.4f}) does not beat champion "
-        f"version {cv} ({cauc:.4f}) on the same dataset; the alias stays on version {cv}",
-        version, test_auc, cv, cauc)

@@ -2,9 +2,10 @@
 
 :func:`explain_stage` explains the test split's zero-limit users with the configured
 explainer, measures every explainer of ``[explain] compare`` against the truth, writes the
-explanations folder and logs it all to the run it is handed.  :func:`explain_logged_run`
-rebuilds a logged model and explains it into a new child run of that model's run, so a
-finished run is never reopened.
+explanations folder (the analyst's report among it, :func:`report_context` gives it what it
+says beyond the explanations) and logs it all to the run it is handed.
+:func:`explain_logged_run` rebuilds a logged model and explains it into a new child run of
+that model's run, so a finished run is never reopened or edited.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from toolkit import tracking
 from toolkit.config import ExperimentConfig
+from toolkit.data.features import format_value
 from toolkit.explain import ExplanationResult, explain_table, get_explainer
+from toolkit.explain.figures import feature_label
+from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
+from toolkit.explain.text import SCORECARD_TEXT
 from toolkit.tracking import Run, standard_tags
+from toolkit.vocab import SPLITS
 from toolkit.workflows.fitted import Fitted
+from toolkit.workflows.hooks import SILENT, Hooks
 from toolkit.workflows.reload import load_logged_run
 
 
@@ -34,7 +44,8 @@ class Explained:
     folder: Path | None = None
 
 
-def compared_metrics(cfg: ExperimentConfig, fitted: Fitted) -> tuple[dict, dict]:
+def compared_metrics(cfg: ExperimentConfig, fitted: Fitted,
+                     hooks: Hooks = SILENT) -> tuple[dict, dict]:
     """Truth metrics of every explainer in ``[explain] compare`` but the configured one.
 
     Returns ``(metrics, scorecard_metrics)``; explainers of a model the run lacks (the
@@ -53,66 +64,161 @@ def compared_metrics(cfg: ExperimentConfig, fitted: Fitted) -> tuple[dict, dict]
             continue
         # the xgboost decisions are the run's own; another model's are made from its PDs
         decisions = fitted.decisions if model is fitted.scorer else None
+        hooks.step(f"explain ({name})")
         found = explain_table(model, fitted.table, decisions, cfg.explain, policy=cfg.policy,
-                              mode=name, change=False).metrics
+                              mode=name, change=False, progress=hooks.advance).metrics
         metrics.update(found)
         if model is fitted.scorecard:
             card.update(found)
     return metrics, card
 
 
+def _split_rows(table) -> pd.DataFrame:
+    """Per split: months observed, users, default rate and the share in stressed months."""
+    period = None
+    if table.world is not None and "asof_month" in table.features.columns:
+        macro = table.world.macro.set_index("month")["period"].astype(str)
+        period = macro.reindex(table.features["asof_month"].to_numpy()).to_numpy()
+    rows = {}
+    for s in SPLITS:
+        m = table.mask(s)
+        if not m.any():
+            continue
+        months = ""
+        if period is not None:
+            first, last = min(period[m]), max(period[m])
+            months = first if first == last else f"{first} – {last}"
+        rows[s] = {"months": months, "users": int(m.sum()),
+                   "default_rate": float(np.mean(table.y[m])),
+                   "stressed_share": float(np.mean(np.asarray(table.stressed)[m]))}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def scorecard_section(scorecard, registry) -> Section:
+    """The scorecard's points as a report section: per feature, the points of its lowest-
+    and highest-scoring bin and their spread (how much the feature can move a score)."""
+    points = scorecard.table()
+
+    def content(lang: str):
+        t = SCORECARD_TEXT[lang]
+        spread = points.groupby("feature", sort=False)["points"].agg(["min", "max", "size"])
+        spread["spread"] = spread["max"] - spread["min"]
+        spread = spread.sort_values("spread", ascending=False, kind="stable")
+        rows = [(feature_label(f, registry, lang), int(r["size"]), r["min"], r["max"],
+                 r["spread"]) for f, r in spread.iterrows()]
+        cfg = scorecard.config
+        intro = t["intro"].format(base=format_value(cfg.base_points, "points"),
+                                  odds=format_value(cfg.base_odds, "points"),
+                                  pdo=format_value(cfg.pdo, "points"))
+        cols = [(t["feature"], "text"), (t["bins"], "count"), (t["low"], "decimal"),
+                (t["high"], "decimal"), (t["spread"], "decimal")]
+        return t["heading"], [intro, TableBlock(cols, rows)]
+
+    return Section("scorecard", content)
+
+
+def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run_id: str = "",
+                   question: str = "", metrics: dict | None = None) -> ReportContext:
+    """What the report says beyond the explanations: the question, the data, both models on
+    the test split, the policy and regimes in force, and the scorecard's section."""
+    table = fitted.table
+    test = table.mask("test")
+    y = np.asarray(table.y)[test]
+    models = [ModelCurve("xgboost", y, fitted.scorer.predict_pd(table.X[test]), fitted.metrics)]
+    if fitted.scorecard is not None:
+        models.append(ModelCurve("scorecard", y, fitted.scorecard.predict_pd(table.X[test]),
+                                 fitted.scorecard_metrics))
+    world = table.world
+    if world is not None:
+        data = DataFacts("world", cfg.world.name, table.dataset_hash, cfg.split,
+                         _split_rows(table), users=len(world.users),
+                         history_months=cfg.world.history_months)
+        macro = world.macro
+        stressed = tuple(macro.loc[macro["regime"].astype(str) == "stressed", "period"]
+                         .astype(str))
+        threshold = cfg.world.stress_threshold
+    else:
+        data = DataFacts("table", table.source, table.dataset_hash, cfg.split, _split_rows(table))
+        stressed, threshold = (), None
+    sections = (scorecard_section(fitted.scorecard, table.registry),) \
+        if fitted.scorecard is not None else ()
+    return ReportContext(stem=stem, run_id=run_id, question=question, data=data,
+                         models=tuple(models), policy=cfg.policy, stressed_periods=stressed,
+                         stress_threshold=threshold, metrics=metrics, sections=sections)
+
+
 def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path | None = None,
-                  title: str | None = None) -> Explained:
+                  stem: str = "", question: str = "", hooks: Hooks = SILENT) -> Explained:
     """Explain the test split into ``run``: ``explain_*`` metrics and ``explanations/``
-    (reasons.parquet, report.html, figures), kept locally in ``out`` when given."""
+    (reasons, the report and figures in English, and in ``zh/`` too when ``[explain] lang``
+    is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained)."""
+    hooks.step(f"explain ({cfg.explain.mode})")
     res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
-                        policy=cfg.policy)
+                        policy=cfg.policy, progress=hooks.advance)
     metrics = dict(res.metrics)
-    extra, card = compared_metrics(cfg, fitted)
+    extra, card = compared_metrics(cfg, fitted, hooks)
     metrics.update(extra)
-    title = title or f"Why users hit zero limit: run {run.run_id}"
+    hooks.step("report")
+    context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,
+                             metrics=metrics)
     if out is not None:
-        res.write(out, title=title)
+        res.write(out, context=context)
         run.log_folder(out, "explanations")
     else:
         with tempfile.TemporaryDirectory(prefix="toolkit-explain-") as tmp:
-            res.write(Path(tmp) / "explanations", title=title)
+            res.write(Path(tmp) / "explanations", context=context)
             run.log_folder(Path(tmp) / "explanations", "explanations")
     run.log_metrics(metrics)
     return Explained(primary=res, metrics=metrics, scorecard_metrics=card, folder=out)
 
 
+def _question(record, uri: str) -> str:
+    """The research question recorded on a run or on its parent (``toolkit run``)."""
+    found = record.tags.get("toolkit.question", "")
+    parent = record.tags.get("mlflow.parentRunId")
+    if not found and parent:
+        found = tracking.get_run(parent, uri).tags.get("toolkit.question", "")
+    return found
+
+
 def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | None = None,
-                       users: Sequence | None = None, **settings) -> tuple[Explained | None,
-                                                                           ExplanationResult,
-                                                                           str]:
+                       users: Sequence | None = None, hooks: Hooks = SILENT,
+                       **settings) -> tuple[Explained | None, ExplanationResult, str,
+                                            ReportContext]:
     """Explain a logged xgboost run (or a ``toolkit run`` parent's xgboost child).
 
     settings: ``[explain]`` keys to override (``top_k``, ``lang``, ``mode``).  With ``users``
     only those users are explained and nothing is logged; otherwise the test split is
     explained into a new child run ``<run name>-explain`` of the model run (its metrics, and
-    ``explanations/``) and written to ``outputs/explain-<model run id[:8]>/explanations``.
-    Returns ``(explained or None, result, model run id)``.
+    ``explanations/``, with ``zh/`` beside the English files for ``lang = "zh"``) and written
+    to ``outputs/explain-<model run id[:8]>/explanations``.  The model run itself is only
+    read.  Returns ``(explained or None, result, model run id, report context)``.
     """
     loaded = load_logged_run(run_id, uri=uri)
     cfg = loaded.cfg
     cfg = cfg.model_copy(update={"explain": cfg.explain.model_copy(update=settings)})
     fitted = loaded.fitted
+    record = tracking.get_run(loaded.run_id, loaded.uri)
+    stem = record.tags.get("toolkit.experiment", "")
+    question = _question(record, loaded.uri)
     if users:
         res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
-                            policy=cfg.policy, users=users)
-        return None, res, loaded.run_id
-    record = tracking.get_run(loaded.run_id, loaded.uri)
+                            policy=cfg.policy, users=users, progress=hooks.advance)
+        context = ReportContext(stem=stem, run_id=loaded.run_id, question=question,
+                                policy=cfg.policy)
+        return None, res, loaded.run_id, context
     tags = standard_tags(dataset_hash=fitted.table.dataset_hash,
                          config_hash=cfg.config_hash(), model_family="explain",
-                         run_kind="explain", explains_run=loaded.run_id,
-                         experiment=record.tags.get("toolkit.experiment", ""))
+                         run_kind="explain", explains_run=loaded.run_id, experiment=stem)
     name = record.name or loaded.run_id[:8]
     with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{name}-explain",
                             tags=tags, uri=loaded.uri, parent_run_id=loaded.run_id) as run:
         run.log_params(cfg.flat())
         out = None if outputs is None else \
             outputs / f"explain-{loaded.run_id[:8]}" / "explanations"
-        explained = explain_stage(cfg, fitted, run, out=out,
-                                  title=f"Why users hit zero limit: run {loaded.run_id}")
-    return explained, explained.primary, loaded.run_id
+        explained = explain_stage(cfg, fitted, run, out=out, stem=stem, question=question,
+                                  hooks=hooks)
+    context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,
+                             metrics=explained.metrics)
+    return explained, explained.primary, loaded.run_id, context
+

@@ -4,6 +4,7 @@ logged (one helper for both).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ class Fitted:
     of the run's explanation stage, once it ran);
     decisions: the policy frame of every table row under the xgboost PDs;
     run_ids: ``{"xgboost": ..., "scorecard": ...}``, the runs holding the models;
+    model_version: the registered version when the model became its dataset's champion;
+    champion: the :class:`toolkit.workflows.champion.ChampionDecision` once logged;
     study: the tuning outcome (:class:`toolkit.workflows.tune.StudyOutcome`) when the model
     is a tuned refit, else None; explained: what the run's explanation stage returned
     (:class:`toolkit.workflows.explain.Explained`), if it ran.
@@ -48,6 +51,7 @@ class Fitted:
     model_version: str | None = None
     study: Any = None
     explained: Any = None
+    champion: Any = None
 
     @property
     def models(self) -> dict[str, object]:
@@ -61,10 +65,12 @@ class Fitted:
 
 
 def fit_models(cfg: ExperimentConfig, table: ModelTable, *, lineage: Path | None = None,
-               matrices=None, scorecard: bool | None = None) -> Fitted:
+               matrices=None, scorecard: bool | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Fitted:
     """Fit xgboost (``cfg.model``) and, if enabled, the scorecard; evaluate both on every
-    split.  matrices: an already built (train, valid) DMatrix pair."""
-    scorer = fit_xgboost(table, cfg.model, matrices=matrices)
+    split.  matrices: an already built (train, valid) DMatrix pair; progress(done, total):
+    boosting rounds (:func:`toolkit.models.train.fit_xgboost`)."""
+    scorer = fit_xgboost(table, cfg.model, matrices=matrices, progress=progress)
     metrics, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy)
     metrics["best_iteration"] = float(scorer.best_iteration)
     card, card_metrics = None, {}
@@ -95,18 +101,24 @@ def log_evaluation(run: Run, table: ModelTable, pd_all: np.ndarray, tag: str) ->
                    "figures/calibration.png")
 
 
-def log_xgboost_model(run: Run, cfg: ExperimentConfig, fitted: Fitted, *, tag: str) -> None:
+def log_xgboost_model(run: Run, cfg: ExperimentConfig, fitted: Fitted, *, tag: str,
+                      uri: str) -> None:
     """Everything a run holding an xgboost model logs about it (``toolkit train`` and the
     tuned refit alike): registry, importance, split summary, evaluation figures, the model
-    itself (registered as ``tracking.model_name`` when enabled) and its URI tag.  Sets
-    ``fitted.model_version``."""
+    itself and its URI tag; then the champion rule (:mod:`toolkit.workflows.champion`)
+    registers it if it is the best on its data.  Sets ``fitted.champion`` and
+    ``fitted.model_version`` (None unless registered)."""
+    from toolkit.workflows.champion import promote
+
     table = fitted.table
     run.log_frame(registry_frame(table.registry).set_index("name"), "feature_registry.csv")
     run.log_frame(fitted.importance, "feature_importance.csv")
     run.log_figure(importance_figure(fitted.importance), "figures/feature_importance.png")
     run.log_frame(summary_frame(table, fitted.decisions), "split_summary.csv")
     log_evaluation(run, table, fitted.scorer.predict_pd(table.X), tag)
-    register = cfg.tracking.model_name if cfg.tracking.register_model else None
-    info = run.log_xgboost(fitted.scorer, table.X, register_as=register)
-    fitted.model_version = info["version"]
+    info = run.log_xgboost(fitted.scorer, table.X)
     run.set_tags({"toolkit.model_uri": info["model_uri"]})
+    fitted.champion = promote(run, cfg, test_auc=fitted.metrics["test_auc"],
+                              dataset_hash=table.dataset_hash, model_uri=info["model_uri"],
+                              uri=uri)
+    fitted.model_version = fitted.champion.version

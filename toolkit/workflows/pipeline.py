@@ -21,21 +21,12 @@ from toolkit.source import load_or_generate, own_table_path, preflight, prepare_
 from toolkit.vocab import MECHANISMS
 from toolkit.workflows.explain import explain_stage
 from toolkit.workflows.fitted import summary_frame
+from toolkit.workflows.hooks import SILENT, Hooks
 from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
 
 STAGES = ("generate", "features", "train", "explain", "report")
 OUTPUTS = Path("outputs")
-
-
-class StageHooks:
-    """Progress callbacks: ``start(stage)``, ``advance(done, total)`` and ``finish(stage)``."""
-
-    def start(self, stage: str) -> None: ...
-
-    def advance(self, done: int, total: int) -> None: ...
-
-    def finish(self, stage: str) -> None: ...
 
 
 @dataclass
@@ -66,7 +57,7 @@ def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
 
 
 @contextmanager
-def _stage(name: str, hooks: StageHooks, parent, timings: dict[str, float]):
+def _stage(name: str, hooks: Hooks, parent, timings: dict[str, float]):
     """Time a stage; if it raises, tag the parent run with the stage that failed."""
     hooks.start(name)
     t0 = time.perf_counter()
@@ -83,8 +74,8 @@ def _stage(name: str, hooks: StageHooks, parent, timings: dict[str, float]):
 
 
 def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
-                   uri: str | None = None, hooks: StageHooks | None = None,
-                   outputs: Path = OUTPUTS,
+                   uri: str | None = None, hooks: Hooks = SILENT,
+                   outputs: Path = OUTPUTS, question: str = "",
                    tune_options: dict | None = None) -> RunSummary:
     """Run every stage of the experiment under one parent run named ``stem``.
 
@@ -92,9 +83,9 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     explanation metrics, ``stage_<name>_seconds`` for each stage and the explanations; the
     model runs (or the tuning study) are its children, and the explanation stage runs inside
     the xgboost run (or the study's run).  A failing stage marks the parent FAILED with the
-    tag ``toolkit.failed_stage``.
+    tag ``toolkit.failed_stage``.  question: the experiment's research question (the tag
+    ``toolkit.question`` and the report's first line); hooks: progress.
     """
-    hooks = hooks or StageHooks()
     preflight(cfg, data)
     uri = tracking.connect(uri, cfg.tracking.uri)
     own_table = cfg.data.table is not None
@@ -102,7 +93,8 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     with tracking.start_run(
         experiment=cfg.tracking.experiment, run_name=stem, uri=uri,
         tags=tracking.standard_tags(dataset_hash="pending", config_hash=cfg.config_hash(),
-                                    model_family="pipeline", experiment=stem),
+                                    model_family="pipeline", experiment=stem,
+                                    question=question),
     ) as parent:
         parent.log_params(cfg.flat())
         parent.log_dict(cfg.model_dump(mode="json", by_alias=True), "config.json")
@@ -119,26 +111,26 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
             parent.set_tags({"toolkit.dataset_hash": table.dataset_hash})
 
         out = outputs / f"{stem}-{parent.run_id[:8]}"
-        title = f"{stem}: why users hit zero limit (run {parent.run_id[:8]})"
         explained = {}
 
         def explain(fitted, run):
             # The explanation stage runs inside the model's run; its timing is its own.
             with _stage("explain", hooks, parent, timings):
                 explained["result"] = explain_stage(cfg, fitted, run,
-                                                    out=out / "explanations", title=title)
+                                                    out=out / "explanations", stem=stem,
+                                                    question=question, hooks=hooks)
             return explained["result"]
 
         tuned = cfg.tune is not None
         with _stage("train", hooks, parent, timings):
             if tuned:
                 fitted = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
-                                         prepared=prepared, explain=explain,
+                                         prepared=prepared, explain=explain, hooks=hooks,
                                          **(tune_options or {}))
             else:
                 fitted = train_experiment(cfg, stem=stem, uri=uri,
                                           parent_run_id=parent.run_id, prepared=prepared,
-                                          explain=explain)
+                                          explain=explain, hooks=hooks)
         if "stage_explain_seconds" in timings:
             timings["stage_train_seconds"] -= timings["stage_explain_seconds"]
 

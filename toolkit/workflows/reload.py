@@ -58,6 +58,11 @@ def load_scorer(run_id: str, uri: str) -> XGBScorer:
         return XGBScorer.load(f)
 
 
+def _model_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """A logged run's model metrics (``{split}_{metric}``), without its explanation metrics."""
+    return {k: v for k, v in metrics.items() if not k.startswith("explain_")}
+
+
 @dataclass
 class LoadedRun:
     """A logged xgboost run, rebuilt: its config, data table, model and policy decisions."""
@@ -81,7 +86,7 @@ def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
     table = table_of_run(run_id, cfg, uri)
     _, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy, splits=())
     run_ids = {"xgboost": run_id}
-    scorecard = None
+    scorecard, card_metrics = None, {}
     sibling = tracking.sibling_run(run_id, uri, "scorecard")
     if sibling is not None:
         # the baseline's reasons give the _scorecard metrics of the comparison
@@ -89,9 +94,11 @@ def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
             text = tracking.download(sibling, "scorecard/scorecard.json", uri, tmp).read_text()
         scorecard = Scorecard.from_json(text)
         run_ids["scorecard"] = sibling
-    fitted = Fitted(table=table, lineage=None, scorer=scorer, scorecard=scorecard, metrics={},
-                    scorecard_metrics={}, decisions=decisions, importance=pd.DataFrame(),
-                    run_ids=run_ids)
+        card_metrics = _model_metrics(tracking.get_run(sibling, uri).metrics)
+    fitted = Fitted(table=table, lineage=None, scorer=scorer, scorecard=scorecard,
+                    metrics=_model_metrics(tracking.get_run(run_id, uri).metrics),
+                    scorecard_metrics=card_metrics, decisions=decisions,
+                    importance=pd.DataFrame(), run_ids=run_ids)
     return LoadedRun(run_id=run_id, cfg=cfg, fitted=fitted, uri=uri)
 
 

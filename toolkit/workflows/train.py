@@ -17,35 +17,30 @@ from toolkit.workflows.fitted import (
     log_xgboost_model,
     summary_frame,
 )
+from toolkit.workflows.hooks import SILENT, Hooks
 
-Progress = Callable[[str], None]
 # explain(fitted, run): a stage run inside the open xgboost run (the explanation stage);
 # what it returns (toolkit.workflows.explain.Explained) is kept as fitted.explained, its
 # metrics join fitted.metrics and its scorecard_metrics go to the scorecard's run.
 ExplainHook = Callable[[Fitted, tracking.Run], object]
 
 
-def _noop(_: str) -> None:
-    pass
-
-
 def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                      uri: str | None = None, parent_run_id: str | None = None,
-                     progress: Progress = _noop,
+                     hooks: Hooks = SILENT,
                      prepared: tuple[ModelTable, Path] | None = None,
                      explain: ExplainHook | None = None) -> Fitted:
     """Build data, fit both models and log one MLflow run per model family.
 
     stem: the experiment file's stem; runs are named ``<stem>-xgboost`` and
     ``<stem>-scorecard``.  prepared: an already built ``(table, lineage)``.
-    explain: see :data:`ExplainHook`.
+    explain: see :data:`ExplainHook`.  hooks: progress (boosting rounds, then "log").
     """
     uri = tracking.connect(uri, cfg.tracking.uri)
-    progress("data")
     table, lineage = prepared or prepare_table(cfg, data)
-    progress("train")
-    fitted = fit_models(cfg, table, lineage=lineage)
-    progress("log")
+    hooks.step("train")
+    fitted = fit_models(cfg, table, lineage=lineage, progress=hooks.advance)
+    hooks.step("log")
     summary = summary_frame(table, fitted.decisions)
 
     @contextmanager
@@ -65,10 +60,9 @@ def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | Non
 
     try:
         with family_run("xgboost", fitted.metrics) as run:
-            log_xgboost_model(run, cfg, fitted, tag="xgboost")
+            log_xgboost_model(run, cfg, fitted, tag="xgboost", uri=uri)
             fitted.run_ids["xgboost"] = run.run_id
             if explain is not None:
-                progress("explain")
                 fitted.explained = explain(fitted, run)
                 fitted.metrics.update(fitted.explained.metrics)
     finally:

@@ -4,9 +4,9 @@ The study is one MLflow parent run; every trial is a nested child run (see
 :mod:`toolkit.tune.objective`).  Worker 0 runs in this process; workers 1..N-1 are
 subprocesses (``python -m toolkit.tune.worker``) on the same Optuna storage, each with its
 own sampler seed.  After the search the chosen trial is refit with the full thread count,
-evaluated on every split (test included), logged on the parent run, registered and
-explained; the ``champion`` alias moves only by the rule of
-:func:`toolkit.tune.select.champion_decision`.
+evaluated on every split (test included), logged on the parent run and explained; it is
+registered, and takes its dataset's ``champion-<hash8>`` alias, only by the rule of
+:mod:`toolkit.workflows.champion`.
 
 The parent run holds the refit model, so it is tagged ``toolkit.model_family`` = ``xgboost``
 and ``toolkit.run_kind`` = ``tune`` (trial runs: ``tune-trial`` and ``trial``).  The chosen
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from toolkit.models.train import dmatrices, fit_xgboost
 from toolkit.source import prepare_table
 from toolkit.tune.quality import top1_groups, top1_stability
 from toolkit.tune.report import optuna_figures, pareto_table, trials_table
-from toolkit.tune.select import ChampionDecision, champion_decision, pick_pareto, rank_trials
+from toolkit.tune.select import pick_pareto, rank_trials
 from toolkit.tune.space import model_config, resolve_space, signature
 from toolkit.tune.study import (
     HEARTBEAT_INTERVAL,
@@ -53,8 +52,10 @@ from toolkit.tune.study import (
     study_names,
 )
 from toolkit.tune.worker import DEAD_TRIAL_TAGS, WorkerSpec, objectives_of, run_worker, spawn
+from toolkit.workflows.champion import ChampionDecision
 from toolkit.workflows.explain import explain_stage
 from toolkit.workflows.fitted import Fitted, fit_models, log_xgboost_model
+from toolkit.workflows.hooks import SILENT, Hooks
 from toolkit.workflows.train import ExplainHook
 
 STABILITY_TRIALS = 5
@@ -106,10 +107,6 @@ class _Search:
     matrices: Any
 
 
-def _noop(*_: Any) -> None:
-    pass
-
-
 def check_arguments(*, trials: int | None, timeout: float | None, workers: int | None) -> None:
     """Command-line overrides; InputError naming the bad value and what is allowed."""
     for flag, v in (("--trials", trials), ("--workers", workers)):
@@ -132,8 +129,7 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
                     storage: str | None = None, resume: bool | None = None,
                     parent_run_id: str | None = None,
                     prepared: tuple[ModelTable, Path] | None = None,
-                    progress: Callable[[str], None] = _noop,
-                    on_trial: Callable[[int, int], None] | None = None,
+                    hooks: Hooks = SILENT,
                     explain: ExplainHook | None = None,
                     heartbeat_interval: int = HEARTBEAT_INTERVAL,
                     grace_period: int | None = None) -> Fitted:
@@ -148,7 +144,9 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
         when it exists and starts it otherwise.
     parent_run_id: nest the study's run under this run (the end-to-end ``toolkit run``).
     prepared: an already built ``(table, lineage)`` (skips reading the data).
-    progress(stage): stage names; on_trial(finished, trials): after each trial of worker 0.
+    hooks: progress: ``step`` names the search's stages (study, data, search, refit,
+        stability, log, explain); ``advance`` counts trials finished (worker 0 reports
+        the study's total), the refit's boosting rounds, then rows explained.
     explain(fitted, run): the explanation stage, run inside the study's run after the refit
         (default :func:`toolkit.workflows.explain.explain_stage` with no local folder).
     heartbeat_interval, grace_period: seconds; a trial whose heartbeat is older than the
@@ -170,19 +168,19 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        progress("study")
+        hooks.step("study")
         uri = tracking.connect(uri, cfg.tracking.uri)
         search = _open(cfg, stem=stem, data=data, uri=uri, resume=resume, prepared=prepared,
-                       progress=progress, heartbeat_interval=heartbeat_interval,
+                       hooks=hooks, heartbeat_interval=heartbeat_interval,
                        grace_period=grace_period)
         return _run(cfg, search, stem=stem, uri=uri, parent_run_id=parent_run_id,
-                    progress=progress, on_trial=on_trial, explain=explain,
+                    hooks=hooks, explain=explain,
                     heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     finally:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _open(cfg: ExperimentConfig, *, stem, data, uri, resume, prepared, progress,
+def _open(cfg: ExperimentConfig, *, stem, data, uri, resume, prepared, hooks,
           heartbeat_interval, grace_period) -> _Search:
     """Check the storage and the study's state, read the data and open (or create) it."""
     tune = cfg.tune
@@ -204,7 +202,7 @@ def _open(cfg: ExperimentConfig, *, stem, data, uri, resume, prepared, progress,
     if not resume and name in names:
         raise existing_study(name, label)
 
-    progress("data")
+    hooks.step("data")
     table, lineage = prepared or prepare_table(cfg, data)
     if any(o.explain for o in objectives) and table.truth is None:
         bad = next(o.name for o in objectives if o.explain)
@@ -219,8 +217,8 @@ def _open(cfg: ExperimentConfig, *, stem, data, uri, resume, prepared, progress,
                    table=table, lineage=lineage, matrices=dmatrices(table))
 
 
-def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, progress,
-         on_trial, explain, heartbeat_interval, grace_period) -> Fitted:
+def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, hooks,
+         explain, heartbeat_interval, grace_period) -> Fitted:
     """The study's run: the search by every worker, then the refit and its logging."""
     import optuna
 
@@ -254,25 +252,22 @@ def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, pr
             trials=tune.trials, timeout=tune.timeout, parent_run_id=run.run_id,
             heartbeat_interval=heartbeat_interval, grace_period=grace_period,
             nthread=max(1, cfg.model.nthread // tune.workers))
-        progress("search")
+        hooks.step("search")
         done_before = finished(study)
         t0 = time.perf_counter()
-        failures = _search(spec, cfg, search, on_trial=on_trial)
+        failures = _search(spec, cfg, search, on_trial=hooks.advance)
         search_seconds = time.perf_counter() - t0
         if failures:
             run.log_text("\n".join(failures), "study/worker_failures.txt")
         study = optuna.load_study(study_name=name, storage=search.storage)
         _close_failed_trial_runs(study, uri)
-        progress("refit")
+        hooks.step("refit")
         fitted = _refit(cfg, study, search, run=run, uri=uri, search_seconds=search_seconds,
-                        progress=progress)
+                        hooks=hooks)
         fitted.study.session_trials = finished(study) - done_before
         run.log_metrics({"session_trials": fitted.study.session_trials,
                          "trials_per_minute": fitted.study.trials_per_minute})
-        progress("explain")
-        hook = explain or (lambda f, r: explain_stage(
-            cfg, f, r, title=f"Why users hit zero limit: {name} trial "
-            f"{fitted.study.best_trial} (run {r.run_id})"))
+        hook = explain or (lambda f, r: explain_stage(cfg, f, r, stem=stem, hooks=hooks))
         fitted.explained = hook(fitted, run)
         if fitted.explained is not None:
             fitted.metrics.update(fitted.explained.metrics)
@@ -340,7 +335,7 @@ def _stability(cfg, fitted: Fitted, complete, objectives, search: _Search, picke
 
 
 def _refit(cfg: ExperimentConfig, study, search: _Search, *, run, uri: str,
-           search_seconds: float, progress) -> Fitted:
+           search_seconds: float, hooks: Hooks) -> Fitted:
     """Pick, refit, evaluate, log, register and apply the champion rule."""
     from optuna.trial import TrialState
 
@@ -358,17 +353,17 @@ def _refit(cfg: ExperimentConfig, study, search: _Search, *, run, uri: str,
     refit_cfg = with_overrides(cfg, model=model_config(cfg.model, picked.params)
                                .model_dump(mode="json"))
     fitted = fit_models(refit_cfg, search.table, lineage=search.lineage,
-                        matrices=search.matrices, scorecard=False)
+                        matrices=search.matrices, scorecard=False, progress=hooks.advance)
     metrics = fitted.metrics
     best_values = {o.name: float(v) for o, v in zip(objectives, picked.values, strict=True)}
     metrics.update({f"best_{k}": v for k, v in best_values.items()})
-    progress("stability")
+    hooks.step("stability")
     metrics.update(_stability(cfg, fitted, complete, objectives, search, picked))
     metrics.update({"n_trials_complete": float(c["complete"]),
                     "n_trials_pruned": float(c["pruned"]), "n_trials_fail": float(c["fail"]),
                     "search_seconds": search_seconds})
 
-    progress("log")
+    hooks.step("log")
     run.log_metrics(metrics)
     # The chosen parameters go in a tag and an artifact, never in params: a resumed study
     # reopens this run, and params, immutable once logged, would keep an older pick.
@@ -390,18 +385,9 @@ def _refit(cfg: ExperimentConfig, study, search: _Search, *, run, uri: str,
                   "figures_skipped": skipped}, "study/summary.json")
     if pareto is not None:
         run.log_frame(pareto, "pareto/front.csv")
-    log_xgboost_model(run, cfg, fitted, tag="tuned xgboost")
+    log_xgboost_model(run, cfg, fitted, tag="tuned xgboost", uri=uri)
     fitted.run_ids["xgboost"] = run.run_id
-
-    register = cfg.tracking.model_name if cfg.tracking.register_model else None
-    current = tracking.champion(register, uri) if register else None
-    decision = champion_decision(version=fitted.model_version, test_auc=metrics["test_auc"],
-                                 dataset_hash=search.table.dataset_hash, current=current)
-    if decision.promote:
-        tracking.set_champion(register, decision.version, uri)
-    run.set_tags({"toolkit.champion_decision": decision.decision,
-                  "toolkit.champion_message": decision.message})
-    run.log_dict(decision.as_dict(), "champion.json")
+    decision = fitted.champion
     fitted.study = StudyOutcome(
         study_name=study.study_name, storage=search.label, best_trial=picked.number,
         best_params=dict(picked.params), best_values=best_values, champion=decision,
