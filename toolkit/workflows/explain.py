@@ -20,7 +20,7 @@ import pandas as pd
 
 from toolkit import tracking
 from toolkit.config import ExperimentConfig
-from toolkit.data.features import format_value
+from toolkit.data.features import feature_lookup, format_value
 from toolkit.explain import ExplanationResult, explain_table, get_explainer
 from toolkit.explain.figures import feature_label
 from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
@@ -140,7 +140,7 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
     else:
         data = DataFacts("table", table.source, table.dataset_hash, cfg.split, _split_rows(table))
         stressed, threshold = (), None
-    sections = (scorecard_section(fitted.scorecard, table.registry),) \
+    sections = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
         if fitted.scorecard is not None else ()
     return ReportContext(stem=stem, run_id=run_id, question=question, data=data,
                          models=tuple(models), policy=cfg.policy, stressed_periods=stressed,
