@@ -41,7 +41,7 @@ def explain(
     from toolkit.errors import InputError
     from toolkit.explain.figures import figure_lang
     from toolkit.explain.reasons import check_top_k
-    from toolkit.explain.text import CLI_TEXT, REPORT, check_lang, metric_text
+    from toolkit.explain.text import CLI_TEXT, REPORT, check_lang
     from toolkit.files import staged_file
     from toolkit.vocab import MODEL_EXPLAINERS
     from toolkit.workflows.explain import explain_logged_run
@@ -74,13 +74,22 @@ def explain(
                 partial.write_text(page, encoding="utf-8")
             console.print(t["report"].format(path=html), soft_wrap=True, markup=False)
         return
-    from toolkit.cli.run import metric_value
+    from rich.table import Table
 
-    for name, value in sorted(explained.metrics.items()):
-        label = name if res.lang == "en" else f"{metric_text(name, res.lang)[0]}（{name}）"
-        console.print(f"{label:<45} {metric_value(name, value)}", markup=False)
+    from toolkit.explain.report import quality_table
+
+    headers, rows = quality_table(explained.metrics, res.lang, labels=res.lang != "en")
+    table = Table(title=REPORT[res.lang]["quality"])
+    for i, h in enumerate(headers[:-1]):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row[:-1])
+    console.print(table)
+    console.print(t["explained_run"].format(run=context.run_id, model=model_run),
+                  soft_wrap=True, markup=False)
     out = explained.folder
-    console.print(t["reasons"].format(path=out / "reasons.parquet"), soft_wrap=True,
+    mine = out / "zh" if res.lang == "zh" else out
+    console.print(t["reasons"].format(path=mine / "reasons.parquet"), soft_wrap=True,
                   markup=False)
     console.print(t["report"].format(path=out / "report.html"), soft_wrap=True, markup=False)
     if res.lang == "zh":

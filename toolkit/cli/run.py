@@ -74,7 +74,7 @@ def print_summary(summary, *, lang: str) -> None:
     sep = ", " if lang == "en" else "，"
     counts = sep.join(f"{mechanism_label(m, lang)} {summary.mechanism_counts.get(m, 0):,}"
                       for m in MECHANISMS)
-    console.print(t["by_mechanism"].format(counts=counts), markup=False)
+    console.print(t["by_mechanism"].format(counts=counts), soft_wrap=True, markup=False)
     for mech, rows in summary.examples.items():
         user = rows["user_id"].iloc[0]
         console.print()

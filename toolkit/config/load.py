@@ -147,22 +147,30 @@ def with_overrides(cfg: ExperimentConfig, **sections: dict[str, Any]) -> Experim
 
 
 
-def research_question(path: str | Path | None) -> str:
-    """The research question an experiment file states in its opening comment: the text
-    from ``Research question:`` to the first question mark, on one line, capitalised; ""
-    when the file (or the statement) is missing."""
+# How an experiment file states its question in its opening comment, per language: the
+# marker, the mark that ends the question, and how wrapped comment lines join again.
+_QUESTION = {"en": ("Research question:", "?", " "), "zh": ("研究问题：", "？", "")}
+
+
+def research_question(path: str | Path | None) -> dict[str, str]:
+    """The research question an experiment file states in its opening comment, by language:
+    ``{"en": ..., "zh": ...}`` with the text from ``Research question:`` (``研究问题：``) to
+    the first question mark, on one line; a language the file does not state is left out
+    (an empty dict for a missing file)."""
     if path is None or not Path(path).is_file():
-        return ""
+        return {}
     lines = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
         lines.append(line.lstrip("#").strip())
-    text = " ".join(lines)
-    marker = "Research question:"
-    if marker not in text:
-        return ""
-    body = text.split(marker, 1)[1].strip()
-    end = body.find("?")
-    body = body[: end + 1] if end >= 0 else body
-    return body[:1].upper() + body[1:]
+    out = {}
+    for lang, (marker, end, sep) in _QUESTION.items():
+        start = next((i for i, line in enumerate(lines) if marker in line), None)
+        if start is None:
+            continue
+        text = sep.join([lines[start].split(marker, 1)[1].strip(), *lines[start + 1:]])
+        stop = text.find(end)
+        text = text[: stop + 1] if stop >= 0 else text
+        out[lang] = text[:1].upper() + text[1:]
+    return out

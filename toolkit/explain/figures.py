@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.data.features import Feature, format_value
+from toolkit.data.features import Feature, format_quantity
 from toolkit.explain.text import FIGURE_TEXT, group_label, word
 
 _RED, _BLUE, _ORANGE = "#d62728", "#1f77b4", "#ff7f0e"
@@ -214,9 +214,10 @@ def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None 
     """Bar chart of the strongest interaction pairs (see
     :func:`toolkit.explain.shap_values.top_interactions`)."""
     pairs = pairs.head(top)
-    fig = _figure(9, 0.4 * max(len(pairs), 1) + 1.5)
+    fig = _figure(9, 0.6 * max(len(pairs), 1) + 1.5)
     ax = fig.add_subplot()
-    labels = [f"{feature_label(a, registry, lang)} × {feature_label(b, registry, lang)}"
+    # one feature per line: two registry descriptions side by side would not fit
+    labels = [f"{feature_label(a, registry, lang)} ×\n{feature_label(b, registry, lang)}"
               for a, b in zip(pairs["feature_a"], pairs["feature_b"], strict=True)]
     y = np.arange(len(pairs))[::-1]
     ax.barh(y, pairs["mean_abs_interaction"].to_numpy(), color=_BLUE)
@@ -269,8 +270,9 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     rest = values[order[max_display:]].sum() if len(order) > max_display else None
 
     def item(name: str) -> str:
-        unit = (registry or {}).get(name).unit if (registry or {}).get(name) else "value"
-        return f"{feature_label(name, registry, lang)} = {format_value(float(x[name]), unit, lang)}"
+        f = (registry or {}).get(name)
+        value = format_quantity(float(x[name]), f.unit if f else "value", lang)
+        return f"{feature_label(name, registry, lang)} = {value}"
 
     items = [(item(features[j]), values[j]) for j in shown]
     if rest is not None:

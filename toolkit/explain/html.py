@@ -24,6 +24,10 @@ KINDS = ("text", "count", "percent", "percent0", "pp", "cny", "logodds", "metric
 _NUMERIC = set(KINDS) - {"text"}
 
 
+# Below this a "tiny" number is round-off; it prints as "< 0.00000001".
+TINY = 1e-8
+
+
 class Markup(str):
     """HTML that is already safe (built by this module); :func:`esc` leaves it alone."""
 
@@ -46,7 +50,8 @@ def fmt(x, kind: str, lang: str = "en") -> str:
     count: ``12,345``; percent: ``12.3%``; percent0: ``12%``; pp: a difference of two shares
     in percentage points (``+3.9 pp``, ``+3.9个百分点``); cny: ``CNY 5,447`` / ``5,447元``;
     logodds: ``+0.54``; metric: four decimals; decimal: two decimals with separators;
-    tiny: two significant digits, positional (``0.0000023``).  NaN and None print as ``–``.
+    tiny: two significant digits, positional (``0.0000023``), and ``< 0.00000001`` below
+    that (a floating-point round-off, not a number to read).  NaN and None print as ``–``.
     """
     if kind not in _NUMERIC:
         raise ValueError(f"unknown number kind {kind!r}; allowed: {', '.join(sorted(_NUMERIC))}")
@@ -70,6 +75,8 @@ def fmt(x, kind: str, lang: str = "en") -> str:
         return f"{x:.4f}"
     if kind == "decimal":
         return f"{x:,.2f}"
+    if x != 0 and abs(x) < TINY:
+        return f"< {_positional(TINY, 1)}"
     return _positional(x) if x != 0 and abs(x) < 0.01 else f"{x:.4f}"
 
 
@@ -104,6 +111,11 @@ def figure(png: bytes, caption: str, *, figure_id: str = "") -> str:
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
+def pair(*figures: str) -> str:
+    """Figures side by side (they wrap on a narrow screen)."""
+    return '<div class="pair">' + "".join(figures) + "</div>"
+
+
 def paragraph(text: str, css: str = "") -> str:
     cls = f' class="{esc(css)}"' if css else ""
     return f"<p{cls}>{esc(text)}</p>"
@@ -116,8 +128,8 @@ def items(texts: Iterable[str], *, ordered: bool = True) -> Markup:
 
 
 _STYLE = """
-body { font-family: -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC",
-       "PingFang SC", "Microsoft YaHei", sans-serif;
+body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans",
+       sans-serif;
        margin: 2em auto; max-width: 1150px; color: #222; padding: 0 1em; line-height: 1.45; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.25em; margin-top: 2.2em; border-bottom: 1px solid #ccc; }
@@ -128,6 +140,8 @@ th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td ol, td ul { margin: 0; padding-left: 1.3em; }
 figure { margin: 1em 0; display: inline-block; vertical-align: top; max-width: 100%; }
+.pair { display: flex; gap: 1.5em; flex-wrap: wrap; }
+.pair figure { flex: 1 1 420px; margin: 0.5em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; max-width: 900px; }
 .lead { font-size: 1.1em; background: #f6f8fa; border-left: 4px solid #1f77b4;
@@ -138,6 +152,8 @@ nav ul { columns: 2; font-size: 0.9em; }
 code { font-size: 0.9em; word-break: break-all; }
 #user-filter { width: 28em; max-width: 100%; padding: 4px; font-size: 1em; }
 footer { margin-top: 3em; color: #777; font-size: 0.8em; }
+html:lang(zh-CN) body { font-family: "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC",
+       "Noto Sans SC", "Source Han Sans SC", sans-serif; }
 """
 
 # Filters the user table by every word typed (case-insensitive, all words must occur in a

@@ -34,7 +34,7 @@ from toolkit.config import PolicyConfig, SplitConfig
 from toolkit.data.features import format_quantity
 from toolkit.explain.explainers import EXPLAINER_LIST
 from toolkit.explain.figures import feature_label, figure_lang
-from toolkit.explain.html import Markup, esc, figure, fmt, items, page, paragraph, table
+from toolkit.explain.html import Markup, esc, figure, fmt, items, page, pair, paragraph, table
 from toolkit.explain.quality import METRIC_NAMES
 from toolkit.explain.text import (
     FIGURE_TEXT,
@@ -83,8 +83,8 @@ class DataFacts:
     source: ``world`` (a synthetic dataset) or ``table`` (an own table); name: the world's
     name or the table's path; users, history_months: size of a world; split: the split
     settings; split_rows: one row per split (index ``split``) with ``months`` (first and
-    last observation month, "" for tables), ``users``, ``default_rate`` and
-    ``stressed_share``.
+    last observation month, "" for tables), ``users``, ``labelled`` (users whose outcome
+    window is over), ``default_rate`` (among them) and ``stressed_share``.
     """
 
     source: str
@@ -123,17 +123,19 @@ class ReportContext:
     """What the report says beyond the explanations themselves; every field is optional.
 
     stem: the experiment; run_id: the run the report belongs to; question: the experiment's
-    research question; data: :class:`DataFacts`; models: one :class:`ModelCurve` per model
-    family; policy: the policy that made the decisions; stressed_periods: the calendar's
-    stressed months (``YYYY-MM``); stress_threshold: the liquidity index below which a month
-    is stressed; metrics: every explainer's ``explain_*`` metrics (default: the result's);
-    sections: :class:`Section` hooks; plans: user id -> the steps of that user's plan (the
-    recourse stage's output), shown with the user's reasons.
+    research question by language (``{"en": ..., "zh": ...}``; the English one stands in
+    for a language the experiment did not state it in); data: :class:`DataFacts`; models:
+    one :class:`ModelCurve` per model family; policy: the policy that made the decisions;
+    stressed_periods: the calendar's stressed months (``YYYY-MM``); stress_threshold: the
+    liquidity index below which a month is stressed; metrics: every explainer's
+    ``explain_*`` metrics (default: the result's); sections: :class:`Section` hooks; plans:
+    user id -> the steps of that user's plan (the recourse stage's output), shown with the
+    user's reasons.
     """
 
     stem: str = ""
     run_id: str = ""
-    question: str = ""
+    question: Mapping[str, str] = field(default_factory=dict)
     data: DataFacts | None = None
     models: tuple[ModelCurve, ...] = ()
     policy: PolicyConfig | None = None
@@ -172,6 +174,11 @@ def _month_ranges(periods: Sequence[str], lang: str) -> str:
         if i is not None:
             start = prev = i
     return word("list_sep", lang).join(runs)
+
+
+def _capital(text: str) -> str:
+    """``text`` as a heading starts (Chinese has no capitals and stays as it is)."""
+    return text[:1].upper() + text[1:]
 
 
 def _counts_text(counts: Mapping[str, int], lang: str) -> str:
@@ -230,10 +237,10 @@ def _data(result, ctx: ReportContext, lang: str) -> list[str]:
     sr = facts.split_rows
     out.append(table(
         [(_r(lang, "split"), "text"), (_r(lang, "months"), "text"), (_r(lang, "users"), "count"),
-         (metric_text("default_rate", lang)[0], "percent"),
+         (_r(lang, "labelled"), "count"), (metric_text("default_rate", lang)[0], "percent"),
          (_r(lang, "stressed_share"), "percent")],
-        [(word(str(k), lang), r["months"], r["users"], r["default_rate"], r["stressed_share"])
-         for k, r in sr.iterrows()], lang, table_id="splits"))
+        [(word(str(k), lang), r["months"], r["users"], r["labelled"], r["default_rate"],
+          r["stressed_share"]) for k, r in sr.iterrows()], lang, table_id="splits"))
     return out
 
 
@@ -252,10 +259,10 @@ def _models(ctx: ReportContext, lang: str, pngs: Mapping[str, bytes]) -> list[st
         rows.append([label, *(fmt(v, kind, lang) for v in values), meaning])
     out = [_h(3, _r(lang, "models"), "models"),
            table(cols, rows, lang, table_id="model-metrics")]
-    for name, caption in (("roc_models", "roc_caption"),
-                          ("calibration_models", "calibration_caption")):
-        if name in pngs:
-            out.append(figure(pngs[name], _r(lang, caption), figure_id=name))
+    out.append(pair(*(figure(pngs[name], _r(lang, caption), figure_id=name)
+                      for name, caption in (("roc_models", "roc_caption"),
+                                            ("calibration_models", "calibration_caption"))
+                      if name in pngs)))
     return out
 
 
@@ -359,7 +366,7 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     zero = d["zero"].to_numpy(bool)
     mine = d.index[zero & (d["mechanism"].to_numpy().astype(str) == mech)]
     n, total = len(mine), int(zero.sum())
-    heading = _r(lang, "mechanism_heading", label=mechanism_label(mech, lang),
+    heading = _r(lang, "mechanism_heading", label=_capital(mechanism_label(mech, lang)),
                  n=_users(n, lang))
     out = [_h(2, heading, f"mechanism-{mech}")]
     if n == 0:
@@ -437,22 +444,51 @@ def _drivers(lang: str, pngs: Mapping[str, bytes]) -> list[str]:
             *(figure(pngs[name], _r(lang, cap), figure_id=name) for name, cap in shown)]
 
 
-def _quality(metrics: Mapping[str, float], lang: str) -> list[str]:
-    out = [_h(2, _r(lang, "quality"), "quality")]
+def quality_table(metrics: Mapping[str, float], lang: str = "en", *,
+                  labels: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Explanation metrics as one row per metric, one column per explainer measured (and a
+    last column with what the metric means): ``(headers, rows)`` of formatted text.
+
+    labels: readable metric names in ``lang``; False keeps the MLflow names
+    (``explain_top1_group_accuracy``, the explainer's suffix left to its column).
+    """
     present = [e for e in EXPLAINER_LIST
                if f"explain_additivity_max_error{e.suffix}" in metrics]
-    has_truth = any(f"explain_decision_agreement{e.suffix}" in metrics for e in present)
-    out.append(paragraph(_r(lang, "quality_intro" if has_truth else "quality_none")))
-    cols = [(_r(lang, "metric"), "text"), *((word(e.name, lang), "text") for e in present),
-            (_r(lang, "meaning"), "text")]
+    headers = [_r(lang, "metric"), *(word(e.name, lang) for e in present), _r(lang, "meaning")]
     rows = []
     for name, kind in QUALITY_KINDS.items():
         values = [metrics.get(f"{name}{e.suffix}") for e in present]
         if all(v is None for v in values):
             continue
         label, meaning = metric_text(name, lang)
-        rows.append([label, *(fmt(v, kind, lang) for v in values), meaning])
+        rows.append([label if labels else name, *(fmt(v, kind, lang) for v in values),
+                     meaning])
+    return headers, rows
+
+
+def _quality(metrics: Mapping[str, float], lang: str) -> list[str]:
+    out = [_h(2, _r(lang, "quality"), "quality")]
+    present = [e for e in EXPLAINER_LIST
+               if f"explain_additivity_max_error{e.suffix}" in metrics]
+    has_truth = any(f"explain_decision_agreement{e.suffix}" in metrics for e in present)
+    out.append(paragraph(_r(lang, "quality_intro" if has_truth else "quality_none")))
+    headers, rows = quality_table(metrics, lang)
+    # the cells are formatted already: every column is text to the table
+    cols = [(h, "text") for h in headers]
     out.append(table(cols, rows, lang, table_id="metrics"))
+    regimes = [(e, r) for e in present for r in ("normal", "stressed")
+               if f"explain_decision_agreement{e.suffix}_{r}" in metrics]
+    if regimes:
+        cols = [(_r(lang, "metric"), "text"),
+                *((_r(lang, "explainer_regime", explainer=word(e.name, lang),
+                      regime=word(r, lang)), "text") for e, r in regimes)]
+        rows = []
+        for name, kind in QUALITY_KINDS.items():
+            values = [metrics.get(f"{name}{e.suffix}_{r}") for e, r in regimes]
+            if any(v is not None for v in values):
+                rows.append([metric_text(name, lang)[0], *(fmt(v, kind, lang) for v in values)])
+        out += [_h(3, _r(lang, "quality_regime")), table(cols, rows, lang,
+                                                         table_id="metrics-by-regime")]
     return out
 
 
@@ -518,12 +554,13 @@ def render_report(result, context: ReportContext | None = None, *, lang: str = "
     title = _r(lang, "title", stem=ctx.stem) if ctx.stem else _r(lang, "title_plain")
     entries = [("summary", _r(lang, "summary"))]
     entries += [(f"section-{s.key}", s.content(lang)[0]) for s in ctx.sections]
-    entries += [(f"mechanism-{m}", mechanism_label(m, lang)) for m in MECHANISMS]
+    entries += [(f"mechanism-{m}", _capital(mechanism_label(m, lang))) for m in MECHANISMS]
     if any(name in pngs for name, _ in _DRIVER_FIGURES):
         entries.append(("drivers", _r(lang, "drivers")))
     entries += [("quality", _r(lang, "quality")), ("users", _r(lang, "users_heading"))]
     body = [f"<h1>{esc(title)}</h1>", _h(2, _r(lang, "question"), "question"),
-            paragraph(ctx.question or _r(lang, "no_question"), "lead"), *_notice(lang),
+            paragraph(ctx.question.get(lang) or ctx.question.get("en") or _r(lang, "no_question"),
+                      "lead"), *_notice(lang),
             _contents(lang, entries)]
     body += _summary(result, ctx, lang, pngs)
     body += _sections(ctx, lang)

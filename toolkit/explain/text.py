@@ -168,7 +168,7 @@ USER_REPORT = {
 # -- numbers -----------------------------------------------------------------------------------
 # Unit words of report numbers (toolkit.explain.report.fmt): money, percentage points, users.
 NUMBER_UNITS = {
-    "en": {"cny": "CNY {}", "pp": "{} pp", "users": "{} users"},
+    "en": {"cny": "CNY {}", "pp": "{} percentage points", "users": "{} users"},
     "zh": {"cny": "{}元", "pp": "{}个百分点", "users": "{}人"},
 }
 
@@ -283,13 +283,14 @@ REPORT = {
         "data": "Data",
         "item": "item", "value": "value",
         "source": "source", "dataset_hash": "dataset hash", "split_method": "split",
-        "world": "synthetic world “{name}”: {users} users, {months} months of history each",
+        "world": "synthetic world {name}: {users} users, {months} months of history each",
         "table": "own table {path}",
         "out_of_time": "out of time: train up to {train_end}, validation up to {valid_end}, "
                        "test after",
         "random": "random by user: {valid} validation, {test} test",
         "explained_split": "explained",
         "split": "split", "months": "months", "users": "users",
+        "labelled": "with an outcome",
         "stressed_share": "share in stressed months",
         "models": "Models",
         "metric": "metric", "meaning": "meaning",
@@ -309,7 +310,7 @@ REPORT = {
         "rule_row": "rule: {label}",
         "rule_condition": "{feature} {op} {threshold}; froze {n}",
         "sections_hook": "Model tables",
-        "mechanism_heading": "{label}: {n}",
+        "mechanism_heading": "{label}: {n} users",
         "prose_score": "{n} of the {zero} zero-limit users ({share}) were refused on the "
                        "score: their predicted default risk was at or above the normal cutoff "
                        "of {normal}.",
@@ -352,6 +353,8 @@ REPORT = {
         "quality_intro": "The generator knows every user's true reasons, so each explainer is "
                          "scored against them; rows are selected by the truth, never by the "
                          "model's own decisions.",
+        "quality_regime": "The same metrics within normal and within stressed months",
+        "explainer_regime": "{explainer}, {regime}",
         "quality_none": "This data has no truth (an own table), so only the additivity of the "
                         "explanations is measured.",
         "users_heading": "Zero-limit users",
@@ -391,6 +394,7 @@ REPORT = {
         "random": "按用户随机划分：验证集 {valid}，测试集 {test}",
         "explained_split": "解释对象",
         "split": "样本", "months": "月份", "users": "用户数",
+        "labelled": "已有表现结果",
         "stressed_share": "处于市场压力期的占比",
         "models": "模型",
         "metric": "指标", "meaning": "含义",
@@ -408,7 +412,7 @@ REPORT = {
         "rule_row": "规则：{label}",
         "rule_condition": "{feature}{op}{threshold}；冻结 {n}",
         "sections_hook": "模型明细表",
-        "mechanism_heading": "{label}：{n}",
+        "mechanism_heading": "{label}：{n} 人",
         "prose_score": "{zero} 名零额度用户中有 {n} 人（{share}）因评分被拒：其预测违约概率达到或"
                        "超过常规阈值 {normal}。",
         "prose_policy": "{zero} 名零额度用户中有 {n} 人（{share}）本可通过常规阈值 {normal}，但未"
@@ -441,6 +445,8 @@ REPORT = {
         "quality": "解释质量（与真实原因对比）",
         "quality_intro": "生成器知道每名用户的真实原因，因此可以逐一评估各解释方法；评估样本按真实"
                          "情况选取，从不按模型自己的决策选取。",
+        "quality_regime": "正常期与市场压力期内分别计算的同一指标",
+        "explainer_regime": "{explainer}（{regime}期）",
         "quality_none": "该数据没有真实原因（自有数据表），因此只评估解释的可加性。",
         "users_heading": "零额度用户",
         "search": "筛选用户",
@@ -466,13 +472,17 @@ SCORECARD_TEXT = {
                     "odds of {odds}:1, {pdo} points to double the odds). The spread is how far "
                     "a feature alone can move a score.",
            "feature": "feature", "bins": "bins", "low": "fewest points", "high": "most points",
-           "spread": "spread"},
+           "spread": "spread",
+           "shown": "The {shown} of {total} features with the widest spread; the scorecard "
+                    "run's scorecard/points.csv has every bin."},
     "zh": {"heading": "评分卡分值",
            "intro": "评分卡基线将用户各特征所在分箱的分值相加得到总分；分值越高风险越低（好坏比 "
                     "{odds}:1 时为 {base} 分，好坏比每翻一倍增加 {pdo} 分）。分值跨度表示单个特征"
                     "最多能使总分变动多少。",
            "feature": "特征", "bins": "分箱数", "low": "最低分值", "high": "最高分值",
-           "spread": "分值跨度"},
+           "spread": "分值跨度",
+           "shown": "仅列出 {total} 个特征中分值跨度最大的 {shown} 个；评分卡运行的 "
+                    "scorecard/points.csv 包含全部分箱。"},
 }
 
 # -- figures -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ that model's run, so a finished run is never reopened or edited.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +74,8 @@ def compared_metrics(cfg: ExperimentConfig, fitted: Fitted,
 
 
 def _split_rows(table) -> pd.DataFrame:
-    """Per split: months observed, users, default rate and the share in stressed months."""
+    """Per split: months observed, users, users with a label (the rest are censored), the
+    default rate among them and the share of users in stressed months."""
     period = None
     if table.world is not None and "asof_month" in table.features.columns:
         macro = table.world.macro.set_index("month")["period"].astype(str)
@@ -88,15 +89,17 @@ def _split_rows(table) -> pd.DataFrame:
         if period is not None:
             first, last = min(period[m]), max(period[m])
             months = first if first == last else f"{first} – {last}"
-        rows[s] = {"months": months, "users": int(m.sum()),
-                   "default_rate": float(np.mean(table.y[m])),
+        labelled = table.labelled_mask(s)
+        rows[s] = {"months": months, "users": int(m.sum()), "labelled": int(labelled.sum()),
+                   "default_rate": float(np.mean(table.y[labelled])) if labelled.any()
+                   else np.nan,
                    "stressed_share": float(np.mean(np.asarray(table.stressed)[m]))}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def scorecard_section(scorecard, registry) -> Section:
-    """The scorecard's points as a report section: per feature, the points of its lowest-
-    and highest-scoring bin and their spread (how much the feature can move a score)."""
+def scorecard_section(scorecard, registry, *, top: int = 15) -> Section:
+    """The scorecard's points as a report section: for the ``top`` features that can move a
+    score the most, the points of their lowest- and highest-scoring bin and the spread."""
     points = scorecard.table()
 
     def content(lang: str):
@@ -105,24 +108,27 @@ def scorecard_section(scorecard, registry) -> Section:
         spread["spread"] = spread["max"] - spread["min"]
         spread = spread.sort_values("spread", ascending=False, kind="stable")
         rows = [(feature_label(f, registry, lang), int(r["size"]), r["min"], r["max"],
-                 r["spread"]) for f, r in spread.iterrows()]
+                 r["spread"]) for f, r in spread.head(top).iterrows()]
         cfg = scorecard.config
         intro = t["intro"].format(base=format_value(cfg.base_points, "points"),
                                   odds=format_value(cfg.base_odds, "points"),
                                   pdo=format_value(cfg.pdo, "points"))
         cols = [(t["feature"], "text"), (t["bins"], "count"), (t["low"], "decimal"),
                 (t["high"], "decimal"), (t["spread"], "decimal")]
-        return t["heading"], [intro, TableBlock(cols, rows)]
+        shown = t["shown"].format(shown=len(rows), total=len(spread))
+        return t["heading"], [intro, TableBlock(cols, rows), shown]
 
     return Section("scorecard", content)
 
 
 def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run_id: str = "",
-                   question: str = "", metrics: dict | None = None) -> ReportContext:
+                   question: Mapping[str, str] | None = None,
+                   metrics: dict | None = None) -> ReportContext:
     """What the report says beyond the explanations: the question, the data, both models on
     the test split, the policy and regimes in force, and the scorecard's section."""
     table = fitted.table
-    test = table.mask("test")
+    # curves need outcomes: censored test rows (window not over by the calendar's end) have none
+    test = table.labelled_mask("test")
     y = np.asarray(table.y)[test]
     models = [ModelCurve("xgboost", y, fitted.scorer.predict_pd(table.X[test]), fitted.metrics)]
     if fitted.scorecard is not None:
@@ -142,13 +148,14 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
         stressed, threshold = (), None
     sections = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
         if fitted.scorecard is not None else ()
-    return ReportContext(stem=stem, run_id=run_id, question=question, data=data,
+    return ReportContext(stem=stem, run_id=run_id, question=dict(question or {}), data=data,
                          models=tuple(models), policy=cfg.policy, stressed_periods=stressed,
                          stress_threshold=threshold, metrics=metrics, sections=sections)
 
 
 def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path | None = None,
-                  stem: str = "", question: str = "", hooks: Hooks = SILENT) -> Explained:
+                  stem: str = "", question: Mapping[str, str] | None = None,
+                  hooks: Hooks = SILENT) -> Explained:
     """Explain the test split into ``run``: ``explain_*`` metrics and ``explanations/``
     (reasons, the report and figures in English, and in ``zh/`` too when ``[explain] lang``
     is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained)."""
@@ -172,13 +179,20 @@ def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path 
     return Explained(primary=res, metrics=metrics, scorecard_metrics=card, folder=out)
 
 
-def _question(record, uri: str) -> str:
+def question_tags(question: Mapping[str, str]) -> dict[str, str]:
+    """The research question as run tags (``toolkit.`` is added by the tagger):
+    ``question`` in English, ``question_<lang>`` in the others."""
+    return {("question" if lang == "en" else f"question_{lang}"): text
+            for lang, text in question.items() if text}
+
+
+def _question(record, uri: str) -> dict[str, str]:
     """The research question recorded on a run or on its parent (``toolkit run``)."""
-    found = record.tags.get("toolkit.question", "")
-    parent = record.tags.get("mlflow.parentRunId")
-    if not found and parent:
-        found = tracking.get_run(parent, uri).tags.get("toolkit.question", "")
-    return found
+    tags = record.tags
+    if "toolkit.question" not in tags and tags.get("mlflow.parentRunId"):
+        tags = tracking.get_run(tags["mlflow.parentRunId"], uri).tags
+    return {lang: tags[key] for lang, key in (("en", "toolkit.question"),
+                                              ("zh", "toolkit.question_zh")) if tags.get(key)}
 
 
 def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | None = None,

@@ -8,6 +8,7 @@ under a temporary name and renamed only when complete.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from toolkit.config import ExperimentConfig
 from toolkit.data.table import from_dataset
 from toolkit.source import load_or_generate, own_table_path, preflight, prepare_table
 from toolkit.vocab import MECHANISMS
-from toolkit.workflows.explain import explain_stage
+from toolkit.workflows.explain import explain_stage, question_tags
 from toolkit.workflows.fitted import summary_frame
 from toolkit.workflows.hooks import SILENT, Hooks
 from toolkit.workflows.train import train_experiment
@@ -75,7 +76,7 @@ def _stage(name: str, hooks: Hooks, parent, timings: dict[str, float]):
 
 def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                    uri: str | None = None, hooks: Hooks = SILENT,
-                   outputs: Path = OUTPUTS, question: str = "",
+                   outputs: Path = OUTPUTS, question: Mapping[str, str] | None = None,
                    tune_options: dict | None = None) -> RunSummary:
     """Run every stage of the experiment under one parent run named ``stem``.
 
@@ -83,8 +84,9 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     explanation metrics, ``stage_<name>_seconds`` for each stage and the explanations; the
     model runs (or the tuning study) are its children, and the explanation stage runs inside
     the xgboost run (or the study's run).  A failing stage marks the parent FAILED with the
-    tag ``toolkit.failed_stage``.  question: the experiment's research question (the tag
-    ``toolkit.question`` and the report's first line); hooks: progress.
+    tag ``toolkit.failed_stage``.  question: the experiment's research question by language
+    (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
+    ``toolkit.question_zh`` and the report's first line); hooks: progress.
     """
     preflight(cfg, data)
     uri = tracking.connect(uri, cfg.tracking.uri)
@@ -94,7 +96,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         experiment=cfg.tracking.experiment, run_name=stem, uri=uri,
         tags=tracking.standard_tags(dataset_hash="pending", config_hash=cfg.config_hash(),
                                     model_family="pipeline", experiment=stem,
-                                    question=question),
+                                    **question_tags(question or {})),
     ) as parent:
         parent.log_params(cfg.flat())
         parent.log_dict(cfg.model_dump(mode="json", by_alias=True), "config.json")
