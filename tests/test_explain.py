@@ -3,8 +3,6 @@ attribution, truth metrics, the HTML report and bad input."""
 
 from __future__ import annotations
 
-import base64
-import html.parser
 import math
 
 import numpy as np
@@ -28,7 +26,6 @@ from toolkit.explain import (
     interventional_shap,
     path_shap,
     reference_values,
-    render_report,
 )
 from toolkit.links import logit
 from toolkit.models.scorecard import fit_scorecard
@@ -308,62 +305,7 @@ def test_metrics_of_every_variant(fitted, result):
     assert sc.metrics["explain_additivity_max_error_scorecard"] < 1e-9
 
 
-# --- report -----------------------------------------------------------------------------
-
-class _Checker(html.parser.HTMLParser):
-    VOID = {"meta", "img", "br", "hr", "link", "input"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tables: dict[str, int] = {}
-        self.images: list[str] = []
-        self.tags: set[str] = set()
-        self._table: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.tags.add(tag)
-        if tag == "img":
-            self.images.append(a.get("src", ""))
-        if tag == "table":
-            self._table = a.get("id", "")
-            self.tables[self._table] = 0
-        if tag == "tr" and self._table is not None:
-            self.tables[self._table] += 1
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag):
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
-        else:
-            self.stack.pop()
-        if tag == "table":
-            self._table = None
-
-
-def test_html_report_is_valid_and_self_contained(result, tmp_path):
-    paths = result.write(tmp_path / "explanations", max_rows=300)
-    assert {"reasons", "report", "changes", "metrics"} <= set(paths)
-    back = pd.read_parquet(paths["reasons"])
-    assert len(back) == len(result.reasons)
-    assert list(back.columns) == list(REASON_COLUMNS)
-    text = paths["report"].read_text(encoding="utf-8")
-    p = _Checker()
-    p.feed(text)
-    p.close()
-    assert not p.errors and not p.stack, (p.errors, p.stack)
-    assert p.tables["reasons"] == min(300, len(result.reasons)) + 1
-    assert "metrics" in p.tables and "script" not in p.tags and "link" not in p.tags
-    assert len(p.images) >= 6
-    for src in p.images:
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "explain_top1_group_accuracy" in text
-    assert not list((tmp_path / "explanations").glob(".*tmp*"))
-
+# --- writing (the report itself: tests/test_report.py) -----------------------------------
 
 def test_write_replaces_the_folder_as_a_whole(result, tmp_path, monkeypatch):
     import toolkit.explain.report as report
@@ -373,7 +315,7 @@ def test_write_replaces_the_folder_as_a_whole(result, tmp_path, monkeypatch):
     (target / "stale.txt").write_text("old run")
     (target / "reasons.parquet").write_bytes(b"old")
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("render failed")
 
     # a failure after the tables are written: no temp folder, the old folder untouched
@@ -395,16 +337,6 @@ def test_write_replaces_the_folder_as_a_whole(result, tmp_path, monkeypatch):
     assert {p.parent for p in paths.values()} == {target}
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in paths.values())
     assert len(pd.read_parquet(paths["reasons"])) == len(result.reasons)
-
-
-def test_report_escapes_text():
-    reasons = pd.DataFrame({c: ["x"] for c in REASON_COLUMNS})
-    reasons["text"] = ["<script>alert('x')</script> & more"]
-    page = render_report(title="<b>t</b>", reasons=reasons, metrics={"explain_a": 1.0})
-    p = _Checker()
-    p.feed(page)
-    assert "script" not in p.tags and "b" not in p.tags
-    assert "&lt;script&gt;" in page and "&amp; more" in page
 
 
 # --- bad input --------------------------------------------------------------------------

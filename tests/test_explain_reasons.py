@@ -119,7 +119,10 @@ def test_build_reasons_by_hand():
     assert one.groupby("user_id").size().tolist() == [1, 1, 1]
     zh = build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS,
                        rules=PolicyConfig().rules, top_k=3, lang="zh")
-    assert zh["text"].iloc[0] == "近6个月逾期4次（通过用户中位数：0）"
+    assert zh["text"].iloc[0] == "近6个月有4个月未按时还款（通过用户中位数：0个月）"
+    # a rule's threshold and the reference carry their unit in Chinese
+    assert zh.loc[zh["user_id"] == 13, "text"].iloc[0] == (
+        "近1个月在其他机构贷款查询7次（规则：至少4次；通过用户中位数：0次）")
     assert all(CJK.search(t) for t in zh["text"])
 
 
@@ -142,3 +145,75 @@ def test_bad_reason_input_is_refused():
         build_reasons(values, FEATS, X, decisions, refs, groups=GROUPS, rules=())
     with pytest.raises(InputError, match="same rows"):
         build_reasons(values[:2], FEATS, X, decisions, refs, groups=GROUPS)
+
+
+def test_stand_alone_values_carry_their_unit_in_chinese():
+    from toolkit.data.features import format_quantity
+
+    assert [format_quantity(x, u, "zh") for x, u in (
+        (5447.2, "CNY"), (36.0, "years"), (0.556, "multiple"), (4.0, "inquiries"),
+        (3.0, "months"), (0.97, "share"), (2.0, "tier"))] == [
+        "5,447元", "36岁", "0.56倍", "4次", "3个月", "97%", "2线"]
+    assert format_quantity(5447.2, "CNY", "en") == "CNY 5,447"
+    assert format_quantity(0.556, "multiple", "en") == "0.56"
+    assert format_quantity(float("nan"), "CNY", "zh") == "n/a"
+
+
+def test_a_change_of_a_rate_reads_in_percentage_points():
+    trend = {f.name: f for f in REGISTRY}["util_trend_6m"]
+    assert trend.unit == "pp"
+    assert trend.sentence(0.14, 0.0, "zh").startswith("6个月内额度使用率上升14个百分点")
+    assert "上升14%" not in trend.sentence(0.14, 0.0, "zh")
+    assert trend.sentence(0.14, 0.0, "en").startswith(
+        "utilisation rose by 14 percentage points within 6 months")
+
+
+def test_chinese_wording_of_tenure_debt_and_mechanisms():
+    from toolkit.explain.text import rule_label
+    from toolkit.policy import label
+
+    feats = {f.name: f for f in REGISTRY}
+    assert group_label("tenure_profile", "zh") == "账龄与基本信息"
+    assert feats["tenure_months"].sentence(5, 30, "zh") == "账龄仅5个月（通过用户中位数：30个月）"
+    assert feats["debt_to_income"].sentence(3.0, 0.56, "zh") == \
+        "负债为月收入的3.00倍（通过用户中位数：0.56倍）"
+    assert [label(m, "zh") for m in ("score", "policy", "monitoring")] == \
+        ["评分", "策略收紧", "实时监控"]
+    assert rule_label("liquidity_drain", "zh") == "余额骤降"
+    assert rule_label("inquiry_burst", "en") == "inquiry burst"
+    rules = PolicyConfig(rules=[{"name": "my_rule", "feature": "inq_cnt_3m", "threshold": 9,
+                                 "description_zh": "近3个月查询过多"}]).rules
+    assert rule_label("my_rule", "zh", rules) == "近3个月查询过多"
+    assert rule_label("my_rule", "en", rules) == "my rule"
+    assert rule_label("", "zh") == ""
+
+
+def _change_row(**over):
+    row = {"month_before": 10, "month_now": 13, "period_before": "2025-01",
+           "limit_before": 1600.0, "margin_change": -0.20, "cutoff_before": 0.20,
+           "cutoff_now": 0.12, "cutoff_changed": True, "policy_part": 0.61,
+           "mechanism_now": "policy", "delta_repayment_history": 0.19,
+           "delta_platform_activity": 0.02, "delta_social_network": 0.001,
+           "delta_utilization_debt": -0.41}
+    row.update(over)
+    return pd.Series(row)
+
+
+def test_the_change_sentence_leads_with_the_tightened_cutoff_that_caused_the_refusal():
+    from toolkit.explain import change_sentence
+
+    en = change_sentence(_change_row())
+    assert en == ("In 2025-01 (3 months earlier) the limit was CNY 1,600. Since then the "
+                  "cutoff in force tightened from 20% to 12% (+0.61 in log-odds), which caused "
+                  "the refusal; the user's own risk log-odds changed by -0.20 (rises: repayment "
+                  "history +0.19, platform activity +0.02).")
+    assert "+0.00" not in en
+    zh = change_sentence(_change_row(), lang="zh")
+    assert zh.index("收紧至12%") < zh.index("+0.19")
+    # a score refusal keeps the group deltas first; the cutoff move follows
+    score = change_sentence(_change_row(mechanism_now="score"))
+    assert score.index("+0.19") < score.index("cutoff in force also moved")
+    assert "+0.00" not in score
+    none = change_sentence(_change_row(delta_repayment_history=-0.1,
+                                       delta_platform_activity=0.0), lang="zh")
+    assert "无明显上升的因素" in none

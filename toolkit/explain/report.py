@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import toolkit.explain.figures as F
 from toolkit.calendar import parse_month
 from toolkit.config import PolicyConfig, SplitConfig
 from toolkit.data.features import format_quantity
@@ -620,8 +621,6 @@ def render_user_report(result, users: Sequence, *, lang: str = "en",
 # -- figures ---------------------------------------------------------------------------------
 
 def _waterfall(result, user, lang: str):
-    from toolkit.explain import figures as F
-
     i = result.decisions.index.get_loc(user)
     d = result.decisions.iloc[i]
     decision = mechanism_label(d["mechanism"], lang) if d["zero"] else word(APPROVED, lang)
@@ -639,8 +638,6 @@ def report_figures(result, context: ReportContext | None = None, *, lang: str = 
     """The population report's figures in ``lang`` (matplotlib Figures by name): both
     models' ROC and calibration curves, the global SHAP views, and a waterfall of the first
     example user of each mechanism."""
-    from toolkit.explain import figures as F
-
     ctx = context or ReportContext()
     lang = check_lang(lang)
     sv, X = result.shap, result.X
