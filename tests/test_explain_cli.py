@@ -28,16 +28,29 @@ def _explain(store, *args):
     return runner.invoke(app, ["explain", *args, "--tracking-uri", store])
 
 
-def test_user_reports_keep_their_tags_in_english_and_chinese(logged):
+def test_user_reports_keep_their_tags_in_english_and_chinese(logged, tmp_path):
     store, trained, users = logged
     run_id = trained.run_ids["xgboost"]
     res = _explain(store, run_id, "--user", str(users["monitoring"]), "--top", "3")
     assert res.exit_code == 0, res.output
-    assert f"User {users['monitoring']}: zero limit (mechanism: monitoring" in res.output
+    assert f"User {users['monitoring']}: zero limit (mechanism: real-time monitoring, rule: " \
+        in res.output
     assert "1. [rule," in res.output  # rich must not swallow the bracketed tag
-    zh = _explain(store, run_id, "--user", str(users["score"]), "--lang", "zh")
+    # output that is not a terminal gets a line per stage and never a bar
+    assert "explain: done in " in res.output and "━" not in res.output
+    html = tmp_path / "users.html"
+    zh = _explain(store, run_id, "--user", str(users["score"]), "--user",
+                  str(users["monitoring"]), "--lang", "zh", "--quiet", "--html", str(html))
     assert zh.exit_code == 0, zh.output
-    assert f"用户 {users['score']}：零额度" in zh.output
+    assert zh.output.startswith(f"用户 {users['score']}：零额度（机制：评分）")
+    assert f"用户 {users['monitoring']}：零额度（机制：实时监控，规则：" in zh.output
+    assert "explain: done" not in zh.output  # --quiet
+    for english in ("monitoring", "liquidity_drain", "inquiry_burst", "approved users"):
+        assert english not in zh.output
+    page = html.read_text(encoding="utf-8")
+    # a report on the two users only: their waterfalls, no population views
+    assert page.count("<img ") == 2 and 'id="quality"' not in page
+    assert "用户 {}".format(users["score"]) in page
 
 
 def test_without_users_the_test_split_is_explained_and_logged(logged, tmp_path):
@@ -66,6 +79,33 @@ def test_without_users_the_test_split_is_explained_and_logged(logged, tmp_path):
     arts = {a.path for a in client.list_artifacts(child.info.run_id, "explanations")}
     assert {"explanations/reasons.parquet", "explanations/report.html"} <= arts
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_chinese_goes_to_a_new_child_run_beside_english_and_the_model_run_is_untouched(
+        logged, tmp_path):
+    store, trained, _ = logged
+    run_id = trained.run_ids["xgboost"]
+    client = MlflowClient(store)
+
+    def snapshot():
+        run = client.get_run(run_id)
+        files = sorted(a.path for a in client.list_artifacts(run_id))
+        return run.info.end_time, run.info.status, run.data.metrics, run.data.tags, files
+
+    before = snapshot()
+    res = _explain(store, run_id, "--lang", "zh", "--outputs", str(tmp_path / "out"))
+    assert res.exit_code == 0, res.output
+    assert snapshot() == before  # no artifact, metric, tag or end time of it changed
+    assert "解释质量" in res.output and "中文报告：" in res.output
+    child = client.search_runs([client.get_run(run_id).info.experiment_id],
+                               f"tags.`mlflow.parentRunId` = '{run_id}'",
+                               order_by=["attributes.start_time DESC"])[0]
+    arts = {a.path for a in client.list_artifacts(child.info.run_id, "explanations/zh")}
+    assert {"explanations/zh/report.html", "explanations/zh/reasons.parquet"} <= arts
+    local = tmp_path / "out" / f"explain-{run_id[:8]}" / "explanations"
+    assert (local / "report.html").is_file() and (local / "zh" / "report.html").is_file()
+    assert 'lang="en"' in (local / "report.html").read_text(encoding="utf-8")
+    assert 'lang="zh-CN"' in (local / "zh" / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ Small world (4,000 users), 60 trees, one thread per model, a handful of trials p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -28,8 +29,10 @@ from toolkit.config import build_config
 from toolkit.config.tune import OBJECTIVES
 from toolkit.errors import ConfigError
 from toolkit.source import prepare_table
-from toolkit.tune import champion_decision, pick_pareto, top1_stability
+from toolkit.tune import pick_pareto, top1_stability
 from toolkit.tune.study import derived_seed, redact
+from toolkit.workflows.champion import champion_alias, champion_decision
+from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
 
 runner = CliRunner()
@@ -319,26 +322,31 @@ def test_resume_after_sigkill_loses_no_trial_and_retries_the_dead_one(small_worl
 
 def test_champion_decision_rule():
     same = {"version": "3", "test_auc": 0.80, "dataset_hash": "a" * 64}
-    d = champion_decision(version="4", test_auc=0.81, dataset_hash="a" * 64, current=same)
-    assert (d.promote, d.decision) == (True, "promoted")
-    d = champion_decision(version="4", test_auc=0.80, dataset_hash="a" * 64, current=same)
+    d = champion_decision(test_auc=0.81, dataset_hash="a" * 64, current=same)
+    assert (d.promote, d.decision, d.alias) == (True, "promoted", "champion-aaaaaaaa")
+    d = champion_decision(test_auc=0.80, dataset_hash="a" * 64, current=same)
     assert (d.promote, d.decision) == (False, "kept")  # a tie keeps the champion
-    d = champion_decision(version="4", test_auc=0.99, dataset_hash="b" * 64, current=same)
+    assert d.message == ("test_auc 0.8000 does not beat champion-aaaaaaaa (version 3, 0.8000) "
+                         "on the same dataset; nothing was registered and the alias stays on "
+                         "version 3")
+    # the alias is per dataset, so a holder on other data means a tampered tag
+    d = champion_decision(test_auc=0.99, dataset_hash="a" * 64,
+                          current={**same, "dataset_hash": "b" * 64})
     assert (d.promote, d.decision) == (False, "not_compared")
-    assert d.message == ("champion version 3 was trained on dataset aaaaaaaaaaaa, version 4 "
-                         "on bbbbbbbbbbbb; test AUCs on different data are not compared, so "
-                         "the alias stays on version 3")
-    d = champion_decision(version="1", test_auc=0.7, dataset_hash="a" * 64, current=None)
+    d = champion_decision(test_auc=0.7, dataset_hash="a" * 64, current=None)
     assert (d.promote, d.decision) == (True, "first")
-    d = champion_decision(version=None, test_auc=0.7, dataset_hash="a" * 64, current=same)
+    d = champion_decision(test_auc=0.7, dataset_hash="a" * 64, current=same, register=False)
     assert (d.promote, d.decision) == (False, "not_registered")
+    assert champion_alias("0123456789abcdef") == "champion-01234567"
 
 
 def test_champion_alias_moves_only_for_a_better_model_on_the_same_data(small_world, store,
                                                                        prepared):
     path, _, _ = small_world
     name = f"champ-{uuid.uuid4().hex[:8]}"
+    alias_name = champion_alias(prepared[0].dataset_hash)
     poor_space = {"max_depth": {"choices": [1]}, "n_estimators": {"choices": [1, 2]}}
+    client = MlflowClient(store)
 
     def run(stem, space):
         cfg = build_config({"world": WORLD, "model": MODEL, "tracking": {"model_name": name},
@@ -347,7 +355,7 @@ def test_champion_alias_moves_only_for_a_better_model_on_the_same_data(small_wor
                                explain=lambda fitted, run: None)  # no explanation stage
 
     def alias():
-        return str(MlflowClient(store).get_model_version_by_alias(name, "champion").version)
+        return str(client.get_model_version_by_alias(name, alias_name).version)
 
     poor = run(f"{name}-a", poor_space)
     assert poor.study.champion.decision == "first" and alias() == poor.model_version
@@ -356,13 +364,53 @@ def test_champion_alias_moves_only_for_a_better_model_on_the_same_data(small_wor
     assert good.study.champion.decision == "promoted" and alias() == good.model_version
     worse = run(f"{name}-c", poor_space)
     assert worse.study.champion.decision == "kept" and alias() == good.model_version
-    tags = MlflowClient(store).get_run(worse.run_id).data.tags
+    # only champions are registered: the loser left no version behind
+    assert worse.model_version is None
+    assert sorted(v.version for v in client.search_model_versions(f"name='{name}'")) == \
+        sorted(int(v) for v in (poor.model_version, good.model_version))
+    tags = client.get_run(worse.run_id).data.tags
     assert tags["toolkit.champion_decision"] == "kept"
     assert tags["toolkit.champion_message"] == worse.study.champion.message
-    # a champion trained on other data is not compared, even by a model it would lose to
-    MlflowClient(store).set_tag(good.run_id, "toolkit.dataset_hash", "f" * 64)
-    other = run(f"{name}-d", poor_space)
+    assert tags["toolkit.champion_alias"] == alias_name
+    # a holder whose run names other data is not compared, even by a model it would lose to
+    client.set_tag(good.run_id, "toolkit.dataset_hash", "f" * 64)
+    other = run(f"{name}-d", SPACE)
     assert other.study.champion.decision == "not_compared" and alias() == good.model_version
+
+
+def test_a_tuned_refit_that_loses_to_a_trained_model_is_not_registered(small_world, store,
+                                                                      prepared):
+    """The case that made a worse tune the champion: `toolkit train` registered versions but
+    never held the alias, so the tuner compared against nothing.  Now the trained model
+    holds its dataset's alias and the weaker refit leaves it alone."""
+    path, _, _ = small_world
+    name = f"champ-{uuid.uuid4().hex[:8]}"
+    table, lineage = prepared
+    cfg = build_config({"world": WORLD, "model": MODEL, "tracking": {"model_name": name}})
+    trained = train_experiment(cfg, stem=f"{name}-train", data=path, uri=store,
+                               prepared=prepared)
+    assert trained.champion.decision == "first"
+    tune_cfg = build_config({"world": WORLD, "model": MODEL, "tracking": {"model_name": name},
+                             "tune": {"trials": 2, "pruner": "none", "space": {
+                                 "max_depth": {"choices": [1]},
+                                 "n_estimators": {"choices": [1, 2]}}}})
+    tuned = tune_experiment(tune_cfg, stem=f"{name}-tune", data=path, uri=store,
+                            prepared=prepared, explain=lambda fitted, run: None)
+    assert tuned.metrics["test_auc"] < trained.metrics["test_auc"]
+    assert tuned.study.champion.decision == "kept" and tuned.model_version is None
+    client = MlflowClient(store)
+    holder = client.get_model_version_by_alias(name, champion_alias(table.dataset_hash))
+    assert str(holder.version) == trained.model_version
+    assert [str(v.version) for v in client.search_model_versions(f"name='{name}'")] == \
+        [trained.model_version]
+    # a model on other data competes for its own alias, not this one
+    other = dataclasses.replace(table, dataset_hash="e" * 64)
+    elsewhere = train_experiment(cfg, stem=f"{name}-other", data=path, uri=store,
+                                 prepared=(other, lineage))
+    assert elsewhere.champion.decision == "first"
+    assert elsewhere.champion.alias == "champion-eeeeeeee"
+    assert str(client.get_model_version_by_alias(name, champion_alias(table.dataset_hash))
+               .version) == trained.model_version
 
 
 # -- multi-objective -------------------------------------------------------------------------
