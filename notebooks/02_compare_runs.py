@@ -50,7 +50,12 @@ columns = {
     "metrics.explain_mechanism_accuracy": "mechanism acc.",
     "tags.toolkit.dataset_hash": "dataset",
 }
-models = runs[runs["tags.toolkit.model_family"].isin(["xgboost", "scorecard"])]
+models = runs[runs["tags.toolkit.model_family"].isin(["xgboost", "scorecard"])].copy()
+# A scorecard run logs its explanation metrics with the suffix _scorecard: same column here.
+for name in ("explain_top1_group_accuracy", "explain_mechanism_accuracy"):
+    scorecard = models.get(f"metrics.{name}_scorecard")
+    if scorecard is not None:
+        models[f"metrics.{name}"] = models.get(f"metrics.{name}").fillna(scorecard)
 table = models.reindex(columns=list(columns)).rename(columns=columns)
 table["dataset"] = table["dataset"].str[:10]
 table.round(4)

@@ -20,6 +20,8 @@
 # Size: `TOOLKIT_NB_USERS` and `TOOLKIT_NB_DATA`, as in notebook 01.
 
 # %%
+# Importing pyplot switches on inline figures: the toolkit's figures are drawn without it.
+import matplotlib.pyplot as plt  # noqa: F401
 from IPython.display import display
 
 from toolkit.data.personas import high_activity_poor_repayment
@@ -63,7 +65,7 @@ for label, user in picks.items():
     print(res.user_report(user, lang="en"))
     print(res.user_report(user, lang="zh"))
     display(waterfall(res.shap.values[i], float(res.shap.base[i]), res.X.iloc[i],
-                      res.shap.features,
+                      res.shap.features, registry=res.registry,
                       cutoff_logit=float(res.decisions["cutoff_logit"].iloc[i]),
                       normal_cutoff_logit=float(res.decisions["normal_cutoff_logit"].iloc[i]),
                       title=f"user {user}: {label}"))

@@ -20,11 +20,12 @@
 # Size: `TOOLKIT_NB_USERS` and `TOOLKIT_NB_DATA`, as in notebook 01.
 
 # %%
+import matplotlib.pyplot as plt  # noqa: F401  (inline figures)
 import numpy as np
 import pandas as pd
 
 from toolkit.data.table import from_dataset
-from toolkit.explain import explain_scorecard, explain_table, top_groups
+from toolkit.explain import METRIC_NAMES, explain_scorecard, explain_table, top_groups
 from toolkit.vocab import REASON_GROUPS
 from toolkit.workflows.fitted import fit_models
 from toolkit.workflows.notebook import baseline_world
@@ -44,8 +45,8 @@ card = explain_scorecard(trained.scorecard, table, None, cfg.explain, policy=cfg
 rows = {}
 for name, r, suffix in (("path SHAP", path, ""), ("interventional SHAP", inter,
                         "_interventional"), ("scorecard points", card, "_scorecard")):
-    rows[name] = {k.removeprefix("explain_").removesuffix(suffix): v
-                  for k, v in r.metrics.items()}
+    # the overall metrics; their per-regime variants (..._normal, ..._stressed) are logged too
+    rows[name] = {m.removeprefix("explain_"): r.metrics[f"{m}{suffix}"] for m in METRIC_NAMES}
 pd.DataFrame(rows).round(3)
 
 # %% [markdown]
@@ -71,8 +72,13 @@ true_c = t.loc[scored, [f"contrib_{g}" for g in REASON_GROUPS]].to_numpy()
 srt = np.sort(true_c, axis=1)
 gap = pd.cut(srt[:, -1] - srt[:, -2], [0, 0.1, 0.2, 0.4, 0.8, np.inf])
 hit = model_top[scored].to_numpy() == t.loc[scored, "true_top1"].to_numpy()
-pd.DataFrame({"gap": gap, "hit": hit}).groupby("gap", observed=True)["hit"].agg(
-    ["mean", "size"]).round(3)
+by_gap = pd.DataFrame({"gap": gap, "hit": hit}).groupby("gap", observed=True)["hit"].agg(
+    ["mean", "size"])
+ax = by_gap["mean"].plot.bar(rot=0, figsize=(7, 3), color="#1f77b4",
+                             title="top-1 group accuracy by the gap between the true top two")
+ax.set(xlabel="gap in log-odds between the true first and second group", ylabel="accuracy",
+       ylim=(0, 1))
+by_gap.round(3)
 
 # %% [markdown]
 # ## Examples of failures

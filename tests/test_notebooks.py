@@ -1,8 +1,10 @@
-"""Notebooks: paired py:percent + ipynb without outputs, and each executes on a small world."""
+"""Notebooks: paired py:percent + ipynb without outputs, and each executes on a small world
+with every figure shown inline and no warning or error in its outputs."""
 
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import jupytext
@@ -39,14 +41,55 @@ def test_notebooks_define_no_functions_or_classes(script):
     assert defs == [], f"move {defs} into the toolkit package"
 
 
-@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_on_a_small_world(script, e2e, monkeypatch):
+# Injected around a notebook while the test runs it (never saved): count the matplotlib
+# figures each cell creates, by execution count, and print the counts at the end.
+_COUNT_FIGURES = """
+import json as _toolkit_json
+import matplotlib.figure as _toolkit_mpl_figure
+_toolkit_figures = {}
+_toolkit_init = _toolkit_mpl_figure.Figure.__init__
+def _toolkit_counting_init(self, *args, **kwargs):
+    _toolkit_init(self, *args, **kwargs)
+    n = get_ipython().execution_count
+    _toolkit_figures[n] = _toolkit_figures.get(n, 0) + 1
+_toolkit_mpl_figure.Figure.__init__ = _toolkit_counting_init
+"""
+_REPORT_FIGURES = "print(_toolkit_json.dumps(_toolkit_figures))"
+
+
+def run_notebook(script, e2e, monkeypatch):
+    """Execute a notebook on the small world; returns its cells (with outputs) and, by
+    execution count, how many figures each cell made."""
     monkeypatch.setenv("TOOLKIT_NB_USERS", "3000")
     monkeypatch.setenv("TOOLKIT_NB_DATA", str(e2e["data"]))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", e2e["store"])
     nb = jupytext.read(script)
+    n = len(nb.cells)
+    nb.cells = [nbformat.v4.new_code_cell(_COUNT_FIGURES), *nb.cells,
+                nbformat.v4.new_code_cell(_REPORT_FIGURES)]
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(script.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert errors == []
+    report = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    figures = {int(k): v for k, v in json.loads(report).items()}
+    return nb.cells[1:n + 1], figures
+
+
+@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes_with_figures_inline_and_no_warning(script, e2e, monkeypatch):
+    cells, figures = run_notebook(script, e2e, monkeypatch)
+    code = [c for c in cells if c.cell_type == "code"]
+    problems = [(c.execution_count, o.get("ename") or o.get("text", "")[:300])
+                for c in code for o in c.get("outputs", [])
+                if o.get("output_type") == "error"
+                or (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    assert problems == []
+    drew = [c for c in code if figures.get(c.execution_count)]
+    assert drew, f"{script.stem} draws no figure"
+    # a cell that made a figure must show it as an image, not as "<Figure size ...>"
+    blind = [c.execution_count for c in drew
+             if not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    assert blind == []
+    printed = [c.execution_count for c in code for o in c.get("outputs", [])
+               if "<Figure size" in o.get("data", {}).get("text/plain", "") + o.get("text", "")
+               and "image/png" not in o.get("data", {})]
+    assert printed == []
