@@ -20,8 +20,8 @@
 # Size: `TOOLKIT_NB_USERS` and `TOOLKIT_NB_DATA`, as in notebook 01.
 
 # %%
-# Importing pyplot switches on inline figures: the toolkit's figures are drawn without it.
-import matplotlib.pyplot as plt  # noqa: F401
+# The toolkit draws its figures without pyplot, so inline display is switched on here.
+# %matplotlib inline
 from IPython.display import display
 
 from toolkit.data.personas import high_activity_poor_repayment

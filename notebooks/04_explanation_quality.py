@@ -20,7 +20,7 @@
 # Size: `TOOLKIT_NB_USERS` and `TOOLKIT_NB_DATA`, as in notebook 01.
 
 # %%
-import matplotlib.pyplot as plt  # noqa: F401  (inline figures)
+# %matplotlib inline
 import numpy as np
 import pandas as pd
 

@@ -42,24 +42,27 @@ def test_notebooks_define_no_functions_or_classes(script):
 
 
 # Injected around a notebook while the test runs it (never saved): count the matplotlib
-# figures each cell creates, by execution count, and print the counts at the end.
+# figures each code cell creates, by its place among the code cells (this cell is 0, as
+# cells run once each, in order), and print the counts at the end.
 _COUNT_FIGURES = """
 import json as _toolkit_json
 import matplotlib.figure as _toolkit_mpl_figure
 _toolkit_figures = {}
+_toolkit_cell = [0]
+get_ipython().events.register("pre_run_cell",
+                              lambda info: _toolkit_cell.__setitem__(0, _toolkit_cell[0] + 1))
 _toolkit_init = _toolkit_mpl_figure.Figure.__init__
 def _toolkit_counting_init(self, *args, **kwargs):
     _toolkit_init(self, *args, **kwargs)
-    n = get_ipython().execution_count
-    _toolkit_figures[n] = _toolkit_figures.get(n, 0) + 1
+    _toolkit_figures[_toolkit_cell[0]] = _toolkit_figures.get(_toolkit_cell[0], 0) + 1
 _toolkit_mpl_figure.Figure.__init__ = _toolkit_counting_init
 """
 _REPORT_FIGURES = "print(_toolkit_json.dumps(_toolkit_figures))"
 
 
 def run_notebook(script, e2e, monkeypatch):
-    """Execute a notebook on the small world; returns its cells (with outputs) and, by
-    execution count, how many figures each cell made."""
+    """Execute a notebook on the small world; returns its code cells (with outputs) and,
+    for each, how many figures it made."""
     monkeypatch.setenv("TOOLKIT_NB_USERS", "3000")
     monkeypatch.setenv("TOOLKIT_NB_DATA", str(e2e["data"]))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", e2e["store"])
@@ -69,21 +72,20 @@ def run_notebook(script, e2e, monkeypatch):
                 nbformat.v4.new_code_cell(_REPORT_FIGURES)]
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(script.parent)}}).execute()
-    report = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    figures = {int(k): v for k, v in json.loads(report).items()}
-    return nb.cells[1:n + 1], figures
+    report = json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs))
+    code = [c for c in nb.cells[1:n + 1] if c.cell_type == "code"]
+    return code, [report.get(str(i + 1), 0) for i in range(len(code))]
 
 
 @pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes_with_figures_inline_and_no_warning(script, e2e, monkeypatch):
-    cells, figures = run_notebook(script, e2e, monkeypatch)
-    code = [c for c in cells if c.cell_type == "code"]
+    code, figures = run_notebook(script, e2e, monkeypatch)
     problems = [(c.execution_count, o.get("ename") or o.get("text", "")[:300])
                 for c in code for o in c.get("outputs", [])
                 if o.get("output_type") == "error"
                 or (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     assert problems == []
-    drew = [c for c in code if figures.get(c.execution_count)]
+    drew = [c for c, n in zip(code, figures, strict=True) if n]
     assert drew, f"{script.stem} draws no figure"
     # a cell that made a figure must show it as an image, not as "<Figure size ...>"
     blind = [c.execution_count for c in drew
