@@ -49,6 +49,9 @@ def test_the_two_commands_come_first():
     lines = _bash_lines()
     assert lines[0].endswith("uv run toolkit run experiments/baseline.toml")
     assert lines[1].endswith("uv run pytest")
+    # both keep the notebook extras installed: a sync without them would remove JupyterLab
+    assert all("uv sync --locked --compile-bytecode --extra notebooks" in line
+               for line in lines[:2])
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'readme_command "2\\. run the tests"' in ci
     assert 'readme_command "1\\. run the main job"' in ci
