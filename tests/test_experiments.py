@@ -8,6 +8,20 @@ from mlflow.tracking import MlflowClient
 
 
 @pytest.mark.parametrize("stem", EXPERIMENT_ORDER)
+def test_every_file_states_its_question_in_english_and_chinese(stem):
+    from pathlib import Path
+
+    from toolkit.config import research_question
+
+    q = research_question(Path(__file__).parents[1] / "experiments" / f"{stem}.toml")
+    assert set(q) == {"en", "zh"}
+    assert q["en"].endswith("?") and q["en"][0].isupper() and "#" not in q["en"]
+    # wrapped comment lines join without a space in Chinese
+    assert q["zh"].endswith("？") and "#" not in q["zh"] and "  " not in q["zh"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in q["zh"])
+
+
+@pytest.mark.parametrize("stem", EXPERIMENT_ORDER)
 def test_experiment_runs(e2e, stem):
     res = e2e["results"][stem]
     assert res.exit_code == 0, res.output

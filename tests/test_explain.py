@@ -305,6 +305,19 @@ def test_metrics_of_every_variant(fitted, result):
     assert sc.metrics["explain_additivity_max_error_scorecard"] < 1e-9
 
 
+def test_progress_counts_rows_and_changes_nothing(fitted, result):
+    cfg, table, scorer, decisions = fitted
+    seen = []
+    res = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy,
+                        change=False, progress=lambda done, total: seen.append((done, total)))
+    n = len(result.decisions)
+    assert n > 500  # more than one block of rows
+    assert seen[-1] == (n, n) and all(t == n for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    np.testing.assert_array_equal(res.shap.values, result.shap.values)
+    pd.testing.assert_frame_equal(res.reasons, result.reasons)
+
+
 # --- writing (the report itself: tests/test_report.py) -----------------------------------
 
 def test_write_replaces_the_folder_as_a_whole(result, tmp_path, monkeypatch):

@@ -74,3 +74,30 @@ def test_every_file_the_readme_names_exists():
                 assert (ROOT / word).exists(), word
     for path in re.findall(r"`((?:experiments|notebooks|benchmarks)/[\w./]+)`", README):
         assert (ROOT / path).exists() or (ROOT / path.rstrip("/")).exists(), path
+
+
+def test_help_lists_commands_in_the_order_a_user_meets_them():
+    from typer.testing import CliRunner
+
+    from toolkit.cli.app import COMMAND_ORDER
+
+    res = CliRunner().invoke(app, ["--help"])
+    assert res.exit_code == 0
+    listed = [line.split()[0] for line in res.output.split("Commands:")[1].splitlines()
+              if line.strip()]
+    assert listed[:2] == ["run", "explain"]
+    assert {"tune", "ui", "train", "generate", "reproduce"} <= set(listed)
+    known = [c for c in listed if c in COMMAND_ORDER]
+    assert known == sorted(known, key=COMMAND_ORDER.index)
+    # the CLI reference follows the same order
+    assert README.index("`toolkit run [OPTIONS]") < README.index("`toolkit explain [OPTIONS]") \
+        < README.index("`toolkit tune [OPTIONS]") < README.index("`toolkit ui [OPTIONS]")
+
+
+def test_version():
+    from typer.testing import CliRunner
+
+    from toolkit.provenance import toolkit_version
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output == f"toolkit {toolkit_version()}\n"

@@ -85,17 +85,24 @@ def test_train_against_a_server_and_score_with_the_registered_model(small_world,
     np.testing.assert_allclose(served, trained.scorer.predict_pd(X), rtol=1e-6)
 
 
-def test_toolkit_ui_serves_the_project_store_on_localhost(tmp_path):
+def test_toolkit_ui_serves_the_store_and_prints_the_runs_list(tmp_path):
+    from toolkit import tracking
+
     port = _free_port()
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    log = open(tmp_path / "ui.log", "wb")
+    uri = tracking.connect(store)
+    with tracking.start_run(experiment="zero-limit", run_name="listed", tags={}, uri=uri):
+        pass
+    exp_id = MlflowClient(store).get_experiment_by_name("zero-limit").experiment_id
+    log_path = tmp_path / "ui.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "toolkit", "ui", "--port", str(port),
                              "--tracking-uri", store], cwd=tmp_path, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
         client = MlflowClient(f"http://127.0.0.1:{port}")
-        assert client.get_experiment_by_name("Default") is not None
+        assert [r.info.run_name for r in client.search_runs([exp_id])] == ["listed"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -104,4 +111,21 @@ def test_toolkit_ui_serves_the_project_store_on_localhost(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-    assert (tmp_path / "mlflow.db").is_file()
+    # the address opens the runs list, not MLflow 3's traces view of the experiment
+    expected = (f"runs of experiment 'zero-limit': http://127.0.0.1:{port}/#/experiments/"
+                f"{exp_id}?workflowType=machine_learning")
+    assert expected in log_path.read_text()
+
+
+def test_toolkit_ui_refuses_a_server_and_a_bad_port(tmp_path):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    res = CliRunner().invoke(app, ["ui", "--tracking-uri", "http://127.0.0.1:1"])
+    assert res.exit_code == 2
+    assert "is an mlflow server" in res.output
+    res = CliRunner().invoke(app, ["ui", "--port", "70000", "--tracking-uri",
+                                   f"sqlite:///{tmp_path / 'm.db'}"])
+    assert res.exit_code == 2 and "--port must be in 1..65535, got 70000" in res.output
+    assert not (tmp_path / "m.db").exists()

@@ -299,3 +299,17 @@ def test_censored_rows_never_reach_training_or_label_metrics(trained):
             assert a[key] == b[key], key
     assert a["test_labelled_rows"] == (~censored & (table.split == "test")).sum()
     assert a["test_rows"] > a["test_labelled_rows"]
+
+
+def test_training_reports_every_boosting_round_and_trains_the_same_model(trained):
+    from toolkit.models.train import fit_xgboost
+
+    cfg, t = trained
+    seen = []
+    scorer = fit_xgboost(t.table, cfg.model, progress=lambda done, total: seen.append(
+        (done, total)))
+    rounds = len(seen) - 1  # one call per round, then one at the end
+    assert [d for d, _ in seen[:-1]] == list(range(1, rounds + 1))
+    assert {total for _, total in seen[:-1]} == {cfg.model.n_estimators}
+    assert seen[-1] == (rounds, rounds) and rounds >= scorer.best_iteration + 1
+    assert scorer.to_bytes() == t.scorer.to_bytes()  # watching changes nothing
