@@ -113,6 +113,7 @@ def ui(
     """Start the MLflow UI on the project's store, bound to 127.0.0.1, and print the address
     of the experiment's runs list (MLflow 3 opens an experiment on its traces view, which
     shows no runs)."""
+    import signal
     import subprocess
     import sys
 
@@ -137,6 +138,12 @@ def ui(
                       markup=False)
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                              "--host", "127.0.0.1", "--port", str(port)])
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # a terminated toolkit ui must not leave its server behind, listening on the port
+    signal.signal(signal.SIGTERM, stop)
     try:
         if open_browser and _wait_until_up(base, proc):
             import webbrowser
@@ -147,7 +154,11 @@ def ui(
         code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
-        code = proc.wait()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
     if code not in (0, -2, -15):
         raise typer.Exit(code)
 
