@@ -91,7 +91,8 @@ def explain(
     mine = out / "zh" if res.lang == "zh" else out
     console.print(t["reasons"].format(path=mine / "reasons.parquet"), soft_wrap=True,
                   markup=False)
-    console.print(t["report"].format(path=out / "report.html"), soft_wrap=True, markup=False)
+    console.print(t["report_en"].format(path=out / "report.html"), soft_wrap=True,
+                  markup=False)
     if res.lang == "zh":
         console.print(t["report_zh"].format(path=out / "zh" / "report.html"), soft_wrap=True,
                       markup=False)

@@ -88,7 +88,7 @@ def print_summary(summary, *, lang: str) -> None:
     console.print(t["parent_run"].format(run=summary.parent_run_id, children=children),
                   soft_wrap=True, markup=False)
     if summary.report is not None:
-        console.print(t["report"].format(path=summary.report), soft_wrap=True,
+        console.print(t["report_en"].format(path=summary.report), soft_wrap=True,
                       markup=False)
         zh = summary.report.parent / "zh" / "report.html"
         if zh.is_file():
