@@ -216,3 +216,16 @@ def test_no_number_kind_prints_scientific_notation(x, kind, lang):
 def test_the_scientific_notation_check_would_catch_it():
     assert SCIENTIFIC.search("balance 1.7e+04") and SCIENTIFIC.search("2E-06")
     assert not SCIENTIFIC.search("CNY 17,000") and not SCIENTIFIC.search("0.0000023")
+
+
+def test_without_a_cjk_font_figures_fall_back_to_english_with_a_notice(written, monkeypatch):
+    import toolkit.explain.figures as F
+
+    res, ctx, _ = written
+    monkeypatch.setattr(F, "cjk_font", lambda: None)
+    assert figure_lang("zh") == "en" and figure_lang("en") == "en"
+    fig = F.group_importance(res.group_contributions, lang="zh")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels and not any(CJK.search(label) for label in labels)
+    page = render_report(res, ctx, lang="zh")
+    assert page.count("未能加载中文字体，因此图表保留英文标注。") == 1
