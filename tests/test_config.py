@@ -46,8 +46,9 @@ def test_type_error_names_key_and_expected_type(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"world": {"n_users": 0}}, "n_users must be a positive whole number, got 0"),
-        ({"world": {"n_users": -5}}, "n_users must be a positive whole number, got -5"),
+        ({"world": {"n_users": 0}}, "n_users must be a whole number from 1 to 100,000,000, got 0"),
+        ({"world": {"n_users": -5}},
+         "n_users must be a whole number from 1 to 100,000,000, got -5"),
         ({"world": {"segment_mix": {"salaried": 0.5, "student": 0.2}}},
          "segment_mix sums to 0.7; the shares must sum to 1"),
         ({"world": {"stress_episodes": [{"start": "2028-11", "months": 3, "severity": 1.0}]}},

@@ -112,7 +112,9 @@ def test_failed_stage_marks_the_parent_failed(small_world, tmp_path, monkeypatch
          "split.gap_months=30 leaves the test split no labelled month: it would start at "
          "2028-03, but labels are complete only for observation months up to 2027-12 "
          "(world.performance_months=12); allowed: 0..27"),
-        (["world.n_users=400"],
+        # --data of an existing world runs on that world, so the size is checked on a world
+        # still to be generated
+        (["world.n_users=400", "world.name=\"fresh\""],
          "world.n_users=400 is too small to fill the three splits: about 44 labelled rows "
          "expected in 'valid', each split needs at least 50; allowed: world.n_users >= 457"),
         (["world.stress_episodes=[{start=\"2028-11\", months=3, severity=1.0}]"],
@@ -126,12 +128,14 @@ def test_bad_input_to_run_writes_nothing(small_world, tmp_path, sets, message):
     from toolkit.cli import app
 
     path, _, _ = small_world
+    fresh = any(s.startswith("world.name=") for s in sets)
     args = ["run", "experiments/baseline.toml", "--tracking-uri",
-            f"sqlite:///{tmp_path / 'mlflow.db'}", "--data", str(path),
-            "--outputs", str(tmp_path / "out")]
+            f"sqlite:///{tmp_path / 'mlflow.db'}", "--data",
+            str(tmp_path / "fresh" if fresh else path), "--outputs", str(tmp_path / "out")]
     for s in sets:
         args += ["--set", s]
     res = CliRunner().invoke(app, args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert res.exit_code == 2, res.output
     assert message in res.output
     # the progress display aside, the refusal is one line that names the setting

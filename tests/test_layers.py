@@ -15,7 +15,8 @@ ROOT = Path(__file__).parents[1] / "toolkit"
 
 # Lowest first.  A module may import its own layer and the layers below it.
 LAYERS = (
-    ("vocab", "calendar", "provenance", "files", "errors", "links", "metrics", "ranking"),
+    ("vocab", "calendar", "provenance", "errors", "processes", "safety", "files", "links",
+     "metrics", "ranking"),
     ("config",),
     # tracking sits low so that it can never import dataset, model or explanation code
     ("tracking",),

@@ -198,8 +198,8 @@ def _cli(*args):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--users", "0"], "n_users must be a positive whole number, got 0"),
-        (["--users", "-3"], "n_users must be a positive whole number, got -3"),
+        (["--users", "0"], "n_users must be a whole number from 1 to 100,000,000, got 0"),
+        (["--users", "-3"], "n_users must be a whole number from 1 to 100,000,000, got -3"),
     ],
 )
 def test_cli_bad_user_count(tmp_path, args, message):
@@ -223,7 +223,7 @@ def test_cli_bad_user_count(tmp_path, args, message):
 def test_cli_bad_config(tmp_path, toml, message):
     cfg = tmp_path / "exp.toml"
     cfg.write_text(toml)
-    res = _cli("--config", str(cfg), "--out", str(tmp_path / "ds"), "--users", "100")
+    res = _cli("--config", str(cfg), "--out", str(tmp_path / "ds"), "--users", "700")
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert not (tmp_path / "ds").exists()
@@ -246,7 +246,7 @@ def test_cli_unwritable_output(tmp_path):
     locked.write_text("not a folder")
     res = _cli("--users", "600", "--out", str(locked / "ds"))
     assert res.exit_code == 2
-    assert "is not writable" in res.output
+    assert f"output '{locked / 'ds'}' cannot be created: '{locked}' is a file" in res.output
 
 
 def test_labels_rise_with_the_true_pd_and_censored_rows_have_none(realism_world):

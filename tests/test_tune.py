@@ -28,9 +28,10 @@ from toolkit.cli import app
 from toolkit.config import build_config
 from toolkit.config.tune import OBJECTIVES
 from toolkit.errors import ConfigError
+from toolkit.safety import redact
 from toolkit.source import prepare_table
 from toolkit.tune import pick_pareto, top1_stability
-from toolkit.tune.study import derived_seed, redact
+from toolkit.tune.study import derived_seed
 from toolkit.workflows.champion import champion_alias, champion_decision
 from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
@@ -42,7 +43,7 @@ SPACE = {"max_depth": {"low": 2, "high": 5},
          "learning_rate": {"low": 0.05, "high": 0.3, "log": True},
          "min_child_weight": {"low": 1.0, "high": 20.0, "log": True}}
 STORAGE_HELP = ("allowed: a database URL Optuna accepts, e.g. sqlite:///path/to/optuna.db or "
-                "postgresql://user:password@host/db")
+                "postgresql://user@host/db with the password in PGPASSWORD")
 
 EXP_TOML = """# tuning test experiment
 [world]
@@ -303,10 +304,11 @@ def test_resume_after_sigkill_loses_no_trial_and_retries_the_dead_one(small_worl
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in after) \
         == n_done + 2
     assert not any(t.state == TrialState.RUNNING for t in after)
-    # the dead trial's MLflow run is closed as failed; the study run was reopened and ended
+    # the dead trial's MLflow run was ended as killed (its process is gone) and tagged as a
+    # failed trial; the study run was reopened and ended
     client = MlflowClient(store)
     dead_run = client.get_run(stale.user_attrs["toolkit.mlflow_run_id"])
-    assert dead_run.info.status == "FAILED"
+    assert dead_run.info.status == "KILLED"
     assert dead_run.data.tags["toolkit.trial_state"] == "fail"
     parent_id = load(storage, "killed").user_attrs["toolkit.parent_run_id"]
     parent = client.get_run(parent_id)
@@ -570,4 +572,7 @@ def test_redact_hides_passwords():
     assert redact("postgresql://me:pw@db.example/optuna") == \
         "postgresql://me:***@db.example/optuna"
     assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
-    assert redact("mysql://u@h/d") == "mysql://u@h/d"
+    assert redact("mysql://u@h/d") == "mysql://u@h/d"  # a user name, no secret
+    assert redact("https://ghp_token@example.com/x") == "https://***@example.com/x"
+    assert redact("see postgresql://a:b@c@h/d and http://h/?token=abc&x=1") == \
+        "see postgresql://a:***@h/d and http://h/?token=***&x=1"

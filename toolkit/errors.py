@@ -1,4 +1,8 @@
-"""Errors that mean "bad input": the CLI turns them into a message and exit status 2."""
+"""Errors that mean "bad input", and the interrupt that SIGTERM raises.
+
+The CLI turns :class:`InputError` into a one-line message and exit status 2, and
+:class:`Terminated` (like Ctrl-C's KeyboardInterrupt) into exit status 143.
+"""
 
 
 class InputError(ValueError):
@@ -11,3 +15,16 @@ class ConfigError(InputError):
 
 class DataError(InputError):
     """A dataset or table is missing, corrupt or does not fit its schema."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM (``docker stop``, systemd, CI cancellation, ``timeout``).
+
+    A KeyboardInterrupt, so that everything that cleans up after Ctrl-C (an open run is
+    marked FAILED, a staged folder is removed, Optuna fails the running trial) does the same
+    after SIGTERM.
+    """
+
+    def __init__(self, signum: int = 15):
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum

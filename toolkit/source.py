@@ -2,7 +2,8 @@
 
 :func:`prepare_table` is what a run uses (it generates the synthetic world when its folder
 is empty); :func:`load_table` only reads, for code that rebuilds what a logged run saw; and
-:func:`preflight` refuses bad input before a run is opened, so that it leaves nothing behind.
+:func:`preflight` runs every check of the input before a run is opened or a file written,
+so that bad input leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from toolkit.config import ExperimentConfig
-from toolkit.data.dataset import Dataset, load_dataset, read_manifest
-from toolkit.data.splits import check_split_plan
+from toolkit.config import ExperimentConfig, with_overrides
+from toolkit.data.dataset import Dataset, check_target, load_dataset, read_manifest, verify
+from toolkit.data.splits import assign_splits, check_split_plan
 from toolkit.data.table import ModelTable, from_dataset, from_table, read_table, validate_table
-from toolkit.errors import DataError
+from toolkit.errors import DataError, InputError
+from toolkit.files import TargetExists, sweep
 from toolkit.policy import LimitPolicy
+from toolkit.safety import check_name, check_storage_url, check_tracking_uri, check_writable
 from toolkit.synth import default_output, generate
+from toolkit.synth.generate import check_disk
 
 Progress = Callable[[int, int], None]
 
@@ -62,8 +66,15 @@ def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,
     """
     path, missing = check_dataset(cfg, data)
     if missing:
-        generate(config=cfg, out=path, overwrite=path.exists(), progress=progress,
-                 workers=workers)
+        try:
+            generate(config=cfg, out=path, overwrite=path.exists(), progress=progress,
+                     workers=workers)
+        except TargetExists:
+            # another process generated it meanwhile: the same world gives the same bytes,
+            # and a different one is refused by the check
+            path, missing = check_dataset(cfg, data)
+            if missing:
+                raise
     return load_dataset(path)
 
 
@@ -94,18 +105,82 @@ def load_table(cfg: ExperimentConfig, data: str | Path) -> ModelTable:
     return from_dataset(load_dataset(path), cfg)
 
 
-def preflight(cfg: ExperimentConfig, data: str | Path | None = None) -> None:
-    """Refuse bad input before a run is opened, so that it leaves nothing behind.
+def world_of_data(cfg: ExperimentConfig, data: str | Path, *,
+                  strict: bool = False) -> ExperimentConfig:
+    """``cfg`` with the ``[world]`` of the dataset ``data`` was generated from.
 
-    Checks the monitoring rules; that the split boundaries and gap leave every split
-    labelled observation months and that the world is large enough to fill them
-    (:func:`toolkit.data.splits.check_split_plan`); and the dataset folder or own table with
-    its schema.
+    A ``--data`` folder of another world is what the run really sees, so its world is what
+    the params log; with ``strict`` a mismatch is refused instead (DataError).
     """
+    stored = read_manifest(data).get("config", {}).get("world")
+    wanted = cfg.world.model_dump(mode="json", by_alias=True)
+    if not isinstance(stored, dict) or stored == wanted:
+        return cfg
+    keys = sorted(k for k in set(wanted) | set(stored) if stored.get(k) != wanted.get(k))
+    if strict:
+        raise DataError(
+            f"--data {str(data)!r} was generated from another [world] than the experiment's "
+            f"(differs in {', '.join(keys)}); drop --strict to run on it with its own world, "
+            "or give the experiment's world")
+    try:
+        return with_overrides(cfg, world=stored)
+    except InputError as err:
+        raise DataError(f"--data {str(data)!r}: the [world] in its manifest is not valid "
+                        f"({err}); regenerate the dataset") from None
+
+
+def preflight(cfg: ExperimentConfig, data: str | Path | None = None, *,
+              stem: str | None = None, uri: str | None = None, storage: str | None = None,
+              outputs: str | Path | None = None, strict: bool = False) -> ExperimentConfig:
+    """Every check of a run's input, before a run is opened or a file is written.
+
+    stem: the experiment file's stem (it names runs, studies and output folders, so it must
+    be a safe name); uri: the resolved tracking URI; storage: the resolved Optuna storage
+    URL (tuning only); outputs: the local output folder, which must be writable.
+
+    Synthetic data: the monitoring rules, the split plan (boundaries and gap leave every
+    split labelled months, and the world is large enough to fill them:
+    :func:`toolkit.data.splits.check_split_plan`), and either the existing dataset (every
+    file hashed, its splits non-empty) or, when it will be generated, a writable target
+    with room for it on the disk.  An own table: its file and schema.  Returns the config
+    the run must use: for ``--data`` of another world, the world it was generated from
+    (refused with ``strict``).  Finally, the leftovers of killed writers in the dataset and
+    output folders are removed.
+    """
+    if stem is not None:
+        check_name(stem, "experiment file name")
+    if uri is not None:
+        check_tracking_uri(uri)
+    if storage is not None:
+        check_storage_url(storage)
+    if outputs is not None:
+        check_writable(outputs, "output folder")
     if cfg.data.table is not None:
         path = own_table_path(cfg, data)
         validate_table(read_table(path), cfg.data.table_schema, str(path))
-        return
-    LimitPolicy(cfg.policy)
-    check_split_plan(cfg.split, cfg.world)
-    check_dataset(cfg, data)
+    else:
+        LimitPolicy(cfg.policy)
+        path, missing = check_dataset(cfg, data)
+        if not missing:
+            verify(path)
+            if data is not None:
+                cfg = world_of_data(cfg, path, strict=strict)
+        check_split_plan(cfg.split, cfg.world)
+        if missing:
+            check_target(path, overwrite=path.exists())
+            check_disk(cfg, path)
+        else:
+            _check_dataset_splits(cfg, path)
+        sweep(path.parent)
+    if outputs is not None:
+        sweep(outputs, depth=1)
+    return cfg
+
+
+def _check_dataset_splits(cfg: ExperimentConfig, path: Path) -> None:
+    """Every split of an existing dataset has users (its observation months, read alone)."""
+    import pyarrow.parquet as pq
+
+    users = pq.read_table(path / "users.parquet", columns=["user_id", "obs_month"])
+    assign_splits(users["obs_month"].to_numpy(), users["user_id"].to_numpy(), cfg.split,
+                  cfg.world)

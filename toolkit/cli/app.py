@@ -45,5 +45,14 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
                                  help="Print the toolkit's version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="On an unexpected error (exit status "
+                               "1), print its traceback (also: TOOLKIT_DEBUG=1)."),
 ) -> None:
-    """Explainable credit scoring toolkit: see the commands below."""
+    """Explainable credit scoring toolkit: see the commands below.
+
+    Exit status: 0 success, 2 bad input or an environment error (one line on stderr, nothing
+    written), 1 an unexpected error (a bug), 130 Ctrl-C, 143 SIGTERM.
+    """
+    from toolkit.cli.common import set_debug
+
+    set_debug(debug)

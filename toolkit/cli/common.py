@@ -1,10 +1,11 @@
-"""What every command shares: the console, bad-input handling and progress."""
+"""What every command shares: the console, the error guard and progress."""
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -24,25 +25,133 @@ DataPath = Annotated[Path | None, typer.Option(
     "--data", help="Dataset folder or own table (default: data/synthetic/<world.name>, "
     "generated if missing).")]
 Sets = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)]
+Strict = Annotated[bool, typer.Option(
+    "--strict", help="Refuse --data generated from another [world] than the experiment's "
+    "(default: run on it and log its world as the params).")]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+DEBUG_ENV = "TOOLKIT_DEBUG"
+_debug = {"on": False}
+
+# Exit statuses: 2 for bad input and for what the environment refused (a read-only folder, a
+# full disk, a database that cannot be opened), 1 for a bug, 128 + signal for an interrupt.
+EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPT, EXIT_TERM = 2, 1, 130, 143
+
+
+def set_debug(on: bool) -> None:
+    """``--debug``: print the traceback of an unexpected error (exit status 1)."""
+    _debug["on"] = on
+
+
+def debugging() -> bool:
+    import os
+
+    return _debug["on"] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` on one line of stderr; the message is printed as plain text, so
+    square brackets in a path or name are never read as markup, and URL passwords are
+    hidden."""
+    from rich.text import Text
+
+    from toolkit.safety import redact
+
+    line = " ".join(redact(message).split())
+    err_console.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True)
+
+
+def _chain(err: BaseException):
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def _database_error(err: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(err, sqlite3.Error):
+        return True
+    mod = type(err).__module__
+    return mod.startswith("sqlalchemy") and type(err).__name__ in {
+        "OperationalError", "DatabaseError", "InterfaceError", "ProgrammingError",
+        "NoSuchModuleError", "ArgumentError"}
+
+
+def _os_message(err: OSError) -> str:
+    what = err.strerror or first_line(err)
+    name = err.filename if err.filename is not None else None
+    return f"{what}: {str(name)!r}" if name is not None else what
+
+
+def classify(err: BaseException) -> tuple[int, str]:
+    """The exit status and the one-line message for an exception that reached the CLI.
+
+    Bad input and what the environment refused (OS errors, a database that cannot be opened
+    or written, memory) exit 2; anything else is a bug and exits 1.  Errors raised inside
+    MLflow, Optuna or SQLAlchemy are judged by the error they wrap.
+    """
+    from toolkit.errors import InputError, Terminated
+
+    if isinstance(err, Terminated):
+        return EXIT_TERM, ("terminated by SIGTERM; open runs were marked FAILED and partial "
+                           "files removed")
+    if isinstance(err, KeyboardInterrupt):
+        return EXIT_INTERRUPT, ("interrupted; open runs were marked FAILED and partial files "
+                                "removed")
+    if isinstance(err, InputError):
+        return EXIT_INPUT, str(err)
+    if isinstance(err, MemoryError):
+        return EXIT_INPUT, ("out of memory; use a smaller world (world.n_users), fewer rows "
+                            "or fewer --workers")
+    if isinstance(err, OSError):
+        return EXIT_INPUT, _os_message(err)
+    library = type(err).__module__.split(".")[0] in {"mlflow", "optuna", "sqlalchemy"}
+    for inner in _chain(err):
+        if _database_error(inner):
+            return EXIT_INPUT, f"the database refused: {first_line(inner)}"
+        if library and isinstance(inner, OSError):
+            return EXIT_INPUT, _os_message(inner)
+    return EXIT_BUG, (f"unexpected {type(err).__name__}: {first_line(err)} (a bug in the "
+                      "toolkit; rerun with --debug for the traceback and report it)")
+
+
+def first_line(err: BaseException) -> str:
+    from toolkit.safety import first_line as line
+
+    return line(err, limit=500)
 
 
 def guard(fn: Callable) -> Callable:
-    """Turn bad input (``toolkit.errors.InputError``) into a one-line message and exit 2."""
+    """Run a command so that every failure ends in one line on stderr and an exit status:
+    2 for bad input and environment errors, 1 for a bug (its traceback only with
+    ``--debug``), 130 for Ctrl-C and 143 for SIGTERM, which is handled like Ctrl-C."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from rich.markup import escape
+        import signal
 
-        from toolkit.errors import InputError
+        from toolkit.processes import raise_on_sigterm
 
+        previous = raise_on_sigterm()
         try:
             return fn(*args, **kwargs)
-        except InputError as err:
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except BaseException as err:
+            code, message = classify(err)
+            if code == EXIT_BUG and debugging():
+                import traceback
+
+                traceback.print_exception(err, file=sys.stderr)
+            print_error(message)
+            raise typer.Exit(code) from None
+        finally:
+            if previous is not None:  # a process that runs several commands (the tests)
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -52,30 +161,49 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print no progress (t
 
 
 class _Bars:
-    """Hooks drawing one rich bar per stage; a step relabels the current bar."""
+    """Hooks drawing one rich bar per stage; a step relabels the current bar.
 
-    def __init__(self, progress, stages: tuple[str, ...]):
-        self.progress = progress
-        self.tasks = {s: progress.add_task(s, total=None, start=False) for s in stages}
+    The bars appear with the first sign of work (a step, an advance or a finished stage),
+    not when the first stage is announced: a workflow checks its input first, and input it
+    refuses then shows its one error line and no empty bars.
+    """
+
+    def __init__(self, open_progress: Callable, stages: tuple[str, ...]):
+        self._open = open_progress
+        self._progress = None
+        self.stages = stages
+        self.tasks: dict = {}
         self.current: str | None = None
 
+    @property
+    def progress(self):
+        if self._progress is None:
+            self._progress = self._open()
+            self.tasks.update({s: self._progress.add_task(s, total=None, start=False)
+                               for s in self.stages})
+            if self.current is not None:  # the stage announced before the work began
+                self._progress.start_task(self._task(self.current))
+        return self._progress
+
     def _task(self, stage: str):
+        progress = self.progress  # opened first: it adds the declared stages' bars
         if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=None, start=False)
+            self.tasks[stage] = progress.add_task(stage, total=None, start=False)
         return self.tasks[stage]
 
     def start(self, stage: str) -> None:
         self.current = stage
-        self.progress.start_task(self._task(stage))
+        if self._progress is not None:
+            self.progress.start_task(self._task(stage))
 
     def step(self, label: str) -> None:
         if self.current is not None:
-            self.progress.update(self.tasks[self.current], description=label, completed=0,
+            self.progress.update(self._task(self.current), description=label, completed=0,
                                  total=None)
 
     def advance(self, done: int, total: int) -> None:
         if self.current is not None:
-            self.progress.update(self.tasks[self.current], completed=done, total=total)
+            self.progress.update(self._task(self.current), completed=done, total=total)
 
     def finish(self, stage: str) -> None:
         task = self._task(stage)
@@ -132,6 +260,7 @@ def progress(stages: tuple[str, ...] = (), *, quiet: bool = False):
         TimeElapsedColumn,
     )
 
-    with Progress(TextColumn("[bold]{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console) as bars:
-        yield _Bars(bars, stages)
+    with ExitStack() as stack:
+        yield _Bars(lambda: stack.enter_context(Progress(
+            TextColumn("[bold]{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console)), stages)

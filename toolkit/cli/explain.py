@@ -43,6 +43,7 @@ def explain(
     from toolkit.explain.reasons import check_top_k
     from toolkit.explain.text import CLI_TEXT, REPORT, check_lang
     from toolkit.files import staged_file
+    from toolkit.safety import check_file_target
     from toolkit.vocab import MODEL_EXPLAINERS
     from toolkit.workflows.explain import explain_logged_run
 
@@ -52,6 +53,8 @@ def explain(
         check_lang(lang)
     if mode is not None and mode not in MODEL_EXPLAINERS:
         raise InputError(f"unknown --mode {mode!r}; allowed: {', '.join(MODEL_EXPLAINERS)}")
+    if html is not None:
+        check_file_target(html, "--html")
     settings = {k: v for k, v in {"top_k": top, "lang": lang, "mode": mode}.items()
                 if v is not None}
     with progress(("explain",), quiet=quiet) as hooks:

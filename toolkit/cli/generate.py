@@ -41,9 +41,10 @@ def generate(
         manifest = run_generate(config=cfg, out=target, overwrite=overwrite, workers=workers,
                                 progress=hooks.advance)
         hooks.finish("generate")
+    from rich.markup import escape
+
     rows = manifest["rows"]
     console.print(
-        f"[green]wrote[/] {target}  users={rows['users']:,} history={rows['history']:,}  "
-        f"dataset_hash={manifest['dataset_hash'][:12]}  oracle_auc(test)="
-        f"{manifest['oracle_auc'].get('test')}"
-    )
+        f"[green]wrote[/] {escape(str(target))}  users={rows['users']:,} "
+        f"history={rows['history']:,}  dataset_hash={manifest['dataset_hash'][:12]}  "
+        f"oracle_auc(test)={manifest['oracle_auc'].get('test')}", soft_wrap=True)

@@ -12,6 +12,7 @@ from toolkit.cli.common import (
     ExperimentFile,
     Quiet,
     Sets,
+    Strict,
     TrackingUri,
     console,
     guard,
@@ -34,6 +35,7 @@ def run(
     outputs: Path = typer.Option(Path("outputs"), "--outputs",
                                  help="Folder for the local HTML report and reason tables."),
     quiet: Quiet = False,
+    strict: Strict = False,
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
     file has a [tune] section), explain, report, all under one MLflow parent run."""
@@ -44,7 +46,8 @@ def run(
     with progress(STAGES, quiet=quiet) as hooks:
         summary = run_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
                                  hooks=hooks, outputs=outputs,
-                                 question=research_question(experiment))
+                                 question=research_question(experiment),
+                                 strict=strict)
     print_summary(summary, lang=cfg.explain.lang)
 
 
@@ -56,14 +59,16 @@ def metric_value(name: str, value: float) -> str:
 
 
 def print_summary(summary, *, lang: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from toolkit.explain.text import CLI_TEXT, metric_text
     from toolkit.policy import label as mechanism_label
+    from toolkit.safety import redact
     from toolkit.vocab import MECHANISMS
 
     t = CLI_TEXT[lang]
-    table = Table(title=t["metrics_title"].format(stem=summary.stem))
+    table = Table(title=escape(t["metrics_title"].format(stem=summary.stem)))
     table.add_column(t["metric"])
     table.add_column(t["value"], justify="right")
     for name in SUMMARY_METRICS:
@@ -94,5 +99,5 @@ def print_summary(summary, *, lang: str) -> None:
         if zh.is_file():
             console.print(t["report_zh"].format(path=zh), soft_wrap=True, markup=False)
     ui = "toolkit ui" + ("" if summary.uri.endswith("/mlflow.db") and summary.uri.startswith(
-        f"sqlite:///{Path.cwd().resolve()}") else f" --tracking-uri {summary.uri}")
+        f"sqlite:///{Path.cwd().resolve()}") else f" --tracking-uri {redact(summary.uri)}")
     console.print(t["ui"].format(command=ui), soft_wrap=True, markup=False)

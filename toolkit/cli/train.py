@@ -12,6 +12,7 @@ from toolkit.cli.common import (
     ExperimentFile,
     Quiet,
     Sets,
+    Strict,
     TrackingUri,
     console,
     err_console,
@@ -48,6 +49,7 @@ def train(
     data: DataPath = None,
     sets: Sets = None,
     quiet: Quiet = False,
+    strict: Strict = False,
 ) -> None:
     """Train the monotone xgboost model and the scorecard baseline; log both to MLflow.
 
@@ -63,12 +65,14 @@ def train(
     with progress(("train",), quiet=quiet) as hooks:
         hooks.start("train")
         trained = train_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
-                                   hooks=hooks)
+                                   hooks=hooks, strict=strict)
         hooks.finish("train")
     rows = {"xgboost": trained.metrics}
     if trained.scorecard is not None:
         rows["scorecard"] = trained.scorecard_metrics
-    console.print(metrics_table(f"{experiment.stem}: test metrics", rows, KEY_METRICS))
+    from rich.markup import escape
+
+    console.print(metrics_table(f"{escape(experiment.stem)}: test metrics", rows, KEY_METRICS))
     for family, run_id in trained.run_ids.items():
         console.print(f"{family} run: [bold]{run_id}[/]")
     c = trained.champion
@@ -104,7 +108,7 @@ def reproduce(
 @guard
 def ui(
     tracking_uri: TrackingUri = None,
-    port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1."),
+    port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1, 1 to 65535."),
     experiment: str = typer.Option("zero-limit", "--experiment",
                                    help="Experiment whose runs list the printed link opens."),
     open_browser: bool = typer.Option(False, "--open", help="Open the runs list in the web "
@@ -118,18 +122,22 @@ def ui(
     import sys
 
     from toolkit.errors import InputError
-    from toolkit.tracking import find_experiment_id, resolve_uri, runs_url
+    from toolkit.safety import check_tracking_uri, redact
+    from toolkit.tracking import connect, find_experiment_id, resolve_uri, runs_url
 
-    uri = resolve_uri(tracking_uri)
-    if uri.startswith(("http://", "https://")):
-        raise InputError(f"{uri!r} is an mlflow server: open its own UI at {uri} in a browser; "
-                         "toolkit ui serves a local store (sqlite:///...)")
     if not 1 <= port <= 65535:
         raise InputError(f"--port must be in 1..65535, got {port}")
+    uri = resolve_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        raise InputError(f"{redact(uri)!r} is an mlflow server: open its own UI in a browser; "
+                         "toolkit ui serves a local store (sqlite:///...)")
     base = f"http://127.0.0.1:{port}"
+    check_tracking_uri(uri)
+    connect(uri)  # creates a new store, and ends the runs of processes that died
     exp_id = find_experiment_id(experiment, uri)
     url = runs_url(base, exp_id) if exp_id is not None else base
-    console.print(f"MLflow UI for {uri}  (Ctrl-C to stop)", soft_wrap=True, markup=False)
+    console.print(f"MLflow UI for {redact(uri)}  (Ctrl-C to stop)", soft_wrap=True,
+                  markup=False)
     if exp_id is None:
         console.print(f"no experiment {experiment!r} in this store yet; the UI: {url}",
                       soft_wrap=True, markup=False)
@@ -193,13 +201,22 @@ def export_table(
     from toolkit.config import load_config
     from toolkit.errors import InputError
     from toolkit.files import staged_file
-    from toolkit.source import prepare_table
+    from toolkit.safety import check_file_target
+    from toolkit.source import check_dataset, prepare_table
 
     if out.suffix not in {".csv", ".parquet"}:
         raise InputError(f"output {str(out)!r} must end in .csv or .parquet")
     if out.exists() and not overwrite:
         raise InputError(f"output {str(out)!r} already exists; pass --overwrite to replace it")
+    check_file_target(out, "output")
     cfg = load_config(config)
+    if cfg.data.table is not None:
+        raise InputError("export-table exports a synthetic world; the experiment has an own "
+                         "table ([data] table), which is already a flat table")
+    folder, missing = check_dataset(cfg, data)
+    if missing:
+        raise InputError(f"dataset {str(folder)!r} does not exist; generate it first with "
+                         "'toolkit generate'")
     table, _ = prepare_table(cfg, data)
     flat = table.X.copy()
     flat["segment"] = table.world.users.set_index("user_id").loc[flat.index, "segment"] \
@@ -215,4 +232,7 @@ def export_table(
             flat.to_csv(tmp, index=False)
         else:
             flat.to_parquet(tmp, index=False)
-    console.print(f"[green]wrote[/] {out}  rows={len(flat):,} columns={flat.shape[1]}")
+    from rich.markup import escape
+
+    console.print(f"[green]wrote[/] {escape(str(out))}  rows={len(flat):,} "
+                  f"columns={flat.shape[1]}", soft_wrap=True)

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import DataPath, Quiet, Sets, TrackingUri, console, guard, progress
+from toolkit.cli.common import (
+    DataPath,
+    Quiet,
+    Sets,
+    Strict,
+    TrackingUri,
+    console,
+    guard,
+    progress,
+)
 
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
                "test_zero_limit_rate", "explain_top1_group_accuracy",
@@ -32,8 +41,9 @@ def tune(
         "--workers", help="Parallel worker processes on the study, each with its own sampler "
         "seed (default: tune.workers).")] = None,
     storage: Annotated[str | None, typer.Option(
-        "--storage", help="Optuna database URL, e.g. postgresql://user@host/db (default: "
-        "tune.storage, then optuna.db beside the MLflow sqlite store).")] = None,
+        "--storage", help="Optuna database URL, e.g. postgresql://user@host/db with the "
+        "password in PGPASSWORD (default: tune.storage, then optuna.db beside the MLflow "
+        "sqlite store).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the existing study tune.study_name (default: the "
         "experiment file's stem).")] = False,
@@ -41,6 +51,7 @@ def tune(
     data: DataPath = None,
     sets: Sets = None,
     quiet: Quiet = False,
+    strict: Strict = False,
 ) -> None:
     """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
     on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
@@ -61,17 +72,19 @@ def tune(
         hooks.start("tune")
         result = tune_experiment(
             cfg, stem=experiment.stem, data=data, uri=tracking_uri, trials=trials,
-            timeout=timeout, workers=workers, storage=storage, resume=resume, hooks=hooks)
+            timeout=timeout, workers=workers, storage=storage, resume=resume, hooks=hooks,
+            strict=strict)
         hooks.finish("tune")
     _print_result(result)
 
 
 def _print_result(fitted) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     result = fitted.study
     c = result.counts
-    console.print(f"study [bold]{result.study_name}[/] in {result.storage}: "
+    console.print(f"study [bold]{escape(result.study_name)}[/] in {escape(result.storage)}: "
                   f"{c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
                   f"({result.session_trials} this session, "
                   f"{result.trials_per_minute:.1f} trials/min)")

@@ -52,7 +52,10 @@ def _allowed_keys(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        fields = getattr(model, "model_fields", {})
+        # the error's location spells a field by its alias ([data.schema] is table_schema)
+        field = fields.get(part) or next(
+            (f for f in fields.values() if f.alias == part), None)
         if field is None:
             break
         ann = field.annotation
@@ -124,12 +127,20 @@ def load_config(path: str | Path | None,
     if path is not None:
         path = Path(path)
         source = str(path)
+        if path.is_dir():
+            raise ConfigError(f"experiment file {str(path)!r} is a folder; give a .toml file")
         if not path.is_file():
             raise ConfigError(f"experiment file {str(path)!r} does not exist")
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not valid UTF-8 text (byte {err.start}); save the "
+                              "experiment file as UTF-8") from None
+        except OSError as err:
+            raise ConfigError(f"experiment file {str(path)!r} cannot be read "
+                              f"({err.strerror})") from None
     if not sets:
         return build_config(data, source=source)
     build_config(data, source=source)  # so that a mistake in the file is blamed on the file

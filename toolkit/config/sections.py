@@ -7,11 +7,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolkit.calendar import month_index, month_label, parse_month
+from toolkit.safety import check_name
 from toolkit.vocab import EXPLAINERS, LANGS, MODEL_EXPLAINERS, REASON_GROUPS, SEGMENTS
+
+MAX_USERS = 100_000_000
+"""The largest world: beyond it the per-user arrays kept for the oracle AUC alone outgrow
+the memory of a workstation (11 bytes a user)."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML true is not the number 1 and "5000" is not 5000; a mistyped value is
+    # refused with its key rather than silently coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _arrays_are_tuples(cls, v: Any) -> Any:
+        # TOML and JSON arrays arrive as lists; strict mode would refuse them for tuples.
+        return tuple(v) if isinstance(v, list) else v
+
+
+def safe_name(v: str) -> str:
+    """A validator: names that become folder or file names (datasets, registered models,
+    studies, MLflow experiments) must be single path components from a safe alphabet."""
+    return check_name(v, "name")
 
 
 class StressEpisode(_Strict):
@@ -134,9 +153,15 @@ class WorldConfig(_Strict):
     @field_validator("n_users")
     @classmethod
     def _positive_users(cls, v: int) -> int:
-        if v <= 0:
-            raise ValueError(f"n_users must be a positive whole number, got {v}")
+        if not 1 <= v <= MAX_USERS:
+            raise ValueError(f"n_users must be a whole number from 1 to {MAX_USERS:,}, "
+                             f"got {v:,}")
         return v
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        return safe_name(v)
 
     @field_validator("calendar_start")
     @classmethod
@@ -272,6 +297,10 @@ class TrackingConfig(_Strict):
     register_model: bool = Field(True, description="register the xgboost model")
     model_name: str = Field("zero-limit-scorer", description="registered model name")
 
+    @field_validator("experiment", "model_name")
+    @classmethod
+    def _safe_names(cls, v: str) -> str:
+        return safe_name(v)
 
 class TableSchema(_Strict):
     """Bring-your-own table: how to read a flat table of one row per decision."""
@@ -303,7 +332,7 @@ class DataConfig(_Strict):
         "split_column or month_column (YYYY-MM; out-of-time split with split.gap_months)",
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _schema_with_table(self) -> DataConfig:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from toolkit.config.sections import ModelConfig, _Strict
+from toolkit.config.sections import ModelConfig, _Strict, safe_name
 
 # ModelConfig fields a search may set.  seed, nthread and device are left out on purpose:
 # they change how a model is computed, not which model is good.
@@ -209,6 +209,11 @@ class TuneConfig(_Strict):
         if v is not None and not v.strip():
             raise ValueError("must not be empty; leave it out for the default")
         return v
+
+    @field_validator("study_name")
+    @classmethod
+    def _safe_study_name(cls, v: str | None) -> str | None:
+        return v if v is None else safe_name(v)
 
     @model_validator(mode="after")
     def _valid_pick(self) -> TuneConfig:

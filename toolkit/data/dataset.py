@@ -8,19 +8,20 @@ interrupt never leaves a half-written dataset where a good one would be.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from toolkit.errors import DataError, InputError
 from toolkit.files import staged_folder
 from toolkit.provenance import dataset_hash, sha256_file
+from toolkit.safety import check_writable
 
 TABLES = ("users", "history", "macro", "outcomes", "truth")
 
@@ -35,15 +36,7 @@ def check_target(out: Path, *, overwrite: bool) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
         raise InputError(f"output {str(out)!r} is a folder that is not a dataset (no "
                          "manifest.json); --overwrite replaces only datasets or empty folders")
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    try:  # a real probe: os.access says yes to root even on read-only mounts
-        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
-    except OSError as err:
-        raise InputError(
-            f"output {str(out)!r} is not writable ({str(parent)!r}: {err.strerror})"
-        ) from None
+    check_writable(out, "output")
 
 
 class DatasetWriter:
@@ -54,12 +47,14 @@ class DatasetWriter:
     def __init__(self, out: Path, *, overwrite: bool = False):
         self.out = Path(out)
         check_target(self.out, overwrite=overwrite)
+        self.overwrite = overwrite
         self.tmp: Path | None = None
         self._stage = ExitStack()
         self._streams: dict[str, Any] = {}
 
     def __enter__(self) -> DatasetWriter:
-        self.tmp = self._stage.enter_context(staged_folder(self.out))
+        # without overwrite, a dataset another process committed meanwhile is never replaced
+        self.tmp = self._stage.enter_context(staged_folder(self.out, replace=self.overwrite))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -100,6 +95,7 @@ class DatasetWriter:
         self._close_streams()
         files = {p.name: sha256_file(p) for p in sorted(self.tmp.iterdir())}
         manifest = {**manifest, "files": files, "dataset_hash": dataset_hash(files)}
+        manifest["manifest_hash"] = manifest_hash(manifest)
         (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         self.tmp = None
         self._stage.close()
@@ -124,38 +120,98 @@ class Dataset:
         return self.manifest["dataset_hash"]
 
 
+def manifest_hash(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's canonical JSON without its own ``manifest_hash``: an edited
+    manifest (a table dropped from ``files``, another ``config``) no longer matches it."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a dataset folder, with its fields checked (DataError otherwise)."""
     path = Path(path)
     mf = path / "manifest.json"
     if not mf.is_file():
         raise DataError(f"{str(path)!r} is not a dataset: it has no manifest.json")
     try:
-        manifest = json.loads(mf.read_text())
+        manifest = json.loads(mf.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(f"{str(mf)!r} is not valid JSON ({err}); regenerate the dataset") \
             from None
+    except OSError as err:
+        raise DataError(f"{str(mf)!r} cannot be read ({err.strerror})") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{str(mf)!r} is not a manifest (a JSON object); regenerate the "
+                        "dataset")
     missing = [k for k in ("files", "dataset_hash") if k not in manifest]
-    if not isinstance(manifest, dict) or missing:
-        raise DataError(f"{str(mf)!r} lacks {', '.join(missing) or 'its fields'}; "
+    if missing:
+        raise DataError(f"{str(mf)!r} lacks {', '.join(missing)}; regenerate the dataset")
+    files = manifest["files"]
+    if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise DataError(f"{str(mf)!r}: 'files' must map each file name to its SHA-256; "
                         "regenerate the dataset")
     return manifest
 
 
+_verified: dict[tuple, dict[str, Any]] = {}
+
+
+def _state(path: Path) -> tuple:
+    """What a dataset folder looks like on disk: names, sizes and modification times."""
+    out = []
+    for p in sorted(path.iterdir()):
+        st = p.stat()
+        out.append((p.name, st.st_size, st.st_mtime_ns))
+    return (str(path.resolve()), tuple(out))
+
+
 def verify(path: str | Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Check every file against the manifest's SHA-256; raise DataError on any mismatch."""
+    """Check a dataset against its manifest; raise DataError on any mismatch.
+
+    Required: every table of :data:`TABLES` listed and present, each file's SHA-256 as
+    listed, the ``dataset_hash`` of the list, the ``manifest_hash`` of the manifest itself,
+    and each table readable as Parquet with the row count the manifest records.  A folder
+    verified once is not hashed again in this process unless a file in it changed.
+    """
     path = Path(path)
     manifest = manifest or read_manifest(path)
+    key = _state(path)
+    if _verified.get(key) == manifest:
+        return manifest
+    where = f"dataset {str(path)!r}"
+    regenerate = "; regenerate it with 'toolkit generate --overwrite'"
+    if "manifest_hash" not in manifest:
+        raise DataError(f"{where} has no manifest_hash (an older toolkit wrote it)"
+                        + regenerate)
+    if manifest_hash(manifest) != manifest["manifest_hash"]:
+        raise DataError(f"{where}: manifest.json was changed after it was written (it does "
+                        "not match its manifest_hash)" + regenerate)
+    unlisted = [t for t in TABLES if f"{t}.parquet" not in manifest["files"]]
+    if unlisted:
+        raise DataError(f"{where}: its manifest lists no {', '.join(unlisted)} table; "
+                        f"a dataset has the tables {', '.join(TABLES)}" + regenerate)
     for name, digest in manifest["files"].items():
         f = path / name
-        if not f.is_file():
-            raise DataError(f"dataset {str(path)!r} is missing {name}")
+        if "/" in name or "\\" in name or not f.is_file():
+            raise DataError(f"{where} is missing {name}" + regenerate)
         if sha256_file(f) != digest:
-            raise DataError(
-                f"dataset {str(path)!r} is corrupt: {name} does not match its manifest hash; "
-                "regenerate it with --overwrite"
-            )
+            raise DataError(f"{where} is corrupt: {name} does not match its manifest hash"
+                            + regenerate)
     if dataset_hash(manifest["files"]) != manifest.get("dataset_hash"):
-        raise DataError(f"dataset {str(path)!r}: manifest dataset_hash does not match its files")
+        raise DataError(f"{where}: manifest dataset_hash does not match its files"
+                        + regenerate)
+    rows = manifest.get("rows") or {}
+    for table in TABLES:
+        try:
+            n = pq.read_metadata(path / f"{table}.parquet").num_rows
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(f"{where}: {table}.parquet cannot be read as Parquet ("
+                            f"{str(err).splitlines()[0][:200]})" + regenerate) from None
+        if isinstance(rows, dict) and table in rows and rows[table] != n:
+            raise DataError(f"{where}: {table}.parquet has {n:,} rows, its manifest says "
+                            f"{rows[table]!r}" + regenerate)
+    _verified[key] = manifest
     return manifest
 
 
@@ -168,7 +224,11 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     manifest = verify(path) if check else read_manifest(path)
     tables = {}
     for name in TABLES:
-        df = pd.read_parquet(path / f"{name}.parquet")
+        try:
+            df = pd.read_parquet(path / f"{name}.parquet")
+        except (OSError, ValueError) as err:
+            raise DataError(f"dataset {str(path)!r}: {name}.parquet cannot be read ("
+                            f"{str(err).splitlines()[0][:200]})") from None
         for col in df.columns:
             if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
                 df[col] = df[col].astype("category")

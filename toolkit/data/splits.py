@@ -107,6 +107,7 @@ def check_split_plan(split: SplitConfig, world: WorldConfig) -> None:
         share = {name: float(((assign_splits(months, months, split, world) == name)
                               & labelled).mean()) for name in SPLITS}
     else:
+        random_split(np.arange(0), split)  # refuses fractions that leave no training share
         frac = {"train": 1 - split.valid_fraction - split.test_fraction,
                 "valid": split.valid_fraction, "test": split.test_fraction}
         share = {name: frac[name] * float(labelled.mean()) for name in SPLITS}

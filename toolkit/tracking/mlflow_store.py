@@ -7,8 +7,14 @@ Conventions (a contract other stages, notebooks and users rely on):
   store may silently switch to the deprecated file store);
 - metrics ``{split}_{metric}``, explanation metrics ``explain_*``; params = flattened config;
 - tags on every run: ``toolkit.dataset_hash``, ``toolkit.config_hash``, ``toolkit.git_commit``,
-  ``toolkit.version``, ``toolkit.model_family``;
-- a tuning study is a parent run and each trial a nested child run.
+  ``toolkit.version``, ``toolkit.model_family``, and the process running it:
+  ``toolkit.host``, ``toolkit.pid`` and ``toolkit.process_start``;
+- a tuning study is a parent run and each trial a nested child run;
+- a run that fails (an error, Ctrl-C, SIGTERM) ends FAILED with ``toolkit.failed_reason``;
+  a run whose process died without a word (``kill -9``, power loss) is ended KILLED by the
+  next command that opens the store on that host (:func:`close_dead_runs`);
+- no secret is stored: every string logged as a param, tag, dict or text has the userinfo of
+  its URLs redacted (``postgresql://user:***@host/db``).
 """
 
 from __future__ import annotations
@@ -26,10 +32,20 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.errors import InputError
+from toolkit.errors import InputError, Terminated
+from toolkit.processes import alive, identity
+from toolkit.safety import (
+    TRACKING_SCHEMES,
+    check_tracking_uri,
+    first_line,
+    redact,
+    redact_value,
+    sqlite_path,
+)
 from toolkit.tracking.base import RunRecord
 
 DEFAULT_DB = "mlflow.db"
+HOST_TAG, PID_TAG, START_TAG = "toolkit.host", "toolkit.pid", "toolkit.process_start"
 
 
 def resolve_uri(uri: str | None = None, config_uri: str | None = None) -> str:
@@ -47,13 +63,15 @@ def _artifact_root(uri: str) -> str | None:
     return None
 
 
-SCHEMES = ("sqlite:///", "http://", "https://", "postgresql://", "postgresql+psycopg2://",
-           "mysql://", "mysql+pymysql://", "mssql://", "databricks")
+SCHEMES = TRACKING_SCHEMES
 
 
 def connect(uri: str | None = None, config_uri: str | None = None, *,
             must_exist: bool = False) -> str:
-    """Point mlflow at the store; fail within seconds (InputError) if a server is unreachable.
+    """Point mlflow at the store and check that it answers; InputError (within seconds)
+    if it cannot be used.  It also ends the runs whose process died
+    (:func:`close_dead_runs`), so every command that opens the store cleans up after a
+    ``kill -9``.
 
     must_exist: for commands that only read runs, a missing sqlite file is an error rather
     than a new empty store.
@@ -63,12 +81,8 @@ def connect(uri: str | None = None, config_uri: str | None = None, *,
     import mlflow
 
     uri = resolve_uri(uri, config_uri)
-    if not uri.startswith(SCHEMES):
-        # A bare path would select MLflow's deprecated file store, which fails on logging.
-        raise InputError(
-            f"tracking URI {uri!r} is not supported; use sqlite:///path/to/mlflow.db, "
-            "http(s)://host:port of an mlflow server, or a database URL (postgresql://...)"
-        )
+    check_tracking_uri(uri, must_exist=must_exist)
+    shown = redact(uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # MLflow's INFO chatter (schema creation, uv detection) buries the toolkit's own output.
     for name in ("mlflow", "alembic"):
@@ -83,17 +97,61 @@ def connect(uri: str | None = None, config_uri: str | None = None, *,
         except (urllib.error.URLError, OSError, ValueError) as err:
             reason = getattr(err, "reason", err)
             raise InputError(
-                f"tracking URI {uri!r} is unreachable ({reason}); start the server or use "
-                f"--tracking-uri sqlite:///mlflow.db"
+                f"tracking URI {shown!r} is unreachable ({redact(str(reason))}); start the "
+                f"server or use --tracking-uri sqlite:///mlflow.db"
             ) from None
     elif uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///"))
-        if must_exist and not db.is_file():
-            raise InputError(f"no tracking store at {str(db)!r}; run an experiment first or "
-                             "pass --tracking-uri")
-        db.parent.mkdir(parents=True, exist_ok=True)
+        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    try:
+        close_dead_runs(uri)
+    except Exception as err:  # a database the driver reaches but refuses (credentials)
+        raise InputError(f"tracking URI {shown!r} cannot be used "
+                         f"({redact(first_line(err))})") from None
     return uri
+
+
+def close_dead_runs(uri: str) -> list[str]:
+    """End as KILLED every RUNNING run of this host whose process is gone; returns their ids.
+
+    Runs carry the host, pid and start time of their process; a run without them (logged
+    by another tool or an older toolkit) or of another host is left alone.
+    """
+    import socket
+
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    host = socket.gethostname()
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    closed = []
+    for i in range(0, len(ids), 50):
+        token = None
+        while True:
+            page = client.search_runs(
+                ids[i:i + 50], f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = "
+                f"'{host}'", run_view_type=ViewType.ALL, max_results=500, page_token=token)
+            for run in page:
+                tags = run.data.tags
+                if not tags.get(PID_TAG, "").isdigit() or alive(
+                        {"host": host, "pid": tags[PID_TAG], "start": tags.get(START_TAG)}):
+                    continue  # no process recorded (or a tag edited by hand): not ours
+                client.set_tag(run.info.run_id, "toolkit.end_reason",
+                               f"process {tags[PID_TAG]} on {host} ended without closing "
+                               "the run (killed)")
+                client.set_terminated(run.info.run_id, status="KILLED")
+                closed.append(run.info.run_id)
+            token = page.token
+            if not token:
+                break
+    return closed
+
+
+def process_tags() -> dict[str, str]:
+    """The tags naming the process that runs a run (see :func:`close_dead_runs`)."""
+    me = identity()
+    return {HOST_TAG: me["host"], PID_TAG: str(me["pid"]), START_TAG: str(me["start"] or "")}
 
 
 def experiment_id(name: str, uri: str) -> str:
@@ -145,8 +203,8 @@ class MlflowRun:
         from mlflow.entities import Param
 
         self._client.log_batch(self.run_id, params=[
-            Param(k, "" if v is None else json.dumps(v) if isinstance(v, list | dict)
-                  else str(v)) for k, v in params.items()])
+            Param(k, "" if v is None else redact(json.dumps(v)) if isinstance(v, list | dict)
+                  else redact(str(v))) for k, v in params.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import math
@@ -163,13 +221,13 @@ class MlflowRun:
         from mlflow.entities import RunTag
 
         self._client.log_batch(self.run_id,
-                               tags=[RunTag(k, str(v)) for k, v in tags.items()])
+                               tags=[RunTag(k, redact(str(v))) for k, v in tags.items()])
 
     def log_dict(self, data: dict, path: str) -> None:
-        self._client.log_dict(self.run_id, data, path)
+        self._client.log_dict(self.run_id, redact_value(data), path)
 
     def log_text(self, text: str, path: str) -> None:
-        self._client.log_text(self.run_id, text, path)
+        self._client.log_text(self.run_id, redact(text), path)
 
     def log_frame(self, df: pd.DataFrame, path: str) -> None:
         """A table as an artifact: ``.parquet``, ``.csv`` or ``.html`` by the path's suffix."""
@@ -244,26 +302,44 @@ class MlflowRun:
 def start_run(*, experiment: str, run_name: str, tags: dict[str, str],
               uri: str, parent_run_id: str | None = None,
               run_id: str | None = None) -> Iterator[MlflowRun]:
-    """Start (or resume, with ``run_id``) a run; a failure inside marks it FAILED."""
+    """Start (or resume, with ``run_id``) a run tagged with this process; a failure inside
+    (an error, Ctrl-C, SIGTERM) marks it FAILED with ``toolkit.failed_reason``."""
     import mlflow
 
     exp_id = experiment_id(experiment, uri)
     kwargs: dict[str, Any] = {}
     if run_id is None:
-        kwargs = {"experiment_id": exp_id, "run_name": run_name, "tags": tags}
+        kwargs = {"experiment_id": exp_id, "run_name": run_name,
+                  "tags": redact_value({**tags, **process_tags()})}
         if parent_run_id is not None:
             kwargs["parent_run_id"] = parent_run_id
             kwargs["nested"] = True
     else:
         kwargs = {"run_id": run_id, "nested": mlflow.active_run() is not None}
     active = mlflow.start_run(**kwargs)
+    run = MlflowRun(active.info.run_id, uri)
     try:
-        yield MlflowRun(active.info.run_id, uri)
-    except BaseException:
+        if run_id is not None:  # a resumed run now belongs to this process
+            run.set_tags(process_tags())
+        yield run
+    except BaseException as err:
+        try:
+            run.set_tags({"toolkit.failed_reason": failure_reason(err)})
+        except Exception:  # the store itself may be what failed; the status still matters
+            pass
         mlflow.end_run(status="FAILED")
         raise
     else:
         mlflow.end_run(status="FINISHED")
+
+
+def failure_reason(err: BaseException) -> str:
+    """One line on why a run failed: ``SIGTERM``, ``interrupted`` or the error."""
+    if isinstance(err, Terminated):
+        return f"SIGTERM (signal {err.signum})"
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(err).__name__}: {first_line(err)}"
 
 
 # -- reading runs back -----------------------------------------------------------------------
@@ -293,7 +369,8 @@ def get_run(run_id: str, uri: str) -> RunRecord:
     try:
         run = MlflowClient(uri).get_run(run_id)
     except MlflowException:
-        raise InputError(f"unknown run id {run_id!r} in tracking store {uri}") from None
+        raise InputError(f"unknown run id {run_id!r} in tracking store {redact(uri)}") \
+            from None
     return RunRecord(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
                      status=run.info.status, name=run.info.run_name or "",
                      tags=dict(run.data.tags),
@@ -381,19 +458,23 @@ def run_status(run_id: str, uri: str) -> str | None:
 
 def terminate_run(run_id: str, uri: str, status: str = "FAILED",
                   tags: dict[str, Any] | None = None) -> bool:
-    """End a run left RUNNING by a process that died (a killed tuning worker's trial run),
+    """End a run left behind by a process that died (a killed tuning worker's trial run),
     setting ``tags`` on it first.
 
-    Returns True if the run was running and is now ``status``; runs in any other state are
-    left alone.
+    Returns True if the run was running and is now ``status``.  A run already ended as
+    KILLED or FAILED (by :func:`close_dead_runs`, say) still gets the tags; a FINISHED run
+    is left alone.
     """
     from mlflow.tracking import MlflowClient
 
-    if run_status(run_id, uri) != "RUNNING":
+    state = run_status(run_id, uri)
+    if state in (None, "FINISHED"):
         return False
     client = MlflowClient(uri)
     for k, v in (tags or {}).items():
-        client.set_tag(run_id, k, str(v))
+        client.set_tag(run_id, k, redact(str(v)))
+    if state != "RUNNING":
+        return False
     client.set_terminated(run_id, status=status)
     return True
 

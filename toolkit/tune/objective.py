@@ -29,6 +29,7 @@ from toolkit.config import ExperimentConfig
 from toolkit.config.tune import Objective
 from toolkit.data.table import ModelTable
 from toolkit.models.train import evaluate, fit_xgboost
+from toolkit.processes import hold
 from toolkit.tracking import NullRun
 from toolkit.tune.quality import explain_metrics
 from toolkit.tune.space import model_config, suggest
@@ -136,6 +137,7 @@ class TrialObjective:
                 trial.set_user_attr(RUN_ATTR, run.run_id)
             run.log_params({**{f"model.{k}": v for k, v in params.items()},
                             "trial.number": trial.number})
+            hold("tune.trial")
             callback = pruning_callback(trial, self.objectives[0].xgb_key) \
                 if self.prune else None
             try:

@@ -17,7 +17,6 @@ the trial it was running.
 
 from __future__ import annotations
 
-import os
 import socket
 import warnings
 from collections.abc import Callable, Mapping
@@ -28,14 +27,14 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
+from toolkit.processes import alive, identity
+from toolkit.safety import STORAGE_HELP, check_storage_url, first_line, redact
 from toolkit.tune.space import space_differences
 
 HEARTBEAT_INTERVAL = 10
 """Seconds between heartbeats of a running trial."""
 MAX_RETRY = 3
 """How many times the trial of a dead worker is re-queued."""
-STORAGE_HELP = ("a database URL Optuna accepts, e.g. sqlite:///path/to/optuna.db or "
-                "postgresql://user:password@host/db")
 WORKER_ATTR = "toolkit.worker"
 RUN_ATTR = "toolkit.mlflow_run_id"
 FINGERPRINT_ATTR = "toolkit.fingerprint"
@@ -62,50 +61,18 @@ def default_storage(tracking_uri: str) -> str:
     return f"sqlite:///{(Path.cwd() / 'optuna.db').resolve()}"
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print and to tag runs with)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    cred, at, host = rest.partition("@")
-    user = cred.split(":", 1)[0]
-    return f"{scheme}://{user}{':***' if ':' in cred else ''}@{host}"
-
-
-def _reason(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    line = text[0] if text else type(err).__name__
-    return line[:300]
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file of an ``sqlite:///`` URL (None for other URLs and in-memory ones)."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url.removeprefix("sqlite:///")
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return Path(path)
-
-
 def open_storage(url: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
                  grace_period: int | None = None, max_retry: int = MAX_RETRY):
     """An Optuna RDB storage with heartbeats and retrying of dead trials.
 
-    Raises InputError naming the URL and what is allowed when it cannot be opened.
-    Opening a new sqlite file creates it (with Optuna's tables).
+    Raises InputError naming the URL (its password hidden) and what is allowed when it
+    cannot be opened.  Opening a new sqlite file creates it (with Optuna's tables).
     """
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    shown = redact(url)
-    if "://" not in url:
-        raise InputError(f"storage {shown!r} is not a database URL; allowed: {STORAGE_HELP}")
+    check_storage_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:"):
-        path = sqlite_file(url)
-        if path is not None and not path.parent.is_dir():
-            raise InputError(f"storage {shown!r} cannot be opened: its folder "
-                             f"{str(path.parent)!r} does not exist; allowed: {STORAGE_HELP}")
         # Several workers write to one sqlite file: wait for the lock instead of failing.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     try:
@@ -115,8 +82,8 @@ def open_storage(url: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                                   max_retry=max_retry), **kwargs)
     except Exception as err:  # sqlalchemy raises its own classes (bad URL, no driver, auth)
-        raise InputError(f"storage {shown!r} cannot be opened ({_reason(err)}); "
-                         f"allowed: {STORAGE_HELP}") from None
+        raise InputError(f"storage {redact(url)!r} cannot be opened "
+                         f"({redact(first_line(err))}); allowed: {STORAGE_HELP}") from None
 
 
 def study_names(storage) -> list[str]:
@@ -185,6 +152,12 @@ def existing_study(name: str, label: str) -> InputError:
                       f"continue it, or set tune.study_name to start a new one")
 
 
+def incompatible_study(name: str, diffs: list[str]) -> InputError:
+    return InputError(f"study {name!r} was created with " + "; and ".join(diffs)
+                      + "; resume it with the settings it was created with, or set "
+                      "tune.study_name to start a new study")
+
+
 def open_study(storage, name: str, *, directions: list[str], resume: bool,
                fingerprint: Mapping[str, Any], storage_label: str):
     """Create a new study (``resume`` False) or load an existing one (``resume`` True).
@@ -210,9 +183,7 @@ def open_study(storage, name: str, *, directions: list[str], resume: bool,
                              "Optuna directly or set tune.study_name to start a new one")
         diffs = fingerprint_differences(stored, fingerprint)
         if diffs:
-            raise InputError(f"study {name!r} was created with " + "; and ".join(diffs)
-                             + "; resume it with the settings it was created with, or set "
-                             "tune.study_name to start a new study")
+            raise incompatible_study(name, diffs)
         session = int(study.user_attrs.get(SESSIONS_ATTR, 0)) + 1
         study.set_user_attr(SESSIONS_ATTR, session)
         return study, session
@@ -227,39 +198,9 @@ def open_study(storage, name: str, *, directions: list[str], resume: bool,
 
 # -- workers and dead trials -----------------------------------------------------------------
 
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time in clock ticks) of a process from /proc, or None without /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return fields[0], fields[19]
-
-
 def worker_identity() -> dict[str, Any]:
     """Who runs a trial: host, process id and the process start time (guards pid reuse)."""
-    pid = os.getpid()
-    stat = _proc_stat(pid)
-    return {"host": socket.gethostname(), "pid": pid, "start": stat[1] if stat else None}
-
-
-def process_alive(ident: Mapping[str, Any]) -> bool:
-    """Whether the process recorded in ``ident`` (same host) still runs."""
-    pid = int(ident["pid"])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True
-    state, start = stat
-    if state in {"Z", "X"}:  # killed, not yet reaped by its parent
-        return False
-    return ident.get("start") is None or str(ident["start"]) == start
+    return identity()
 
 
 def fail_dead_local_trials(study, on_failed: Callable[[Any], None] | None = None) -> list[int]:
@@ -281,7 +222,7 @@ def fail_dead_local_trials(study, on_failed: Callable[[Any], None] | None = None
         ident = t.user_attrs.get(WORKER_ATTR)
         if not ident or ident.get("host") != host or ident.get("trial") != t.number:
             continue  # not ours to judge: the heartbeat grace period covers it
-        if process_alive(ident):
+        if alive(ident):
             continue
         try:
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):

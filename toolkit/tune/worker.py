@@ -9,6 +9,7 @@ worker index and budget.  Exit status 0 when the worker's loop ends.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from toolkit.config import ExperimentConfig, TuneConfig, build_config
 from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
 from toolkit.models.train import dmatrices
+from toolkit.processes import exit_with_parent, raise_on_sigterm, without_hold
+from toolkit.safety import redact_value
 from toolkit.source import load_table
 from toolkit.tune.objective import TrialObjective, TrialRuns
 from toolkit.tune.space import resolve_space
@@ -125,13 +128,24 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
     return counts(study)
 
 
+STORAGE_ENV, URI_ENV = "TOOLKIT_TUNE_STORAGE", "TOOLKIT_TUNE_TRACKING_URI"
+
+
 def spawn(spec: WorkerSpec, folder: Path) -> tuple[subprocess.Popen, Path]:
+    """Start worker ``spec.worker`` as ``python -m toolkit.tune.worker SPEC.json``.
+
+    The storage URL and tracking URI (either may hold a password) travel in the worker's
+    environment, never in the spec file, which a ``kill -9`` could leave behind.
+    """
     path = folder / f"worker-{spec.worker}.json"
-    path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
+    public = {**asdict(spec), "storage": "", "uri": "", "config": redact_value(spec.config)}
+    path.write_text(json.dumps(public), encoding="utf-8")
     log = folder / f"worker-{spec.worker}.log"
+    # the fault-injection point is the parent's: a worker must not stop at it too
+    env = {**without_hold(os.environ), STORAGE_ENV: spec.storage, URI_ENV: spec.uri}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "toolkit.tune.worker", str(path)],
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
     return proc, log
 
 
@@ -140,7 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m toolkit.tune.worker SPEC.json", file=sys.stderr)
         return 2
+    # SIGTERM (from the parent, or sent when the parent dies) fails the running trial and
+    # closes its run, as Ctrl-C would.
+    raise_on_sigterm()
+    exit_with_parent()
     spec = WorkerSpec(**json.loads(Path(args[0]).read_text(encoding="utf-8")))
+    spec.storage = os.environ.get(STORAGE_ENV) or spec.storage
+    spec.uri = os.environ.get(URI_ENV) or spec.uri
     tracking.connect(spec.uri)
     run_worker(spec)
     return 0

@@ -25,11 +25,13 @@ from toolkit.explain import ExplanationResult, explain_table, get_explainer
 from toolkit.explain.figures import feature_label
 from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
 from toolkit.explain.text import SCORECARD_TEXT
+from toolkit.safety import check_writable
 from toolkit.tracking import Run, standard_tags
 from toolkit.vocab import SPLITS
 from toolkit.workflows.fitted import Fitted
 from toolkit.workflows.hooks import SILENT, Hooks
 from toolkit.workflows.reload import load_logged_run
+from toolkit.workflows.stages import stage
 
 
 @dataclass
@@ -208,6 +210,8 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
     to ``outputs/explain-<model run id[:8]>/explanations``.  The model run itself is only
     read.  Returns ``(explained or None, result, model run id, report context)``.
     """
+    if outputs is not None and not users:
+        check_writable(outputs, "output folder")
     loaded = load_logged_run(run_id, uri=uri)
     cfg = loaded.cfg
     cfg = cfg.model_copy(update={"explain": cfg.explain.model_copy(update=settings)})
@@ -230,8 +234,9 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
         run.log_params(cfg.flat())
         out = None if outputs is None else \
             outputs / f"explain-{loaded.run_id[:8]}" / "explanations"
-        explained = explain_stage(cfg, fitted, run, out=out, stem=stem, question=question,
-                                  hooks=hooks)
+        with stage("explain", run):
+            explained = explain_stage(cfg, fitted, run, out=out, stem=stem,
+                                      question=question, hooks=hooks)
     context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,
                              metrics=explained.metrics)
     return explained, explained.primary, loaded.run_id, context

@@ -7,9 +7,7 @@ under a temporary name and renamed only when complete.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +17,12 @@ from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.data.table import from_dataset
 from toolkit.source import load_or_generate, own_table_path, preflight, prepare_table
+from toolkit.tune.study import default_storage
 from toolkit.vocab import MECHANISMS
 from toolkit.workflows.explain import explain_stage, question_tags
 from toolkit.workflows.fitted import summary_frame
 from toolkit.workflows.hooks import SILENT, Hooks
+from toolkit.workflows.stages import stage
 from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
 
@@ -57,27 +57,10 @@ def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
     return out
 
 
-@contextmanager
-def _stage(name: str, hooks: Hooks, parent, timings: dict[str, float]):
-    """Time a stage; if it raises, tag the parent run with the stage that failed."""
-    hooks.start(name)
-    t0 = time.perf_counter()
-    try:
-        yield
-    except BaseException as err:
-        # stages nest (explain runs inside train): the innermost one is the one to blame
-        if not getattr(err, "toolkit_failed_stage", None):
-            parent.set_tags({"toolkit.failed_stage": name})
-            err.toolkit_failed_stage = name
-        raise
-    timings[f"stage_{name}_seconds"] = time.perf_counter() - t0
-    hooks.finish(name)
-
-
 def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
                    uri: str | None = None, hooks: Hooks = SILENT,
                    outputs: Path = OUTPUTS, question: Mapping[str, str] | None = None,
-                   tune_options: dict | None = None) -> RunSummary:
+                   tune_options: dict | None = None, strict: bool = False) -> RunSummary:
     """Run every stage of the experiment under one parent run named ``stem``.
 
     The parent run holds the config, the dataset hash, the split summary, the test and
@@ -86,10 +69,18 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     the xgboost run (or the study's run).  A failing stage marks the parent FAILED with the
     tag ``toolkit.failed_stage``.  question: the experiment's research question by language
     (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
-    ``toolkit.question_zh`` and the report's first line); hooks: progress.
+    ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is
+    refused before the parent run opens (:func:`toolkit.source.preflight`); ``strict``
+    refuses ``--data`` of another world.
     """
-    preflight(cfg, data)
-    uri = tracking.connect(uri, cfg.tracking.uri)
+    uri = tracking.resolve_uri(uri, cfg.tracking.uri)
+    storage = None
+    if cfg.tune is not None:
+        storage = (tune_options or {}).get("storage") or cfg.tune.storage \
+            or default_storage(uri)
+    cfg = preflight(cfg, data, stem=stem, uri=uri, storage=storage, outputs=outputs,
+                    strict=strict)
+    uri = tracking.connect(uri)
     own_table = cfg.data.table is not None
     timings: dict[str, float] = {}
     with tracking.start_run(
@@ -101,10 +92,10 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         parent.log_params(cfg.flat())
         parent.log_dict(cfg.model_dump(mode="json", by_alias=True), "config.json")
 
-        with _stage("generate", hooks, parent, timings):
+        with stage("generate", parent, hooks=hooks, timings=timings):
             ds = None if own_table else load_or_generate(cfg, data, progress=hooks.advance)
 
-        with _stage("features", hooks, parent, timings):
+        with stage("features", parent, hooks=hooks, timings=timings):
             if own_table:
                 prepared = prepare_table(cfg, own_table_path(cfg, data))
             else:
@@ -117,14 +108,14 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
 
         def explain(fitted, run):
             # The explanation stage runs inside the model's run; its timing is its own.
-            with _stage("explain", hooks, parent, timings):
+            with stage("explain", parent, hooks=hooks, timings=timings):
                 explained["result"] = explain_stage(cfg, fitted, run,
                                                     out=out / "explanations", stem=stem,
                                                     question=question, hooks=hooks)
             return explained["result"]
 
         tuned = cfg.tune is not None
-        with _stage("train", hooks, parent, timings):
+        with stage("train", parent, hooks=hooks, timings=timings):
             if tuned:
                 fitted = tune_experiment(cfg, stem=stem, uri=uri, parent_run_id=parent.run_id,
                                          prepared=prepared, explain=explain, hooks=hooks,
@@ -136,7 +127,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         if "stage_explain_seconds" in timings:
             timings["stage_train_seconds"] -= timings["stage_explain_seconds"]
 
-        with _stage("report", hooks, parent, timings):
+        with stage("report", parent, hooks=hooks, timings=timings):
             res = explained["result"]
             metrics = {**fitted.metrics, **res.metrics}
             counts = res.primary.decisions.loc[res.primary.decisions["zero"], "mechanism"] \

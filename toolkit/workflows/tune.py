@@ -31,24 +31,26 @@ from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
 from toolkit.errors import InputError
 from toolkit.models.train import dmatrices, fit_xgboost
-from toolkit.source import prepare_table
+from toolkit.safety import check_storage_url, redact, sqlite_path
+from toolkit.source import preflight, prepare_table
 from toolkit.tune.quality import top1_groups, top1_stability
 from toolkit.tune.report import optuna_figures, pareto_table, trials_table
 from toolkit.tune.select import pick_pareto, rank_trials
 from toolkit.tune.space import model_config, resolve_space, signature
 from toolkit.tune.study import (
+    FINGERPRINT_ATTR,
     HEARTBEAT_INTERVAL,
     PARENT_ATTR,
     RUN_ATTR,
     counts,
     default_storage,
     existing_study,
+    fingerprint_differences,
     finished,
+    incompatible_study,
     missing_study,
     open_storage,
     open_study,
-    redact,
-    sqlite_file,
     study_names,
 )
 from toolkit.tune.worker import DEAD_TRIAL_TAGS, WorkerSpec, objectives_of, run_worker, spawn
@@ -56,6 +58,7 @@ from toolkit.workflows.champion import ChampionDecision
 from toolkit.workflows.explain import explain_stage
 from toolkit.workflows.fitted import Fitted, fit_models, log_xgboost_model
 from toolkit.workflows.hooks import SILENT, Hooks
+from toolkit.workflows.stages import stage
 from toolkit.workflows.train import ExplainHook
 
 STABILITY_TRIALS = 5
@@ -132,7 +135,7 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
                     hooks: Hooks = SILENT,
                     explain: ExplainHook | None = None,
                     heartbeat_interval: int = HEARTBEAT_INTERVAL,
-                    grace_period: int | None = None) -> Fitted:
+                    grace_period: int | None = None, strict: bool = False) -> Fitted:
     """Tune the experiment's xgboost model with Optuna, refit the chosen trial, log it all.
 
     cfg: the experiment; its ``[tune]`` section (defaults when absent) sets the search.
@@ -143,7 +146,9 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
         exist; False starts it, and it must not exist yet; None (the default) continues it
         when it exists and starts it otherwise.
     parent_run_id: nest the study's run under this run (the end-to-end ``toolkit run``).
-    prepared: an already built ``(table, lineage)`` (skips reading the data).
+    prepared: an already built ``(table, lineage)`` (skips reading the data; its caller
+        ran the checks); otherwise the input is checked first
+        (:func:`toolkit.source.preflight`; ``strict`` refuses ``--data`` of another world).
     hooks: progress: ``step`` names the search's stages (study, data, search, refit,
         stability, log, explain); ``advance`` counts trials finished (worker 0 reports
         the study's total), the refit's boosting rounds, then rows explained.
@@ -165,14 +170,24 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
     over = {k: v for k, v in {"trials": trials, "timeout": timeout, "workers": workers,
                               "storage": storage}.items() if v is not None}
     cfg = with_overrides(cfg, tune={**base, **over})
+    objectives = objectives_of(cfg.tune)
+    if cfg.data.table is not None and any(o.explain for o in objectives):
+        bad = next(o.name for o in objectives if o.explain)
+        raise InputError(f"objective {bad!r} needs the synthetic world's truth; an own table "
+                         "has none; allowed objectives for own tables: "
+                         + ", ".join(o for o, v in OBJECTIVES.items() if not v.explain))
+    uri = tracking.resolve_uri(uri, cfg.tracking.uri)
+    storage_url = cfg.tune.storage or default_storage(uri)
+    if prepared is None:
+        cfg = preflight(cfg, data, stem=stem, uri=uri, storage=storage_url, strict=strict)
+    else:
+        check_storage_url(storage_url)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        hooks.step("study")
-        uri = tracking.connect(uri, cfg.tracking.uri)
-        search = _open(cfg, stem=stem, data=data, uri=uri, resume=resume, prepared=prepared,
-                       hooks=hooks, heartbeat_interval=heartbeat_interval,
-                       grace_period=grace_period)
+        search, uri = _open(cfg, stem=stem, data=data, uri=uri, storage_url=storage_url,
+                            resume=resume, prepared=prepared, hooks=hooks,
+                            heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         return _run(cfg, search, stem=stem, uri=uri, parent_run_id=parent_run_id,
                     hooks=hooks, explain=explain,
                     heartbeat_interval=heartbeat_interval, grace_period=grace_period)
@@ -180,41 +195,69 @@ def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None
         optuna.logging.set_verbosity(verbosity)
 
 
-def _open(cfg: ExperimentConfig, *, stem, data, uri, resume, prepared, hooks,
-          heartbeat_interval, grace_period) -> _Search:
-    """Check the storage and the study's state, read the data and open (or create) it."""
-    tune = cfg.tune
-    objectives = objectives_of(tune)
-    space = resolve_space(tune.space)
-    name = tune.study_name or stem
-    storage_url = tune.storage or default_storage(uri)
-    label = redact(storage_url)
-    db = sqlite_file(storage_url)
-    if resume and db is not None and not db.exists():  # do not create a file to say so
-        raise missing_study(name, label, [])
-    st = open_storage(storage_url, heartbeat_interval=heartbeat_interval,
-                      grace_period=grace_period)
-    names = study_names(st)  # fail fast, before the data is read
+def _study_state(st, name: str, label: str, resume: bool | None, cfg: ExperimentConfig,
+                 space) -> bool:
+    """Whether the study is resumed; InputError for a missing study to resume, an existing
+    one to create, or one created with another space, objectives or settings."""
+    import optuna
+
+    names = study_names(st)
     if resume is None:
         resume = name in names
     if resume and name not in names:
         raise missing_study(name, label, names)
     if not resume and name in names:
         raise existing_study(name, label)
+    if resume:
+        stored = optuna.load_study(study_name=name, storage=st).user_attrs.get(
+            FINGERPRINT_ATTR)
+        if stored is not None:  # the data's part is compared once the data is read
+            wanted = {"space": signature(space), "objectives": list(cfg.tune.objectives),
+                      "dataset_hash": stored.get("dataset_hash"),
+                      "fixed": fixed_settings(cfg, space)}
+            diffs = fingerprint_differences(stored, wanted)
+            if diffs:
+                raise incompatible_study(name, diffs)
+    return resume
+
+
+def _open(cfg: ExperimentConfig, *, stem, data, uri, storage_url, resume, prepared, hooks,
+          heartbeat_interval, grace_period) -> tuple[_Search, str]:
+    """Check the study's state, connect the tracking store, read the data and open (or
+    create) the study; returns it with the connected tracking URI.
+
+    The state of an existing storage is checked before the tracking store is touched, and
+    a missing sqlite storage is never created just to say that a study is not there.
+    """
+    tune = cfg.tune
+    objectives = objectives_of(tune)
+    space = resolve_space(tune.space)
+    name = tune.study_name or stem
+    label = redact(storage_url)
+    db = sqlite_path(storage_url)
+    st = None
+    if db is not None and not db.exists():
+        if resume:
+            raise missing_study(name, label, [])
+    else:
+        st = open_storage(storage_url, heartbeat_interval=heartbeat_interval,
+                          grace_period=grace_period)
+        resume = _study_state(st, name, label, resume, cfg, space)
+    hooks.step("study")
+    uri = tracking.connect(uri)
+    if st is None:
+        st = open_storage(storage_url, heartbeat_interval=heartbeat_interval,
+                          grace_period=grace_period)
+        resume = _study_state(st, name, label, resume, cfg, space)
 
     hooks.step("data")
     table, lineage = prepared or prepare_table(cfg, data)
-    if any(o.explain for o in objectives) and table.truth is None:
-        bad = next(o.name for o in objectives if o.explain)
-        raise InputError(f"objective {bad!r} needs the synthetic world's truth; the table "
-                         f"{str(lineage)!r} has none; allowed objectives for own tables: "
-                         + ", ".join(o for o, v in OBJECTIVES.items() if not v.explain))
     fingerprint = {"space": signature(space), "objectives": list(tune.objectives),
                    "dataset_hash": table.dataset_hash, "fixed": fixed_settings(cfg, space)}
     study, session = open_study(st, name, directions=[o.direction for o in objectives],
                                 resume=resume, fingerprint=fingerprint, storage_label=label)
     return _Search(study=study, session=session, url=storage_url, storage=st, label=label,
-                   table=table, lineage=lineage, matrices=dmatrices(table))
+                   table=table, lineage=lineage, matrices=dmatrices(table)), uri
 
 
 def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, hooks,
@@ -255,20 +298,23 @@ def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, ho
         hooks.step("search")
         done_before = finished(study)
         t0 = time.perf_counter()
-        failures = _search(spec, cfg, search, on_trial=hooks.advance)
+        with stage("search", run):
+            failures = _search(spec, cfg, search, on_trial=hooks.advance)
         search_seconds = time.perf_counter() - t0
         if failures:
             run.log_text("\n".join(failures), "study/worker_failures.txt")
         study = optuna.load_study(study_name=name, storage=search.storage)
         _close_failed_trial_runs(study, uri)
         hooks.step("refit")
-        fitted = _refit(cfg, study, search, run=run, uri=uri, search_seconds=search_seconds,
-                        hooks=hooks)
+        with stage("refit", run):
+            fitted = _refit(cfg, study, search, run=run, uri=uri,
+                            search_seconds=search_seconds, hooks=hooks)
         fitted.study.session_trials = finished(study) - done_before
         run.log_metrics({"session_trials": fitted.study.session_trials,
                          "trials_per_minute": fitted.study.trials_per_minute})
         hook = explain or (lambda f, r: explain_stage(cfg, f, r, stem=stem, hooks=hooks))
-        fitted.explained = hook(fitted, run)
+        with stage("explain", run):
+            fitted.explained = hook(fitted, run)
         if fitted.explained is not None:
             fitted.metrics.update(fitted.explained.metrics)
     return fitted
