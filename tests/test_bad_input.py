@@ -614,9 +614,9 @@ CASES: list[Case] = [
     Case("reproduce-uri-scheme", ("reproduce", "{run}", "--tracking-uri", "ftp://x"),
          "is not supported"),
     # -- ui -------------------------------------------------------------------------------------
-    Case("ui-port-high", ("ui", "--port", "99999"), "--port 99999 is not a port"),
-    Case("ui-port-zero", ("ui", "--port", "0"), "--port 0 is not a port"),
-    Case("ui-port-negative", ("ui", "--port", "-1"), "--port -1 is not a port"),
+    Case("ui-port-high", ("ui", "--port", "99999"), "--port must be in 1..65535, got 99999"),
+    Case("ui-port-zero", ("ui", "--port", "0"), "--port must be in 1..65535, got 0"),
+    Case("ui-port-negative", ("ui", "--port", "-1"), "--port must be in 1..65535, got -1"),
     Case("ui-port-word", ("ui", "--port", "abc"), "Invalid value for '--port'"),
     Case("ui-uri-scheme", ("ui", "--tracking-uri", "ftp://x"), "is not supported"),
     Case("ui-uri-server", ("ui", "--tracking-uri", "http://u:hunter2@127.0.0.1:5000"),
