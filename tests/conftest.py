@@ -31,12 +31,31 @@ def realism_world(tmp_path_factory):
 
 
 E2E_USERS = 3_000
+# An own table needs 50 rows of each class in every split: with the default world's
+# out-of-time split and default rate, that takes about 8,000 users.
+OWN_TABLE_USERS = 8_000
 EXPERIMENT_ORDER = ("baseline", "no_tightening", "no_social_data", "stress_heavy", "tuned",
                     "own_table")
 
 
 @pytest.fixture(scope="session")
-def e2e(tmp_path_factory):
+def own_world(tmp_path_factory):
+    """An 8,000-user default world and its flat export (``toolkit export-table``), the
+    source of the own-table tests: ``(world folder, table.csv)``."""
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    out = tmp_path_factory.mktemp("worlds") / "own"
+    generate(config=build_config({"world": {"n_users": OWN_TABLE_USERS}}), out=out)
+    table = out.parent / "own_table.csv"
+    res = CliRunner().invoke(app, ["export-table", str(table), "--data", str(out)])
+    assert res.exit_code == 0, res.output
+    return out, table
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory, own_world):
     """Every experiment file run with ``toolkit run`` on small worlds into one sqlite store.
 
     Returns ``{"store": uri, "root": tmp folder, "results": {stem: CliResult},
@@ -57,11 +76,7 @@ def e2e(tmp_path_factory):
         args = ["run", str(experiments / f"{stem}.toml"), "--tracking-uri", store,
                 "--outputs", str(root / "outputs"), "--set", f"world.n_users={E2E_USERS}"]
         if stem == "own_table":
-            table = root / "own_table.csv"
-            res = runner.invoke(app, ["export-table", str(table), "--data",
-                                      str(root / "default")])
-            assert res.exit_code == 0, res.output
-            args += ["--data", str(table)]
+            args += ["--data", str(own_world[1])]
         else:
             world = "stress_heavy" if stem == "stress_heavy" else "default"
             args += ["--data", str(root / world)]

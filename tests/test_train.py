@@ -1,5 +1,5 @@
 """Training pipeline: metric names and tags, reproduce, monotonicity, scorecard baseline,
-own tables, and bad input."""
+and bad input (own tables: tests/test_own_table.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.config import build_config
 from toolkit.data.dataset import load_dataset
-from toolkit.data.table import from_table
 from toolkit.errors import DataError, InputError
 from toolkit.models.train import monotonicity_violations
 from toolkit.workflows.reload import reproduce
@@ -72,7 +71,7 @@ def test_runs_carry_metric_names_params_and_tags(trained, store):
     assert {"figures/roc_ks.png", "figures/calibration.png",
             "figures/feature_importance.png"} <= xgb_arts
     assert {a.path for a in client.list_artifacts(t.run_ids["scorecard"], "scorecard")} == {
-        "scorecard/scorecard.json", "scorecard/points.csv"}
+        "scorecard/scorecard.json", "scorecard/binning.csv", "scorecard/points.csv"}
 
 
 def test_model_is_registered(trained, store):
@@ -144,116 +143,6 @@ def test_cli_bad_toml_names_key_and_type(tmp_path, store):
     assert "config key 'model.learning_rate' must be of type float, got 'fast'" in res.output
 
 
-# -- bring your own table -------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def exported(small_world, tmp_path_factory):
-    path, _, _ = small_world
-    out = tmp_path_factory.mktemp("table") / "table.csv"
-    res = runner.invoke(app, ["export-table", str(out), "--data", str(path)])
-    assert res.exit_code == 0, res.output
-    return out
-
-
-def _own_cfg(table, **schema):
-    base = {"target": "default_12m", "categorical": ["segment"], "drop": ["user_id", "month"],
-            "split_column": "split", "monotone": {"late_cnt_6m": 1},
-            "groups": {"late_cnt_6m": "repayment_history", "segment": "tenure_profile"}}
-    base.update(schema)
-    return build_config({"data": {"table": str(table), "schema": base}, "model": SMALL_MODEL})
-
-
-def test_own_table_split_by_month_keeps_the_gap(exported, tmp_path):
-    from toolkit.calendar import month_index
-
-    cfg = _own_cfg(exported, split_column=None, month_column="month", drop=["user_id", "split"])
-    df = pd.read_csv(exported)
-    table = from_table(exported, cfg)
-    # the same out-of-time split the synthetic run uses, gap included
-    np.testing.assert_array_equal(table.split, df["split"].to_numpy().astype(object))
-    months = df["month"].map(lambda m: month_index(m, cfg.world.calendar_start)).to_numpy()
-    v_end = month_index(cfg.split.valid_end, cfg.world.calendar_start)
-    assert months[table.split == "test"].min() > v_end + cfg.world.performance_months
-    assert "month" not in table.feature_names and "split" not in table.feature_names
-    wider = _own_cfg(exported, split_column=None, month_column="month",
-                     drop=["user_id", "split"])
-    wider = wider.model_copy(update={"split": wider.split.model_copy(update={"gap_months": 15})})
-    assert (from_table(exported, wider).split == "gap").sum() > (table.split == "gap").sum()
-    bad = tmp_path / "bad.csv"
-    df.assign(month=df["month"].where(df.index != 3, "March")).to_csv(bad, index=False)
-    with pytest.raises(DataError) as err:
-        from_table(bad, cfg)
-    assert str(err.value) == ("month column 'month' has value 'March'; allowed: months of "
-                              "the form YYYY-MM")
-
-
-def test_own_table_trains_and_logs(exported, store):
-    cfg = _own_cfg(exported)
-    t = train_experiment(cfg, stem="own", uri=store)
-    assert t.metrics["test_auc"] > 0.7
-    assert "test_oracle_auc" not in t.metrics
-    assert any(c.startswith("segment=") for c in t.table.feature_names)
-    assert t.table.groups["segment=student"] == "tenure_profile"
-    run = MlflowClient(store).get_run(t.run_ids["xgboost"])
-    assert run.data.tags["toolkit.dataset_hash"] == t.table.dataset_hash
-
-
-def _write(df, tmp_path, name="t.csv"):
-    f = tmp_path / name
-    df.to_csv(f, index=False)
-    return f
-
-
-@pytest.mark.parametrize(
-    ("mutate", "schema", "message"),
-    [
-        (lambda d: d.drop(columns=["default_12m"]), {},
-         "has no target column 'default_12m'"),
-        (lambda d: d.assign(default_12m=np.arange(len(d)) % 3), {},
-         "target 'default_12m' must be binary"),
-        (lambda d: d, {"drop": ["user_id", "nonexistent"]},
-         "schema names unknown column 'nonexistent'"),
-        (lambda d: d.assign(empty=np.nan), {}, "column 'empty' of table"),
-        (lambda d: d.head(400), {}, "each class needs at least 50"),
-    ],
-)
-def test_own_table_validation(exported, tmp_path, mutate, schema, message):
-    df = mutate(pd.read_csv(exported))
-    f = _write(df, tmp_path)
-    with pytest.raises(DataError, match=message.replace("(", r"\(")):
-        from_table(f, _own_cfg(f, **schema))
-
-
-def test_own_table_duplicate_columns(exported, tmp_path):
-    text = exported.read_text().splitlines()
-    header = text[0].split(",")
-    header[1] = header[2]
-    f = tmp_path / "dup.csv"
-    f.write_text("\n".join([",".join(header), *text[1:]]) + "\n")
-    with pytest.raises(DataError, match=f"duplicate column names: {header[2]}"):
-        from_table(f, _own_cfg(f))
-
-
-def test_own_table_with_an_empty_split_is_refused(exported, tmp_path):
-    df = pd.read_csv(exported)
-    df["split"] = df["split"].replace("valid", "train")
-    f = _write(df, tmp_path)
-    with pytest.raises(InputError, match="split 'valid' is empty in table"):
-        from_table(f, _own_cfg(f))
-
-
-def test_rule_on_a_missing_feature_is_an_error_not_silently_dropped(exported, tmp_path):
-    df = pd.read_csv(exported).drop(columns=["inq_cnt_1m"])
-    f = _write(df, tmp_path)
-    cfg = _own_cfg(f)
-    table = from_table(f, cfg)
-    from toolkit.models.train import evaluate
-
-    with pytest.raises(InputError, match="monitoring rule 'inquiry_burst' needs feature "
-                                         "'inq_cnt_1m', which the data lacks"):
-        evaluate(table, np.full(len(table.X), 0.1), cfg.policy)
-
-
 def test_the_scorecard_sibling_comes_from_the_same_experiment_file(trained, store,
                                                                     small_world):
     from toolkit import tracking
@@ -313,3 +202,22 @@ def test_training_reports_every_boosting_round_and_trains_the_same_model(trained
     assert {total for _, total in seen[:-1]} == {cfg.model.n_estimators}
     assert seen[-1] == (rounds, rounds) and rounds >= scorer.best_iteration + 1
     assert scorer.to_bytes() == t.scorer.to_bytes()  # watching changes nothing
+
+
+def test_scorecard_points_follow_every_registry_direction(trained):
+    """More risk as a feature grows (+1) means fewer points in every higher bin, and the
+    reverse for -1: in the binning table and along a sweep of each feature's values."""
+    _, t = trained
+    card, table = t.scorecard, t.table
+    directions = {f: d for f, d in zip(table.feature_names, table.monotone, strict=True) if d}
+    assert len(directions) >= 40
+    pts = card.table()
+    rows = table.X.sample(50, random_state=0)
+    for name, d in directions.items():
+        regular = pts[(pts["feature"] == name) & ~pts["bin"].isin(["Missing", "Special"])]
+        assert (np.diff(regular["points"].to_numpy()) * d <= 1e-9).all(), (name, d)
+        grid = np.unique(np.quantile(table.X[name], np.linspace(0, 1, 25)))
+        sweep = pd.concat([rows] * len(grid), ignore_index=True)
+        sweep[name] = np.repeat(grid, len(rows))
+        p = card.points(sweep)[name].to_numpy().reshape(len(grid), len(rows))
+        assert (np.diff(p, axis=0) * d <= 1e-9).all(), (name, d)

@@ -28,3 +28,8 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int = 15):
         super().__init__(f"terminated by signal {signum}")
         self.signum = signum
+
+
+class ToolkitWarning(UserWarning):
+    """Something the user should know that does not stop the run; the CLI prints it as one
+    ``warning:`` line."""

@@ -1,20 +1,28 @@
 """Where the model table comes from: the experiment's synthetic dataset or an own table.
 
 :func:`prepare_table` is what a run uses (it generates the synthetic world when its folder
-is empty); :func:`load_table` only reads, for code that rebuilds what a logged run saw; and
+is empty); :func:`load_table` only reads, for code that rebuilds what a logged run saw;
 :func:`preflight` runs every check of the input before a run is opened or a file written,
-so that bad input leaves nothing behind.
+so that bad input leaves nothing behind; and :func:`open_table` is the Python entry for an
+own table without an experiment file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from toolkit.config import ExperimentConfig, with_overrides
+from toolkit.config import (
+    ExperimentConfig,
+    SplitConfig,
+    TableSchema,
+    build_config,
+    with_overrides,
+)
 from toolkit.data.dataset import Dataset, check_target, load_dataset, read_manifest, verify
 from toolkit.data.splits import assign_splits, check_split_plan
-from toolkit.data.table import ModelTable, from_dataset, from_table, read_table, validate_table
+from toolkit.data.table import ModelTable, from_dataset, from_table, preflight_table
 from toolkit.errors import DataError, InputError
 from toolkit.files import TargetExists, sweep
 from toolkit.policy import LimitPolicy
@@ -94,6 +102,27 @@ def prepare_table(cfg: ExperimentConfig, data: str | Path | None = None, *,
     return from_dataset(ds, cfg), ds.path / "manifest.json"
 
 
+def open_table(path: str | Path, schema: TableSchema | Mapping[str, Any], *,
+               encoding: str | None = None,
+               split: SplitConfig | Mapping[str, Any] | None = None) -> ModelTable:
+    """An own table as the model table ``toolkit run`` builds from ``[data] table = path``
+    with this ``[data.schema]`` (and ``[data] encoding``, ``[split]``).
+
+    schema: a :class:`~toolkit.config.TableSchema` or its keys as a dict, e.g.
+    ``{"target": "bad", "positive_label": 1, "categorical": ["purpose"]}``.
+    Every check of the input contract applies (DataError / ConfigError, one line); a
+    feature whose name suggests a protected attribute gives a ProtectedAttributeWarning.
+    """
+    cfg = build_config({
+        "data": {"table": str(path), "encoding": encoding,
+                 "schema": schema.model_dump() if isinstance(schema, TableSchema) else
+                 dict(schema)},
+        "split": split.model_dump() if isinstance(split, SplitConfig) else dict(split or {}),
+        # the decision rule is the experiment's business; any valid one builds the table
+        "policy": {"cutoff": 0.5}}, source="open_table")
+    return from_table(path, cfg)
+
+
 def load_table(cfg: ExperimentConfig, data: str | Path) -> ModelTable:
     """The model table of existing data; never generates (DataError when it is missing)."""
     if cfg.data.table is not None:
@@ -156,8 +185,15 @@ def preflight(cfg: ExperimentConfig, data: str | Path | None = None, *,
     if outputs is not None:
         check_writable(outputs, "output folder")
     if cfg.data.table is not None:
-        path = own_table_path(cfg, data)
-        validate_table(read_table(path), cfg.data.table_schema, str(path))
+        schema = cfg.data.table_schema
+        if cfg.explain.mode == "interventional" and schema.categorical:
+            raise DataError(
+                f"[explain] mode = \"interventional\" cannot explain the categorical column"
+                f"{'s' if len(schema.categorical) > 1 else ''} "
+                f"{', '.join(map(repr, schema.categorical))} (shap has no interventional "
+                "algorithm for categorical splits); use mode = \"path\"")
+        # every check of toolkit.data.table.check_table: file, encoding, schema, splits
+        preflight_table(own_table_path(cfg, data), cfg)
     else:
         LimitPolicy(cfg.policy)
         path, missing = check_dataset(cfg, data)

@@ -128,30 +128,46 @@ def first_line(err: BaseException) -> str:
 def guard(fn: Callable) -> Callable:
     """Run a command so that every failure ends in one line on stderr and an exit status:
     2 for bad input and environment errors, 1 for a bug (its traceback only with
-    ``--debug``), 130 for Ctrl-C and 143 for SIGTERM, which is handled like Ctrl-C."""
+    ``--debug``), 130 for Ctrl-C and 143 for SIGTERM, which is handled like Ctrl-C.  The
+    toolkit's own warnings (:class:`toolkit.errors.ToolkitWarning`) print as one
+    ``warning:`` line each."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         import signal
+        import warnings
 
+        from rich.markup import escape
+
+        from toolkit.errors import ToolkitWarning
         from toolkit.processes import raise_on_sigterm
 
-        previous = raise_on_sigterm()
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
-        except BaseException as err:
-            code, message = classify(err)
-            if code == EXIT_BUG and debugging():
-                import traceback
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ToolkitWarning):
+                err_console.print(f"[bold yellow]warning:[/] {escape(str(message))}",
+                                  soft_wrap=True)
+            else:
+                default(message, category, filename, lineno, file, line)
 
-                traceback.print_exception(err, file=sys.stderr)
-            print_error(message)
-            raise typer.Exit(code) from None
-        finally:
-            if previous is not None:  # a process that runs several commands (the tests)
-                signal.signal(signal.SIGTERM, previous)
+        previous = raise_on_sigterm()
+        with warnings.catch_warnings():  # restores showwarning on the way out
+            default = warnings.showwarning
+            warnings.showwarning = show
+            try:
+                return fn(*args, **kwargs)
+            except (typer.Exit, typer.Abort, typer.TyperException):
+                raise
+            except BaseException as err:
+                code, message = classify(err)
+                if code == EXIT_BUG and debugging():
+                    import traceback
+
+                    traceback.print_exception(err, file=sys.stderr)
+                print_error(message)
+                raise typer.Exit(code) from None
+            finally:
+                if previous is not None:  # a process that runs several commands (the tests)
+                    signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -234,6 +250,27 @@ class _Lines:
         seconds = time.perf_counter() - self.started.get(stage, time.perf_counter())
         err_console.print(f"{stage}: done in {seconds:.1f} s", soft_wrap=True, markup=False,
                           highlight=False)
+
+
+def small_data_note(metrics: dict[str, float], split: str = "test", *,
+                    lang: str = "en") -> str | None:
+    """The small-data notice: a split of fewer than 1,000 rows has bootstrap intervals
+    (``{split}_auc_low`` ...); None when it has none."""
+    from toolkit.explain.text import CLI_TEXT
+
+    if f"{split}_auc_low" not in metrics:
+        return None
+    return CLI_TEXT[lang]["small_data"].format(
+        split=split, rows=metrics.get(f"{split}_rows", float("nan")))
+
+
+def interval(metrics: dict[str, float], name: str) -> str:
+    """``"[low, high]"`` of a metric with a bootstrap interval, else ``""``."""
+    from toolkit.explain.html import fmt
+
+    low, high = metrics.get(f"{name}_low"), metrics.get(f"{name}_high")
+    return "" if low is None or high is None else \
+        f"[{fmt(low, 'metric')}, {fmt(high, 'metric')}]"
 
 
 @contextmanager

@@ -16,7 +16,9 @@ from toolkit.cli.common import (
     TrackingUri,
     console,
     guard,
+    interval,
     progress,
+    small_data_note,
 )
 
 SUMMARY_METRICS = ["test_auc", "test_auc_oracle_ratio", "test_ks", "test_ece",
@@ -68,23 +70,37 @@ def print_summary(summary, *, lang: str) -> None:
     from toolkit.vocab import MECHANISMS
 
     t = CLI_TEXT[lang]
+    m = summary.metrics
+    note = small_data_note(m, lang=lang)
     table = Table(title=escape(t["metrics_title"].format(stem=summary.stem)))
     table.add_column(t["metric"])
     table.add_column(t["value"], justify="right")
+    if note:
+        table.add_column(t["interval"], justify="right")
     for name in SUMMARY_METRICS:
-        if name in summary.metrics:
+        if name in m:
             label = name if lang == "en" else f"{metric_text(name, lang)[0]}（{name}）"
-            table.add_row(label, metric_value(name, summary.metrics[name]))
+            table.add_row(label, metric_value(name, m[name]),
+                          *([interval(m, name)] if note else []))
     console.print(table)
+    if note:
+        console.print(note, soft_wrap=True, markup=False)
+    if "policy_cutoff" in m:
+        console.print(t["decision_rule"].format(cutoff=m["policy_cutoff"]), soft_wrap=True,
+                      markup=False)
+    own = summary.outcome is not None  # an own table: rows, refused
     sep = ", " if lang == "en" else "，"
-    counts = sep.join(f"{mechanism_label(m, lang)} {summary.mechanism_counts.get(m, 0):,}"
-                      for m in MECHANISMS)
-    console.print(t["by_mechanism"].format(counts=counts), soft_wrap=True, markup=False)
+    # an own table lists the mechanisms that refused someone (no rules or regime: score)
+    shown = [k for k in MECHANISMS if not own or summary.mechanism_counts.get(k, 0)]
+    counts = sep.join(f"{mechanism_label(k, lang)} {summary.mechanism_counts.get(k, 0):,}"
+                      for k in shown)
+    console.print(t["by_mechanism_rows" if own else "by_mechanism"].format(counts=counts),
+                  soft_wrap=True, markup=False)
     for mech, rows in summary.examples.items():
         user = rows["user_id"].iloc[0]
         console.print()
-        console.print(t["example"].format(mechanism=mechanism_label(mech, lang), user=user),
-                      style="bold", markup=False)
+        console.print(t["example_row" if own else "example"].format(
+            mechanism=mechanism_label(mech, lang), user=user), style="bold", markup=False)
         # reason texts are data: square brackets in them must not be read as markup
         for text in rows.sort_values("rank")["text"]:
             console.print(f"  • {text}", soft_wrap=True, markup=False)

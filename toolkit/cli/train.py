@@ -17,7 +17,9 @@ from toolkit.cli.common import (
     console,
     err_console,
     guard,
+    interval,
     progress,
+    small_data_note,
 )
 
 
@@ -73,6 +75,13 @@ def train(
     from rich.markup import escape
 
     console.print(metrics_table(f"{escape(experiment.stem)}: test metrics", rows, KEY_METRICS))
+    note = small_data_note(trained.metrics)
+    if note:
+        console.print(note, soft_wrap=True, markup=False)
+        for family, m in rows.items():
+            console.print(f"  {family}: " + ", ".join(
+                f"{name} {interval(m, name)}" for name in ("test_auc", "test_ks")),
+                soft_wrap=True, markup=False)
     for family, run_id in trained.run_ids.items():
         console.print(f"{family} run: [bold]{run_id}[/]")
     c = trained.champion

@@ -23,6 +23,7 @@ from toolkit.config.sections import (
     FeatureConfig,
     ModelConfig,
     MonitoringRule,
+    PlatformPolicy,
     PolicyConfig,
     ScorecardConfig,
     SplitConfig,
@@ -35,7 +36,8 @@ from toolkit.config.tune import TuneConfig, TuneParam
 
 __all__ = [
     "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig", "ModelConfig",
-    "MonitoringRule", "PolicyConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
+    "MonitoringRule", "PlatformPolicy", "PolicyConfig", "ScorecardConfig", "SplitConfig",
+    "StressEpisode",
     "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
     "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
     "with_overrides",

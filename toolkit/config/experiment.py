@@ -42,6 +42,8 @@ class ExperimentConfig(_Strict):
     def _policy_starts_from_the_platform(cls, data: Any) -> Any:
         # The toolkit's policy defaults to the world's true platform policy, so a changed
         # [world.platform] is not silently judged by stale cutoffs; [policy] keys override it.
+        if _own_table(data):
+            return _own_table_policy(data)
         if not isinstance(data, dict) or not isinstance(data.get("world"), dict):
             return data
         platform = data["world"].get("platform")
@@ -52,6 +54,20 @@ class ExperimentConfig(_Strict):
             return {**data, "policy": {**platform, **policy}}
         return data
 
+    @model_validator(mode="after")
+    def _decision_rule_fits_the_data(self) -> ExperimentConfig:
+        p = self.policy
+        given = [k for k in ("cutoff", "approval_rate") if getattr(p, k) is not None]
+        if self.data.table is None and given:
+            raise ValueError(f"policy.{given[0]} applies to own tables ([data] table); the "
+                             "synthetic world is judged by normal_cutoff and stressed_cutoff")
+        if self.data.table is not None and len(given) != 1:
+            raise ValueError(
+                "an own table needs exactly one decision rule: [policy] cutoff = 0.2 (refuse "
+                "from this predicted probability on) or approval_rate = 0.8 (approve this "
+                f"share of the training rows); got {' and '.join(given) or 'neither'}")
+        return self
+
     def flat(self) -> dict[str, Any]:
         """The config as ``{"model.max_depth": 4, ...}``, the form MLflow params take."""
         return flatten(self.model_dump(mode="json", by_alias=True))
@@ -60,6 +76,37 @@ class ExperimentConfig(_Strict):
         """SHA-256 of the canonical JSON of the resolved config."""
         text = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _own_table(data: Any) -> bool:
+    d = data.get("data") if isinstance(data, dict) else None
+    if isinstance(d, BaseModel):
+        return getattr(d, "table", None) is not None
+    return isinstance(d, dict) and d.get("table") is not None
+
+
+def _own_table_policy(data: dict) -> dict:
+    """An own table's policy starts from nothing synthetic: no monitoring rules, and no
+    tightening unless the schema names a regime column; ``cutoff`` is the normal cutoff."""
+    policy = data.get("policy", {})
+    if isinstance(policy, BaseModel):
+        return data
+    policy = dict(policy) if isinstance(policy, dict) else policy
+    if not isinstance(policy, dict):
+        return data
+    d = data["data"]
+    schema = (d.get("schema") or d.get("table_schema")) if isinstance(d, dict) else None
+    has_regime = isinstance(schema, dict) and schema.get("regime") is not None
+    policy.setdefault("rules", [])
+    policy.setdefault("tighten_in_stress", has_regime)
+    if policy["tighten_in_stress"] is True and "stressed_cutoff" not in policy:
+        raise ValueError("the schema names a regime column, so stressed rows need their own "
+                         "cutoff: set [policy] stressed_cutoff (or tighten_in_stress = false)")
+    cutoff = policy.get("cutoff")
+    if isinstance(cutoff, float | int) and not isinstance(cutoff, bool):
+        policy["normal_cutoff"] = cutoff
+        policy.setdefault("stressed_cutoff", cutoff)
+    return {**data, "policy": policy}
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -7,6 +7,7 @@ wrong types raise :class:`~toolkit.errors.ConfigError` naming the key and what i
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,17 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _table_beside(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``[data] table`` of an experiment file names a file relative to that file's folder
+    (as any path written in a file does); it becomes relative to the working folder here.
+    A ``--set data.table=...`` stays relative to the working folder."""
+    section = data.get("data")
+    table = section.get("table") if isinstance(section, dict) else None
+    if not isinstance(table, str) or Path(table).is_absolute():
+        return data
+    return {**data, "data": {**section, "table": os.path.normpath(folder / table)}}
+
+
 def load_config(path: str | Path | None,
                 sets: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """Read an experiment TOML file (overrides only), apply ``--set`` overrides, validate."""
@@ -141,6 +153,7 @@ def load_config(path: str | Path | None,
         except OSError as err:
             raise ConfigError(f"experiment file {str(path)!r} cannot be read "
                               f"({err.strerror})") from None
+        data = _table_beside(data, path.parent)
     if not sets:
         return build_config(data, source=source)
     build_config(data, source=source)  # so that a mistake in the file is blamed on the file

@@ -16,19 +16,34 @@ def reference_markdown() -> str:
     """
     out = []
     for section, field in ExperimentConfig.model_fields.items():
-        model = field.annotation
-        args = [a for a in getattr(model, "__args__", ()) if isinstance(a, type)]
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            model = next(a for a in args if issubclass(a, BaseModel))
-        doc = (model.__doc__ or "").strip().splitlines()[0]
-        out.append(f"### [{section}]\n\n{doc}\n")
-        out.append("| key | default | meaning |\n| --- | --- | --- |")
+        model = _model_of(field.annotation)
+        out.extend(_section(section, model))
         for name, f in model.model_fields.items():
-            key = f.alias or name
-            if f.default_factory is not None:
-                default = f.default_factory()
-            else:
-                default = f.default
+            if (section, f.alias or name) in NESTED:
+                out.extend(_section(f"{section}.{f.alias or name}", _model_of(f.annotation)))
+    return "\n".join(out).rstrip() + "\n"
+
+
+# Sub-tables documented with their own key table (the rest are shown as one row).
+NESTED = {("data", "schema")}
+
+
+def _model_of(annotation) -> type[BaseModel]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type)]
+    return next(a for a in args if issubclass(a, BaseModel))
+
+
+def _section(name: str, model: type[BaseModel]) -> list[str]:
+    doc = (model.__doc__ or "").strip().splitlines()[0]
+    out = [f"### [{name}]\n\n{doc}\n", "| key | default | meaning |\n| --- | --- | --- |"]
+    for field_name, f in model.model_fields.items():
+        key = f.alias or field_name
+        if f.is_required():
+            text = "required"
+        else:
+            default = f.default_factory() if f.default_factory is not None else f.default
             if isinstance(default, BaseModel):
                 default = default.model_dump(mode="json")
             elif isinstance(default, tuple):
@@ -37,8 +52,8 @@ def reference_markdown() -> str:
             text = json.dumps(default, ensure_ascii=False) if default is not None else "none"
             if len(text) > 60:
                 text = "see toolkit/config/sections.py"
-            desc = (f.description or "").replace("|", "/")
-            out.append(f"| `{key}` | `{text}` | {desc} |")
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
+        desc = (f.description or "").replace("|", "/")
+        out.append(f"| `{key}` | `{text}` | {desc} |")
+    out.append("")
+    return out
 

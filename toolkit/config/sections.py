@@ -79,7 +79,7 @@ def _default_rules() -> tuple[MonitoringRule, ...]:
     )
 
 
-class PolicyConfig(_Strict):
+class PlatformPolicy(_Strict):
     """The platform's zero-limit policy: regime-dependent PD cutoffs plus monitoring rules."""
 
     normal_cutoff: float = Field(0.20, description="PD cutoff in the normal regime")
@@ -95,19 +95,48 @@ class PolicyConfig(_Strict):
 
     @field_validator("normal_cutoff", "stressed_cutoff")
     @classmethod
-    def _cutoff_in_unit(cls, v: float) -> float:
-        if not 0.0 < v < 1.0:
+    def _cutoff_in_unit(cls, v: float | None) -> float | None:
+        if v is not None and not 0.0 < v < 1.0:
             raise ValueError(f"cutoff {v} is outside (0, 1)")
         return v
 
     @model_validator(mode="after")
-    def _stressed_not_looser(self) -> PolicyConfig:
+    def _stressed_not_looser(self):
         if self.stressed_cutoff > self.normal_cutoff:
             raise ValueError(
                 f"stressed_cutoff={self.stressed_cutoff} is looser than normal_cutoff="
                 f"{self.normal_cutoff}; tightening means a lower PD cutoff"
             )
         return self
+
+
+class PolicyConfig(PlatformPolicy):
+    """The platform's zero-limit policy: regime-dependent PD cutoffs plus monitoring rules.
+
+    The world's own platform (``[world.platform]``) has the same keys but the two of own
+    tables, so that a stored world's config does not depend on them.
+    """
+
+    cutoff: float | None = Field(
+        None, description="own tables: refuse where the predicted probability is at least this "
+        "(give this or approval_rate)")
+    approval_rate: float | None = Field(
+        None, description="own tables: the cutoff that approves this share of the training rows "
+        "(give this or cutoff)")
+
+    @field_validator("cutoff")
+    @classmethod
+    def _own_cutoff_in_unit(cls, v: float | None) -> float | None:
+        if v is not None and not 0.0 < v < 1.0:
+            raise ValueError(f"cutoff {v} is outside (0, 1)")
+        return v
+
+    @field_validator("approval_rate")
+    @classmethod
+    def _rate_in_unit(cls, v: float | None) -> float | None:
+        if v is not None and not 0.0 < v < 1.0:
+            raise ValueError(f"approval_rate {v} is outside (0, 1)")
+        return v
 
 
 class WorldConfig(_Strict):
@@ -142,8 +171,8 @@ class WorldConfig(_Strict):
     stress_threshold: float = Field(
         -0.5, description="liquidity index below which a month is in the stressed regime"
     )
-    platform: PolicyConfig = Field(
-        default_factory=lambda: PolicyConfig(),
+    platform: PlatformPolicy = Field(
+        default_factory=lambda: PlatformPolicy(),
         description="the platform's true policy in the world (the truth's decisions)",
     )
     block_size: int = Field(
@@ -263,10 +292,16 @@ class ModelConfig(_Strict):
 
 
 class ScorecardConfig(_Strict):
-    """Logistic-regression scorecard baseline on quantile-binned inputs (WoE)."""
+    """Points scorecard baseline: optimal monotone WoE bins (optbinning), logistic regression."""
 
     enabled: bool = Field(True, description="also fit and log the scorecard baseline")
-    n_bins: int = Field(5, ge=2, le=20, description="quantile bins per feature")
+    max_n_bins: int = Field(10, ge=2, le=50, description="most bins per feature (besides the "
+                            "missing and special bins)")
+    min_bin_size: float = Field(0.05, gt=0, lt=0.5, description="smallest bin, as a share of "
+                                "the training rows")
+    special_codes: tuple[float, ...] = Field(
+        (), description="numeric values that mean 'special' (e.g. -999 = no record): a bin "
+        "of their own")
     C: float = Field(1.0, gt=0, description="inverse L2 strength of the logistic regression")
     pdo: float = Field(20.0, gt=0, description="points to double the odds")
     base_points: float = Field(600.0, description="score at base_odds")
@@ -284,6 +319,9 @@ class ExplainConfig(_Strict):
     interaction_sample: int = Field(300, ge=10, description="rows for SHAP interaction values")
     interventional_rows: int = Field(2000, ge=10, description="rows explained interventionally")
     lang: Literal[LANGS] = Field("en", description="language of reason sentences")
+    min_contribution: float = Field(
+        0.05, ge=0, description="smallest group contribution (log-odds) that becomes a reason; "
+        "a score refusal keeps at least its largest")
     compare: tuple[Literal[EXPLAINERS], ...] = Field(
         EXPLAINERS, description="explainers also measured against the truth (metrics with "
         "their suffix); mode itself and a disabled scorecard are skipped")
@@ -303,16 +341,39 @@ class TrackingConfig(_Strict):
         return safe_name(v)
 
 class TableSchema(_Strict):
-    """Bring-your-own table: how to read a flat table of one row per decision."""
+    """How to read an own flat table of one row per decision (its columns by name)."""
 
-    target: str
-    positive_label: Any = 1
-    categorical: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()
-    monotone: dict[str, int] = Field(default_factory=dict)
-    groups: dict[str, str] = Field(default_factory=dict)
-    split_column: str | None = None
-    month_column: str | None = None
+    target: str = Field(description="the binary outcome column (e.g. default)")
+    positive_label: Any = Field(
+        None, description="the target value that is the event the model predicts (e.g. 1 or "
+        "\"bad\"); required unless the target is true/false")
+    categorical: tuple[str, ...] = Field(
+        (), description="text or code columns used as categories (xgboost's native categories; "
+        "the scorecard groups them)")
+    drop: tuple[str, ...] = Field((), description="columns left out of the model (ids, dates)")
+    monotone: dict[str, int] = Field(
+        default_factory=dict, description="[data.schema.monotone] column = +1 (more risk as it "
+        "grows) or -1 (less risk); numeric columns only")
+    groups: dict[str, str] = Field(
+        default_factory=dict, description="[data.schema.groups] column = reason group; a column "
+        "without one is its own group")
+    split_column: str | None = Field(
+        None, description="column with train / valid / test (or gap: in no split) per row; "
+        "none = month_column, else a seeded random split ([split] valid_fraction, "
+        "test_fraction, seed)")
+    month_column: str | None = Field(
+        None, description="column of YYYY-MM months: an out-of-time split by [split] train_end, "
+        "valid_end and gap_months")
+    regime: str | None = Field(
+        None, description="column with normal / stressed per row: stressed rows are judged by "
+        "[policy] stressed_cutoff; none = no regime")
+    protected: tuple[str, ...] = Field(
+        (), description="protected attributes (e.g. race, sex): kept in the data for audits, "
+        "out of the model and every reason")
+    income: str | None = Field(
+        None, description="column that sizes an approved limit ([policy] "
+        "limit_income_multiple); none = no limits")
+    currency: str | None = Field(None, description="currency of the income column in texts")
 
     @model_validator(mode="after")
     def _one_split_source(self) -> TableSchema:
@@ -325,19 +386,34 @@ class TableSchema(_Strict):
 class DataConfig(_Strict):
     """Where the data comes from: the synthetic world (default) or an own table."""
 
-    table: str | None = Field(None, description="own table (.csv/.parquet); none = synthetic")
+    table: str | None = Field(
+        None, description="own table (.csv/.parquet), relative to the experiment file's folder; "
+        "none = synthetic")
+    encoding: str | None = Field(
+        None, description="text encoding of a CSV table (e.g. gbk); none = detect UTF-8 "
+        "(with or without BOM) or GBK/GB18030")
     table_schema: TableSchema | None = Field(
         None, alias="schema",
-        description="[data.schema]: target, positive_label, categorical, drop, monotone, groups, "
-        "split_column or month_column (YYYY-MM; out-of-time split with split.gap_months)",
+        description="[data.schema]: the table's columns (keys below)",
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        import codecs
+
+        if v is not None:
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r}; e.g. utf-8, utf-8-sig, gbk, "
+                                 "gb18030, latin-1") from None
+        return v
 
     @model_validator(mode="after")
     def _schema_with_table(self) -> DataConfig:
         if self.table is not None and self.table_schema is None:
             raise ValueError("data.table needs a [data.schema] section naming at least the target")
         return self
-
-

@@ -42,23 +42,38 @@ class Feature:
     description_zh: str
     template_en: str
     template_zh: str
-    compute: Callable[[HistoryPanel, np.ndarray], np.ndarray]
+    compute: Callable[[HistoryPanel, np.ndarray], np.ndarray] | None
+    categories: tuple[str, ...] = ()
+
+    def text(self, value: float, lang: str = "en", *, quantity: bool = False) -> str:
+        """A value as it reads in a sentence (:func:`format_value`; with ``quantity``, a
+        stand-alone value with its unit word, :func:`format_quantity`).  For a categorical
+        feature (``categories`` given) ``value`` is a category code and reads as the
+        category."""
+        if self.categories:
+            if value is None or not np.isfinite(value):
+                return "missing" if lang == "en" else "缺失"
+            return str(self.categories[int(value)])
+        return (format_quantity if quantity else format_value)(value, self.unit, lang)
 
     def sentence(self, value: float, reference: float, lang: str = "en", *,
                  rule_text: str | None = None) -> str:
-        """The reason sentence with the user's value and the reference (approved median).
+        """The reason sentence with the user's value and the reference (approved median; for
+        a categorical feature the approved users' most common category).
 
         rule_text: the monitoring rule that fired on this feature (e.g. "at least 4"), named
         in the bracket before the reference.
         """
         tpl = self.template_zh if lang == "zh" else self.template_en
-        ref = format_quantity(reference, self.unit, lang)
-        text = tpl.format(value=format_value(value, self.unit, lang))
+        ref = self.text(reference, lang, quantity=True)
+        text = tpl.format(value=self.text(value, lang))
         if lang == "zh":
             rule = f"规则：{rule_text}；" if rule_text else ""
-            return f"{text}（{rule}通过用户中位数：{ref}）"
+            what = "通过用户最常见" if self.categories else "通过用户中位数"
+            return f"{text}（{rule}{what}：{ref}）"
         rule = f"rule: {rule_text}; " if rule_text else ""
-        return f"{text} ({rule}approved users: {ref})"
+        what = "most common among approved users" if self.categories else "approved users"
+        return f"{text} ({rule}{what}: {ref})"
 
 
 def format_value(x: float | None, unit: str, lang: str = "en") -> str:
@@ -67,8 +82,10 @@ def format_value(x: float | None, unit: str, lang: str = "en") -> str:
     ``share`` as a whole percentage, ``pp`` (a change of a share) in percentage points with
     its unit word (a rate that rose from 40% to 54% rose by 14 percentage points, not 14%),
     ``ratio`` and ``multiple`` with two decimals, ``CNY`` with thousands separators and no
-    decimals, ``index`` signed with two decimals, whole numbers without decimals, anything
-    else with one; ``"n/a"`` for None, NaN and infinities.  Templates write the other units
+    decimals, ``index`` signed with two decimals, whole numbers without decimals; any other
+    value below 1 in size with two significant digits (0.43, 0.031: ratios must not collapse
+    to 0.4 vs 0.3), an own table's ``value`` of 1 or more with two decimals, anything else
+    with one; ``"n/a"`` for None, NaN and infinities.  Templates write the other units
     around ``{value}`` themselves.
     """
     if x is None or not np.isfinite(x):
@@ -82,8 +99,10 @@ def format_value(x: float | None, unit: str, lang: str = "en") -> str:
     if unit == "index":
         return f"{x:+.2f}"
     if abs(x - round(x)) < 1e-9:
-        return f"{int(round(x))}"
-    return f"{x:.1f}"
+        return f"{int(round(x)):,}" if unit == "value" else f"{int(round(x))}"
+    if abs(x) < 1:
+        return f"{x:.2g}"
+    return f"{x:,.2f}" if unit == "value" else f"{x:.1f}"
 
 
 PP_WORDS = {"en": "{} percentage points", "zh": "{}个百分点"}

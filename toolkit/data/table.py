@@ -1,9 +1,20 @@
 """The model table: one row per decision, features, label, split, regime and (if synthetic)
 the truth, aligned on one index.  Built from a synthetic dataset or from an own flat table.
+
+An own table is read and checked here in full before anything else happens (the input
+contract): :func:`read_table` refuses a missing, empty, binary or undecodable file and
+duplicate column names; :func:`check_table` checks it against ``[data.schema]``, the split
+and the monitoring rules, reporting every problem of a kind at once in one line; and
+:func:`from_table` builds the :class:`ModelTable` from what passed.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from toolkit.calendar import month_index
-from toolkit.config import ExperimentConfig, TableSchema
+from toolkit.config import ExperimentConfig, MonitoringRule, SplitConfig, TableSchema, WorldConfig
 from toolkit.data.dataset import Dataset
 from toolkit.data.features import Feature, build_features, model_columns, registry
 from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
-from toolkit.errors import DataError
+from toolkit.errors import DataError, ToolkitWarning
 from toolkit.provenance import sha256_file
 
 
@@ -34,14 +45,24 @@ class World:
 class ModelTable:
     """Everything a stage needs about the decisions it models.
 
-    X: model features (float64), index ``user_id`` (or row id for own tables).
-    y: default label (0/1), shape (n,); -1 where the row is censored (no label yet).
+    X: model features, index ``user_id`` (or ``row_id`` for own tables); float64 columns,
+        and for own tables pandas ``category`` columns (xgboost's native categories).
+    y: default label (0/1), shape (n,); -1 where the row is censored (no label yet); for own
+        tables 1 where the target is the positive label.
     split: "train" / "valid" / "test" per row ("gap" for rows between valid and test).
     stressed: True where the decision month is in the stressed regime.
-    features: every computed feature (rule inputs and ``income`` too), same index as X.
+    features: every computed feature (rule inputs and ``income`` too), same index as X; for
+        own tables every column but the target, split and regime columns, protected ones
+        included (for audits).
     truth: the truth table aligned to X (None for own tables).
     registry: one :class:`Feature` per column of X, in order.
     world: the raw synthetic world (None for own tables).
+    outcome: what the model predicts, in words, for texts: None for the synthetic world
+        (default), ``"<target> = <positive label>"`` for own tables.
+    income_column: the ``features`` column that sizes limits (None: no limits).
+    currency: the currency of amounts in texts (None: none named).
+    has_regime: whether rows carry a regime (own tables: a ``regime`` column).
+    protected: protected-attribute columns, kept in ``features`` and out of X.
     """
 
     X: pd.DataFrame
@@ -54,6 +75,11 @@ class ModelTable:
     dataset_hash: str
     source: str
     world: World | None = None
+    outcome: str | None = None
+    income_column: str | None = "income"
+    currency: str | None = "CNY"
+    has_regime: bool = True
+    protected: tuple[str, ...] = ()
 
     @property
     def labelled(self) -> np.ndarray:
@@ -71,6 +97,11 @@ class ModelTable:
     @property
     def monotone(self) -> list[int]:
         return [f.direction for f in self.registry]
+
+    @property
+    def categorical(self) -> list[str]:
+        """Columns of X held as categories (own tables)."""
+        return [c for c in self.X.columns if isinstance(self.X[c].dtype, pd.CategoricalDtype)]
 
     def mask(self, split: str) -> np.ndarray:
         """Every row of ``split``, censored ones included (they are scored and explained)."""
@@ -113,150 +144,492 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
     )
 
 
-def _own_feature(name: str, schema: TableSchema) -> Feature:
-    group = schema.groups.get(name, schema.groups.get(name.split("=")[0], "other"))
-    return Feature(
-        name=name, group=group, unit="value", direction=int(schema.monotone.get(name, 0)),
-        actionable=False, description_en=name, description_zh=name,
-        template_en=f"{name} = {{value}}", template_zh=f"{name} = {{value}}", compute=None,
-    )
+def numeric_view(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with every category column replaced by its category codes (float, NaN where
+    missing), for code that works on numbers (reason values, figures); other columns as
+    float64."""
+    if not any(isinstance(X[c].dtype, pd.CategoricalDtype) for c in X.columns):
+        return X.astype(np.float64)
+    out = {}
+    for c in X.columns:
+        col = X[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy(np.float64)
+            out[c] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[c] = col.to_numpy(np.float64)
+    return pd.DataFrame(out, index=X.index, columns=X.columns)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet table; refuse duplicate column names."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"table {str(path)!r} does not exist")
-    if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8") as f:
-            header = f.readline().rstrip("\n\r").split(",")
-        dups = sorted({c for c in header if header.count(c) > 1})
-        if dups:
-            raise DataError(f"table {str(path)!r} has duplicate column names: {', '.join(dups)}")
-        return pd.read_csv(path)
-    if path.suffix.lower() in {".parquet", ".pq"}:
-        import pyarrow.parquet as pq
+# --- own tables ----------------------------------------------------------------------------
 
-        names = pq.read_schema(path).names
-        dups = sorted({c for c in names if names.count(c) > 1})
-        if dups:
-            raise DataError(f"table {str(path)!r} has duplicate column names: {', '.join(dups)}")
-        return pd.read_parquet(path)
-    raise DataError(f"table {str(path)!r}: unsupported format {path.suffix!r}; "
-                    "allowed: .csv, .parquet")
+MIN_CLASS_ROWS = 50
+# Word tokens and Chinese substrings of column names that suggest a protected attribute.
+PROTECTED_WORDS = frozenset({"race", "racial", "sex", "gender", "age", "ethnicity", "ethnic",
+                             "religion", "religious", "marital", "married"})
+PROTECTED_ZH = ("种族", "性别", "年龄", "民族", "宗教", "婚姻")
+# xgboost refuses feature names with these characters (they break its model dump syntax).
+XGB_FORBIDDEN = "[]<"
+# A schema table's keys become MLflow parameter names (data.schema.monotone.<column>), which
+# may hold letters, digits, "_", "-", "." and " " only (":" and "/" vary by platform).
+PARAM_NAME = re.compile(r"^[\w.\- ]+$")
+# First bytes of binary files people save under a text extension.
+MAGIC = ((b"PAR1", "a Parquet file; give it the extension .parquet"),
+         (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook?); export it as CSV"),
+         (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook; export it as CSV"),
+         (b"\x1f\x8b", "gzip-compressed; decompress it first"))
+TEXT_SUFFIXES = {".csv"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
-def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
-    """An own flat table (one row per decision) validated against ``[data.schema]``."""
-    schema = cfg.data.table_schema
-    df = read_table(path)
-    validate_table(df, schema, str(path))
-    y = (df[schema.target] == _coerce_label(schema.positive_label, df[schema.target])).to_numpy(
-        np.int8)
-    if schema.split_column:
-        split = df[schema.split_column].astype(str).to_numpy().astype(object)
-        # "gap" marks rows kept out of every split (their labels reach into the test period)
-        bad = sorted(set(split) - {*SPLITS, GAP})
-        if bad:
+class ProtectedAttributeWarning(ToolkitWarning):
+    """A model feature's name suggests a protected attribute (race, sex, age ...)."""
+
+
+def protected_looking(names: Sequence[str]) -> list[str]:
+    """The names among ``names`` that suggest a protected attribute: a word of
+    :data:`PROTECTED_WORDS` (``applicant_age``, ``maritalStatus``) or a Chinese term of
+    :data:`PROTECTED_ZH` inside it."""
+    found = []
+    for name in names:
+        spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower()
+        words = set(re.split(r"[^a-z]+", spaced))
+        if words & PROTECTED_WORDS or any(t in str(name) for t in PROTECTED_ZH):
+            found.append(name)
+    return found
+
+
+def _listing(names: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _decode(raw: bytes, name: str, encoding: str | None) -> str:
+    """The text of a CSV file: in ``encoding`` when given, else UTF-8 (a BOM is dropped),
+    else GB18030 (which reads GBK, the usual Chinese Excel export)."""
+    if encoding is not None:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as err:
             raise DataError(
-                f"split column {schema.split_column!r} has value {bad[0]!r}; allowed: "
-                f"{', '.join((*SPLITS, GAP))}")
-    elif schema.month_column:
-        split = _month_split(df[schema.month_column], schema.month_column, cfg)
+                f"table {name!r} is not valid {encoding} text (byte {raw[err.start]:#04x} at "
+                f"offset {err.start}); set [data] encoding to the file's encoding, e.g. utf-8, "
+                "gbk, gb18030, latin-1") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"table {name!r} is UTF-16 text; save it as UTF-8 CSV or set [data] "
+                        "encoding = \"utf-16\"")
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"table {name!r} is neither UTF-8 nor GBK/GB18030 text; set [data] "
+                    "encoding to its encoding, e.g. latin-1, big5, shift_jis")
+
+
+def _refuse_duplicates(names: Sequence[str], name: str) -> None:
+    dups = sorted({str(c) for c in names if list(names).count(c) > 1})
+    if dups:
+        raise DataError(f"table {name!r} has duplicate column names: {', '.join(dups)}")
+
+
+def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet table; refuse what cannot be a table (DataError, one line).
+
+    A missing file, an unsupported extension, an empty file, a binary file under ``.csv``
+    (Parquet, Excel, gzip, or any NUL byte), text that is not in ``encoding`` (default:
+    UTF-8 with or without BOM, else GBK/GB18030), a malformed CSV, a header without rows and
+    duplicate column names are each refused with a message naming the table.
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise DataError(f"table {name!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES | PARQUET_SUFFIXES:
+        raise DataError(f"table {name!r}: unsupported format {path.suffix!r}; "
+                        "allowed: .csv, .parquet")
+    if path.stat().st_size == 0:
+        raise DataError(f"table {name!r} is empty (0 bytes)")
+    if suffix in PARQUET_SUFFIXES:
+        df = _read_parquet(path, name)
     else:
-        split = random_split(np.arange(len(df)), cfg.split)
-    source = schema.split_column or schema.month_column
-    check_nonempty(split, f"table {str(path)!r}" + (f" (column {source!r})" if source else ""))
-    drop = {schema.target, *schema.drop, *([source] if source else [])}
-    X = df[[c for c in df.columns if c not in drop]].copy()
-    if schema.categorical:
-        X = pd.get_dummies(X, columns=list(schema.categorical), prefix_sep="=", dtype=np.float64)
-    X = X.astype(np.float64)
-    X.index = pd.RangeIndex(len(X), name="row_id")
-    reg = tuple(_own_feature(c, schema) for c in X.columns)
-    for name in schema.monotone:
-        if name in schema.categorical:
-            raise DataError(f"monotone direction given for categorical column {name!r}")
-    return ModelTable(
-        X=X, y=y, split=split, stressed=np.zeros(len(X), dtype=bool), features=X, truth=None,
-        registry=reg, dataset_hash=sha256_file(Path(path)), source=str(path),
-    )
+        df = _read_csv(path.read_bytes(), name, encoding)
+    if len(df) == 0:
+        raise DataError(f"table {name!r} has a header but no rows")
+    return df
 
 
-def _month_split(column: pd.Series, name: str, cfg: ExperimentConfig) -> np.ndarray:
+def _read_parquet(path: Path, name: str) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PAR1":
+        raise DataError(f"table {name!r} is not a Parquet file (it does not start with PAR1); "
+                        "a CSV file needs the extension .csv")
+    try:
+        names = pq.read_schema(path).names
+        _refuse_duplicates(names, name)
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"table {name!r} is not a readable Parquet file: "
+                        f"{str(err).splitlines()[0]}") from None
+
+
+def _read_csv(raw: bytes, name: str, encoding: str | None) -> pd.DataFrame:
+    for magic, what in MAGIC:
+        if raw.startswith(magic):
+            raise DataError(f"table {name!r} is not CSV text: it is {what}")
+    if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"table {name!r} is not CSV text: it holds binary data (NUL bytes)")
+    text = _decode(raw, name, encoding)
+    if not text.strip():
+        raise DataError(f"table {name!r} is empty (no header, no rows)")
+    header = next(csv.reader(io.StringIO(text)))
+    _refuse_duplicates(header, name)
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise DataError(f"table {name!r} is not well-formed CSV: "
+                        f"{str(err).strip().splitlines()[0]}") from None
+
+
+def _label_of(value, column: pd.Series):
+    """``value`` (from the schema) as it appears in ``column``: 1 matches "1" and 1.0."""
+    if pd.api.types.is_bool_dtype(column):
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            return value.lower() == "true"
+        return value
+    if pd.api.types.is_numeric_dtype(column):
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    """What :func:`check_table` established about a table that passed.
+
+    y: 0/1 per row; split: train/valid/test per row; stressed: per row;
+    features: the model's columns in table order; categorical: those held as categories;
+    outcome: ``"<target> = <positive label>"``.
+    """
+
+    y: np.ndarray
+    split: np.ndarray
+    stressed: np.ndarray
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    outcome: str
+
+
+def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
+                split: SplitConfig | None = None, world: WorldConfig | None = None,
+                rules: Sequence[MonitoringRule] = ()) -> CheckedTable:
+    """Check a table against its schema, split and monitoring rules; DataError otherwise.
+
+    Every check runs before a model or a run exists, and each reports all the columns it
+    finds at fault in one line: unknown columns named by the schema, a target that is also
+    categorical, dropped or protected, a target that is not binary or has gaps,
+    ``positive_label`` missing (required unless the target is boolean) or not a target
+    value, monotone directions other than -1/0/+1 or on categorical columns, monitoring
+    rules on missing, categorical, protected or non-numeric columns, entirely empty columns,
+    text columns not declared categorical, infinite values, column names xgboost or MLflow
+    cannot take, split and regime columns with other values than train/valid/test and
+    normal/stressed, an empty split, and fewer than 50 rows of either class in any split.
+
+    split, world: the ``[split]`` settings (a seeded random split when the schema names
+    neither ``split_column`` nor ``month_column``; the boundaries and gap of a month
+    column's out-of-time split) and the ``[world]`` whose calendar counts the months.
+    """
+    _refuse_duplicates(list(df.columns), name)
+    cols = [str(c) for c in df.columns]
+    if schema.target not in df.columns:
+        raise DataError(f"table {name!r} has no target column {schema.target!r}; columns: "
+                        f"{_listing(cols)}")
+    special = [c for c in (schema.split_column, schema.month_column, schema.regime,
+                           schema.income) if c]
+    named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups,
+             *schema.protected, *special]
+    unknown = list(dict.fromkeys(c for c in named if c not in df.columns))
+    if unknown:
+        raise DataError(f"schema names unknown column{'s' if len(unknown) > 1 else ''} "
+                        f"{_listing(unknown)}; the table's columns: {_listing(cols)}")
+    for key, listed in (("categorical", schema.categorical), ("drop", schema.drop),
+                        ("protected", schema.protected)):
+        if schema.target in listed:
+            raise DataError(f"the target {schema.target!r} is listed under [data.schema] "
+                            f"{key}; the target is the outcome, never a model column")
+    bad_dir = {c: d for c, d in schema.monotone.items() if d not in (-1, 0, 1)}
+    if bad_dir:
+        raise DataError("monotone direction " + ", ".join(f"{c!r} = {d}" for c, d in
+                                                          bad_dir.items())
+                        + "; allowed: -1, 0, 1")
+    cat_mono = [c for c, d in schema.monotone.items() if d and c in schema.categorical]
+    if cat_mono:
+        raise DataError(f"monotone direction given for categorical column"
+                        f"{'s' if len(cat_mono) > 1 else ''} {_listing(cat_mono)}; a category "
+                        "has no order: remove it from [data.schema.monotone]")
+    y, outcome = _target(df[schema.target], schema)
+    empty = [c for c in cols if df[c].isna().all()]
+    if empty:
+        raise DataError(f"column{'s' if len(empty) > 1 else ''} {_listing(empty)} of table "
+                        f"{name!r} {'are' if len(empty) > 1 else 'is'} entirely empty; drop "
+                        f"{'them' if len(empty) > 1 else 'it'}")
+    outside = {schema.target, *schema.drop, *special}
+    features = [c for c in cols if c not in outside and c not in schema.protected]
+    _check_rules(df, schema, rules, outside)
+    text = [c for c in features if c not in schema.categorical
+            and not pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c])]
+    if text:
+        raise DataError(f"column{'s' if len(text) > 1 else ''} {_listing(text, 50)} "
+                        f"{'are' if len(text) > 1 else 'is'} not numeric; list "
+                        f"{'them' if len(text) > 1 else 'it'} under [data.schema] categorical "
+                        "or drop")
+    infinite = {c: int(np.isinf(df[c].to_numpy(np.float64)).sum()) for c in features
+                if c not in schema.categorical and pd.api.types.is_float_dtype(df[c])}
+    infinite = {c: k for c, k in infinite.items() if k}
+    if infinite:
+        raise DataError("infinite values in " + ", ".join(
+            f"{c!r} ({k} row{'s' if k > 1 else ''})" for c, k in infinite.items())
+            + "; replace them with a number or leave the cells empty (missing)")
+    if schema.income and (schema.income in schema.categorical
+                          or not pd.api.types.is_numeric_dtype(df[schema.income])):
+        raise DataError(f"income column {schema.income!r} is not numeric; a limit is sized "
+                        "from an amount")
+    _check_names(features, schema)
+    split_values = _split_of(df, schema, split or SplitConfig(), world or WorldConfig(), name)
+    stressed = _regime_of(df, schema)
+    _check_classes(y, split_values, schema, outcome, name)
+    if not features:
+        raise DataError(f"table {name!r} has no feature columns left after the schema's "
+                        "target, drop, protected and split columns")
+    categorical = tuple(c for c in features if c in schema.categorical)
+    return CheckedTable(y=y, split=split_values, stressed=stressed, features=tuple(features),
+                        categorical=categorical, outcome=outcome)
+
+
+def _target(target: pd.Series, schema: TableSchema) -> tuple[np.ndarray, str]:
+    values = sorted(target.dropna().unique().tolist(), key=str)
+    shown = f"{values[:5]}{' ...' if len(values) > 5 else ''}"
+    if target.isna().any() or len(values) != 2:
+        gaps = f" and {int(target.isna().sum())} missing values" if target.isna().any() else ""
+        raise DataError(f"target {schema.target!r} must be binary with no missing values; "
+                        f"found {len(values)} distinct values {shown}{gaps}")
+    label = schema.positive_label
+    if label is None:
+        if not pd.api.types.is_bool_dtype(target):
+            raise DataError(
+                f"positive_label is required: target {schema.target!r} has values {shown}; set "
+                "[data.schema] positive_label to the value that marks the event the model "
+                "predicts (e.g. the default or the bad outcome)")
+        label = True
+    pos = _label_of(label, target)
+    if pos not in values:
+        raise DataError(f"positive_label {schema.positive_label!r} is not a value of target "
+                        f"{schema.target!r}; values: {shown}")
+    return (target == pos).to_numpy(np.int8), f"{schema.target} = {label}"
+
+
+def _check_rules(df: pd.DataFrame, schema: TableSchema, rules: Sequence[MonitoringRule],
+                 outside: set[str]) -> None:
+    for rule in rules:
+        c = rule.feature
+        if c not in df.columns or c in outside - set(schema.drop):
+            why = "which the table lacks" if c not in df.columns else \
+                "which is the target, split or regime column"
+        elif c in schema.protected:
+            why = "which is a protected attribute (kept out of every reason)"
+        elif c in schema.categorical or not pd.api.types.is_numeric_dtype(df[c]):
+            why = "which is categorical; a rule compares numbers"
+        else:
+            continue
+        raise DataError(f"monitoring rule {rule.name!r} reads column {c!r}, {why}; name a "
+                        "numeric column of the table or set [policy] rules = []")
+
+
+def _check_names(features: Sequence[str], schema: TableSchema) -> None:
+    bad = [c for c in features if any(ch in c for ch in XGB_FORBIDDEN)]
+    if bad:
+        raise DataError(f"column name{'s' if len(bad) > 1 else ''} {_listing(bad)} "
+                        f"contain{'' if len(bad) > 1 else 's'} [, ] or <, which xgboost "
+                        "cannot take; rename them in the table")
+    keyed = list(dict.fromkeys([*schema.monotone, *schema.groups]))
+    bad = [c for c in keyed if not PARAM_NAME.match(c) or ".." in c
+           or len(f"data.schema.monotone.{c}") > 250]
+    if bad:
+        raise DataError(f"column name{'s' if len(bad) > 1 else ''} {_listing(bad)} in "
+                        "[data.schema.monotone] or [data.schema.groups] cannot be an MLflow "
+                        "parameter name (allowed: letters, digits, _ - . and space, no '..'); "
+                        "rename them in the table")
+
+
+def _split_of(df: pd.DataFrame, schema: TableSchema, split: SplitConfig, world: WorldConfig,
+              name: str) -> np.ndarray:
+    if schema.split_column:
+        col = df[schema.split_column]
+        values = col.astype(str).str.strip().str.lower().to_numpy().astype(object)
+        values[col.isna().to_numpy()] = "(missing)"
+        # "gap" marks rows kept out of every split (their labels reach into the test period)
+        bad = sorted(set(values) - {*SPLITS, GAP})
+        if bad:
+            raise DataError(f"split column {schema.split_column!r} has value"
+                            f"{'s' if len(bad) > 1 else ''} {_listing(bad)}; allowed: "
+                            f"{', '.join((*SPLITS, GAP))}")
+        where = f"table {name!r} (split column {schema.split_column!r})"
+    elif schema.month_column:
+        values = _month_split(df[schema.month_column], schema.month_column, split, world)
+        where = f"table {name!r} (month column {schema.month_column!r})"
+    else:
+        values = random_split(np.arange(len(df)), split)
+        where = f"table {name!r} (random split)"
+    check_nonempty(values, where)
+    return values
+
+
+def _month_split(column: pd.Series, name: str, split: SplitConfig,
+                 world: WorldConfig) -> np.ndarray:
     """Out-of-time split of an own table by its YYYY-MM column, with ``split.gap_months``.
 
     Months are counted from ``world.calendar_start``; only their order matters here.
     """
-    origin = cfg.world.calendar_start
     labels = column.astype(str)
     index = {}
+    bad = []
     for value in labels.unique():
         try:
-            index[value] = month_index(value, origin)
+            index[value] = month_index(value, world.calendar_start)
         except ValueError:
-            raise DataError(f"month column {name!r} has value {value!r}; allowed: months "
-                            "of the form YYYY-MM") from None
+            bad.append(value)
+    if bad:
+        raise DataError(f"month column {name!r} has value{'s' if len(bad) > 1 else ''} "
+                        f"{_listing(bad)}; allowed: months of the form YYYY-MM")
     months = labels.map(index).to_numpy(np.int64)
-    plan = cfg.split.model_copy(update={"method": "out_of_time"})
-    return assign_splits(months, months, plan, cfg.world, check=False)
+    plan = split.model_copy(update={"method": "out_of_time"})
+    return assign_splits(months, months, plan, world, check=False)
 
 
-def _coerce_label(label, column: pd.Series):
-    if pd.api.types.is_numeric_dtype(column) and isinstance(label, str):
-        try:
-            return float(label)
-        except ValueError:
-            return label
-    if not pd.api.types.is_numeric_dtype(column):
-        return str(label)
-    return label
+def _regime_of(df: pd.DataFrame, schema: TableSchema) -> np.ndarray:
+    if not schema.regime:
+        return np.zeros(len(df), dtype=bool)
+    col = df[schema.regime]
+    values = col.astype(str).str.strip().str.lower().to_numpy().astype(object)
+    values[col.isna().to_numpy()] = "(missing)"
+    bad = sorted(set(values) - {"normal", "stressed"})
+    if bad:
+        raise DataError(f"regime column {schema.regime!r} has value"
+                        f"{'s' if len(bad) > 1 else ''} {_listing(bad)}; allowed: normal, "
+                        "stressed")
+    return values == "stressed"
 
 
-def validate_table(df: pd.DataFrame, schema: TableSchema, name: str) -> None:
-    """Raise :class:`DataError` naming the problem; checks run in a fixed order."""
-    cols = list(df.columns)
-    dups = sorted({c for c in cols if cols.count(c) > 1})
-    if dups:
-        raise DataError(f"table {name!r} has duplicate column names: {', '.join(dups)}")
-    if schema.target not in df.columns:
-        raise DataError(
-            f"table {name!r} has no target column {schema.target!r}; columns: {', '.join(cols)}")
-    named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups]
-    named += [c for c in (schema.split_column, schema.month_column) if c]
-    for c in named:
-        if c not in df.columns:
-            raise DataError(
-                f"schema names unknown column {c!r}; the table's columns: {', '.join(cols)}")
-    for c, d in schema.monotone.items():
-        if d not in (-1, 0, 1):
-            raise DataError(f"monotone direction of {c!r} is {d}; allowed: -1, 0, 1")
-    target = df[schema.target]
-    values = sorted(target.dropna().unique().tolist(), key=str)
-    if target.isna().any() or len(values) != 2:
-        raise DataError(
-            f"target {schema.target!r} must be binary with no missing values; found values "
-            f"{values[:5]}{' ...' if len(values) > 5 else ''}"
-            f"{' and missing values' if target.isna().any() else ''}")
-    pos = _coerce_label(schema.positive_label, target)
-    if pos not in values:
-        raise DataError(
-            f"positive_label {schema.positive_label!r} is not a value of target "
-            f"{schema.target!r}; values: {values}")
-    empty = [c for c in df.columns if df[c].isna().all()]
-    if empty:
-        raise DataError(f"column {empty[0]!r} of table {name!r} is entirely null")
-    n_pos = int((target == pos).sum())
-    n_neg = len(target) - n_pos
-    if min(n_pos, n_neg) < 50:
-        raise DataError(
-            f"target {schema.target!r} has {n_pos} positive and {n_neg} negative rows; "
-            "each class needs at least 50")
-    features = [c for c in df.columns if c not in {schema.target, *schema.drop,
-                                                    schema.split_column, schema.month_column}]
-    for c in features:
-        if c in schema.categorical:
-            continue
-        if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
-            raise DataError(
-                f"column {c!r} is not numeric; list it under categorical or drop")
+def _check_classes(y: np.ndarray, split: np.ndarray, schema: TableSchema, outcome: str,
+                   name: str) -> None:
+    short = []
+    for s in SPLITS:
+        m = split == s
+        pos = int(y[m].sum())
+        neg = int(m.sum()) - pos
+        if min(pos, neg) < MIN_CLASS_ROWS:
+            short.append(f"{s} has {pos} with {outcome} and {neg} without")
+    if short:
+        fix = ("more rows in those splits" if schema.split_column else
+               "a larger table or larger [split] valid_fraction / test_fraction")
+        raise DataError(f"too few rows of a class in table {name!r}: {'; '.join(short)}; each "
+                        f"split needs at least {MIN_CLASS_ROWS} of each class ({fix})")
+
+
+def _as_category(col: pd.Series) -> pd.Categorical:
+    """A column as categories named by text, sorted: codes 1, 2 read "1", "2" (not "1.0")."""
+    present = col.dropna()
+    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present) \
+            and np.all(present.to_numpy(np.float64) == np.round(present.to_numpy(np.float64))):
+        labels = present.astype(np.int64).astype(str)
+    else:
+        labels = present.astype(str)
+    return pd.Categorical(labels.reindex(col.index), categories=sorted(labels.unique()))
+
+
+def _own_feature(name: str, schema: TableSchema, categories: Sequence[str] = ()) -> Feature:
+    return Feature(
+        name=name, group=schema.groups.get(name, name), unit="category" if categories else
+        "value", direction=int(schema.monotone.get(name, 0)), actionable=False,
+        description_en=name, description_zh=name, template_en=f"{name} = {{value}}",
+        template_zh=f"{name} = {{value}}", compute=None, categories=tuple(categories),
+    )
+
+
+def build_own_table(df: pd.DataFrame, checked: CheckedTable, schema: TableSchema, *,
+                    dataset_hash: str, source: str) -> ModelTable:
+    """The :class:`ModelTable` of a table that passed :func:`check_table`.
+
+    Numeric columns become float64, categorical ones pandas categories with their values as
+    text (sorted), so xgboost splits on them natively; protected columns stay in
+    ``features`` for audits and out of X.
+    """
+    keep = [c for c in df.columns if c not in {schema.target, schema.split_column,
+                                                schema.month_column, schema.regime}]
+    features = pd.DataFrame(index=pd.RangeIndex(len(df), name="row_id"))
+    for c in keep:
+        col = df[c].reset_index(drop=True)
+        if c in schema.categorical or not (pd.api.types.is_numeric_dtype(col)
+                                           or pd.api.types.is_bool_dtype(col)):
+            features[c] = _as_category(col)
+        else:
+            features[c] = col.astype(np.float64).to_numpy()
+    X = features[list(checked.features)]
+    reg = tuple(_own_feature(c, schema, X[c].cat.categories.tolist()
+                             if c in checked.categorical else ()) for c in X.columns)
+    return ModelTable(
+        X=X, y=checked.y, split=checked.split, stressed=checked.stressed, features=features,
+        truth=None, registry=reg, dataset_hash=dataset_hash, source=source,
+        outcome=checked.outcome, income_column=schema.income, currency=schema.currency,
+        has_regime=schema.regime is not None, protected=tuple(schema.protected),
+    )
+
+
+def warn_protected(features: Sequence[str]) -> None:
+    """Warn once, naming them, when model features look like protected attributes."""
+    found = protected_looking(features)
+    if found:
+        warnings.warn(ProtectedAttributeWarning(
+            f"feature{'s' if len(found) > 1 else ''} {_listing(found)} may be "
+            f"{'' if len(found) > 1 else 'a '}protected attribute{'s' if len(found) > 1 else ''}"
+            " (race, sex, age, ...); the model uses "
+            f"{'them' if len(found) > 1 else 'it'} and reasons may name "
+            f"{'them' if len(found) > 1 else 'it'}: list such columns under [data.schema] "
+            "protected to keep them out"), stacklevel=3)
+
+
+def load_own_table(path: str | Path, schema: TableSchema, *, encoding: str | None = None,
+                   split: SplitConfig | None = None, world: WorldConfig | None = None,
+                   rules: Sequence[MonitoringRule] = ()) -> ModelTable:
+    """Read, check and build an own table (see :func:`read_table`, :func:`check_table`);
+    warns (:class:`ProtectedAttributeWarning`) when a feature looks like a protected
+    attribute."""
+    df = read_table(path, encoding=encoding)
+    checked = check_table(df, schema, name=str(path), split=split, world=world, rules=rules)
+    warn_protected(checked.features)
+    return build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
+                           source=str(path))
+
+
+def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
+    """An own flat table (one row per decision) validated against ``cfg``'s ``[data]``
+    section, split and monitoring rules."""
+    return load_own_table(path, cfg.data.table_schema, encoding=cfg.data.encoding,
+                          split=cfg.split, world=cfg.world, rules=cfg.policy.rules)
+
+
+def preflight_table(path: str | Path, cfg: ExperimentConfig) -> None:
+    """Every check of :func:`from_table`, without building the table."""
+    df = read_table(path, encoding=cfg.data.encoding)
+    check_table(df, cfg.data.table_schema, name=str(path), split=cfg.split, world=cfg.world,
+                rules=cfg.policy.rules)

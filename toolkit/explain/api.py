@@ -145,7 +145,8 @@ def explain_table(
     inputs = dict(values=sv.values, features=sv.features, X=X[list(sv.features)],
                   decisions=dec, references=reference_values(table.features, reference),
                   groups=groups, rules=rules, rule_inputs=table.features.iloc[pos],
-                  registry=table.registry, top_k=top_k)
+                  registry=table.registry, top_k=top_k,
+                  min_contribution=config.min_contribution, outcome=table.outcome)
     summary = decision_summary(sv, dec)
     if "limit" in dec.columns:
         summary.insert(3, "limit", dec["limit"].to_numpy())
@@ -168,7 +169,8 @@ def explain_table(
         top_k=top_k, split=split if users is None else None,
         scorer=model if explainer.model == "xgboost" else None,
         interaction_sample=config.interaction_sample, reason_inputs=inputs,
-        selected=users is not None)
+        selected=users is not None, outcome=table.outcome, currency=table.currency,
+        has_regime=table.has_regime)
 
 
 # Rows per block when progress is reported: small enough that the slowest explainer

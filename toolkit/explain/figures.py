@@ -271,7 +271,10 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
 
     def item(name: str) -> str:
         f = (registry or {}).get(name)
-        value = format_quantity(float(x[name]), f.unit if f else "value", lang)
+        v = x[name]
+        # an own table's category reads as itself ("purpose = used car")
+        value = v if isinstance(v, str) else \
+            format_quantity(float(v), f.unit if f else "value", lang)
         return f"{feature_label(name, registry, lang)} = {value}"
 
     items = [(item(features[j]), values[j]) for j in shown]

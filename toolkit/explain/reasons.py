@@ -12,9 +12,10 @@ The explanation follows the mechanism the policy assigned (:mod:`toolkit.policy`
   default), ranked, each with its strongest feature.
 
 A user gets at most ``top_k`` reasons in all (Reg B: at most four specific reasons), so a
-monitoring or policy user gets up to ``top_k - 1`` secondary reasons.  Only positive
-(adverse) group contributions become score reasons; a score user whose contributions are all
-non-positive still gets the single largest one, so nobody is refused without a reason.
+monitoring or policy user gets up to ``top_k - 1`` secondary reasons.  Only adverse group
+contributions of at least ``min_contribution`` log-odds (``[explain] min_contribution``,
+0.05 by default: smaller ones are filler no reader can act on) become score reasons; a score
+user with none still gets the single largest one, so nobody is refused without a reason.
 
 Every score sentence is the registry template with the user's value next to the reference
 value, the median among approved users (:func:`reference_values`).  All work is done on
@@ -24,6 +25,7 @@ arrays; the only Python-level loop formats the sentences, one call per distinct
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data.features import REGISTRY, Feature, feature_lookup, format_quantity
+from toolkit.data.table import numeric_view
 from toolkit.errors import InputError
 from toolkit.explain.groups import group_order, group_values, strongest_feature
 from toolkit.explain.text import OP_WORDS, check_lang, policy_sentences
@@ -53,7 +56,8 @@ def plain(x):
 
 
 def reference_values(features: pd.DataFrame, approved: np.ndarray) -> pd.Series:
-    """The reference value of every column: its median among approved rows.
+    """The reference value of every column: its median among approved rows; for a category
+    column the code of its most common category among them.
 
     features: one row per decision (model features and rule inputs).
     approved: True where the decision was approved (limit > 0), shape (n,).
@@ -62,9 +66,19 @@ def reference_values(features: pd.DataFrame, approved: np.ndarray) -> pd.Series:
     if not approved.any():
         raise InputError("no approved users: the reference values (approved medians) are "
                          "undefined")
-    num = features.select_dtypes("number")
-    return pd.Series(np.nanmedian(num.to_numpy(np.float64)[approved], axis=0),
-                     index=num.columns, name="reference")
+    cats = [c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype)]
+    num = numeric_view(features[[c for c in features.columns if c in cats or
+                                 pd.api.types.is_numeric_dtype(features[c])]])
+    values = num.to_numpy(np.float64)[approved]
+    with warnings.catch_warnings():
+        # a column with no value among approved rows has no reference (NaN), said as "n/a"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = np.nanmedian(values, axis=0) if len(num.columns) else np.zeros(0)
+    for c in cats:
+        j = num.columns.get_loc(c)
+        codes = values[:, j][~np.isnan(values[:, j])].astype(np.int64)
+        ref[j] = float(np.bincount(codes).argmax()) if len(codes) else np.nan
+    return pd.Series(ref, index=num.columns, name="reference")
 
 
 def _lookup(registry: Sequence[Feature] | Mapping[str, Feature] | None) -> dict[str, Feature]:
@@ -97,6 +111,8 @@ def build_reasons(
     registry: Sequence[Feature] | Mapping[str, Feature] | None = None,
     top_k: int = 4,
     lang: str = "en",
+    min_contribution: float = 0.0,
+    outcome: str | None = None,
 ) -> pd.DataFrame:
     """Reasons for every zero-limit row, one output row per (user, reason).
 
@@ -108,6 +124,9 @@ def build_reasons(
     references: reference value per feature (approved median), indexed by feature name.
     groups: feature -> reason group.  rules: the policy's monitoring rules.
     rule_inputs: values of the rules' features for the n rows (default: from ``X``).
+    min_contribution: a group contributing less (log-odds) gives no reason, except the
+        largest group of a score refusal, which always does.
+    outcome: what an own table's model predicts, for the policy sentence (None: default).
 
     Returns columns :data:`REASON_COLUMNS`: ``rank`` starts at 1 per user; ``kind`` is one of
     :data:`KINDS`; ``contribution`` is the group's log-odds contribution (for a ``policy``
@@ -121,7 +140,7 @@ def build_reasons(
     features = list(features)
     values = np.asarray(values, dtype=np.float64)
     if isinstance(X, pd.DataFrame):
-        xv = X[features].to_numpy(np.float64)
+        xv = numeric_view(X[features]).to_numpy(np.float64)
     else:
         xv = np.asarray(X, dtype=np.float64)
     n = len(decisions)
@@ -146,7 +165,7 @@ def build_reasons(
     Gs = np.take_along_axis(G, idx, axis=1)
     s = np.arange(slots)[None, :]
     limit = np.where(is_score, top_k, top_k - 1)[:, None]
-    keep = (Gs > 0) & (s < limit)
+    keep = (Gs > 0) & (Gs >= min_contribution) & (s < limit)
     keep[:, 0] |= is_score  # a score refusal always has at least one reason
     r_pos, r_slot = np.nonzero(keep)
     g_idx = idx[r_pos, r_slot]
@@ -171,7 +190,8 @@ def build_reasons(
     parts = [score_rows]
     context = _LeadContext(decisions=decisions, zero=zero, rules=rules,
                            rule_inputs=rule_inputs, xv=xv, features=features,
-                           references=references, lookup=lookup, groups=groups, lang=lang)
+                           references=references, lookup=lookup, groups=groups, lang=lang,
+                           outcome=outcome)
     for name, lead in LEAD_REASONS.items():
         rows = np.flatnonzero(mech == name)
         if len(rows):
@@ -202,6 +222,7 @@ class _LeadContext:
     lookup: dict[str, Feature]
     groups: Mapping[str, str]
     lang: str
+    outcome: str | None = None
 
 
 def _policy_rows(pol: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
@@ -219,7 +240,7 @@ def _policy_rows(pol: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
         "value": pd_, "reference": cutoff,
         "contribution": d["distance_logit"].to_numpy(np.float64),
         "feature_contribution": np.full(len(pol), np.nan),
-        "text": policy_sentences(pd_, normal, cutoff, c.lang),
+        "text": policy_sentences(pd_, normal, cutoff, c.lang, c.outcome),
     }
 
 

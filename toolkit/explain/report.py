@@ -33,6 +33,7 @@ import toolkit.explain.figures as F
 from toolkit.calendar import parse_month
 from toolkit.config import PolicyConfig, SplitConfig
 from toolkit.data.features import format_quantity
+from toolkit.data.table import numeric_view
 from toolkit.explain.explainers import EXPLAINER_LIST
 from toolkit.explain.figures import feature_label, figure_lang
 from toolkit.explain.html import Markup, esc, figure, fmt, items, page, pair, paragraph, table
@@ -296,13 +297,21 @@ def _policy(result, ctx: ReportContext, lang: str) -> list[str]:
     p = ctx.policy
     if p is None:
         return []
-    stressed_cut = fmt(p.stressed_cutoff if p.tighten_in_stress else p.normal_cutoff,
-                       "percent0", lang)
-    rows = [(_r(lang, "normal_cutoff"), fmt(p.normal_cutoff, "percent0", lang)),
-            (_r(lang, "stressed_cutoff"),
-             _r(lang, "tightened" if p.tighten_in_stress else "not_tightened",
-                cutoff=stressed_cut)),
-            (_r(lang, "stress_months"), _month_ranges(ctx.stressed_periods, lang))]
+    # the cutoff the decisions used: an own table's approval_rate sets it from the model
+    d = result.decisions
+    normal = float(d["normal_cutoff"].iloc[0]) if len(d) else p.normal_cutoff
+    stressed = min(p.stressed_cutoff, normal) if p.tighten_in_stress else normal
+    if not result.has_regime:
+        rows = [(_r(lang, "own_cutoff"), fmt(normal, "percent", lang))]
+        if p.approval_rate is not None:
+            rows.append((_r(lang, "approval_rate"), fmt(p.approval_rate, "percent0", lang)))
+    else:
+        rows = [(_r(lang, "normal_cutoff"), fmt(normal, "percent0", lang)),
+                (_r(lang, "stressed_cutoff"),
+                 _r(lang, "tightened" if p.tighten_in_stress else "not_tightened",
+                    cutoff=fmt(stressed, "percent0", lang)))]
+        if ctx.stressed_periods:
+            rows.append((_r(lang, "stress_months"), _month_ranges(ctx.stressed_periods, lang)))
     if ctx.stress_threshold is not None:
         rows.append((_r(lang, "stress_threshold"), f"{ctx.stress_threshold:.2f}"))
     fired = result.decisions["rule"].astype(str).value_counts()
@@ -552,10 +561,15 @@ def render_report(result, context: ReportContext | None = None, *, lang: str = "
     ctx = context or ReportContext()
     pngs = pngs or {}
     reasons = result.reasons_in(lang)
-    title = _r(lang, "title", stem=ctx.stem) if ctx.stem else _r(lang, "title_plain")
+    own = result.outcome is not None
+    title = _r(lang, "title_own" if own else "title", stem=ctx.stem, outcome=result.outcome) \
+        if ctx.stem else _r(lang, "title_own_plain" if own else "title_plain",
+                            outcome=result.outcome)
+    # an own table has the mechanisms its schema allows: no rules or regime, no section
+    mechanisms = [m for m in MECHANISMS if not own or (result.decisions["mechanism"] == m).any()]
     entries = [("summary", _r(lang, "summary"))]
     entries += [(f"section-{s.key}", s.content(lang)[0]) for s in ctx.sections]
-    entries += [(f"mechanism-{m}", _capital(mechanism_label(m, lang))) for m in MECHANISMS]
+    entries += [(f"mechanism-{m}", _capital(mechanism_label(m, lang))) for m in mechanisms]
     if any(name in pngs for name, _ in _DRIVER_FIGURES):
         entries.append(("drivers", _r(lang, "drivers")))
     entries += [("quality", _r(lang, "quality")), ("users", _r(lang, "users_heading"))]
@@ -565,7 +579,7 @@ def render_report(result, context: ReportContext | None = None, *, lang: str = "
             _contents(lang, entries)]
     body += _summary(result, ctx, lang, pngs)
     body += _sections(ctx, lang)
-    for mech in MECHANISMS:
+    for mech in mechanisms:
         body += _mechanism(result, mech, reasons, ctx, lang, pngs)
     body += _drivers(lang, pngs)
     body += _quality(ctx.metrics if ctx.metrics is not None else result.metrics, lang)
@@ -649,6 +663,7 @@ def report_figures(result, context: ReportContext | None = None, *, lang: str = 
         out["calibration_models"] = F.calibration_curves(curves, lang=lang)
     if len(X):
         reg = result.registry
+        X = numeric_view(X)  # an own table's categories as their codes, for colour and x
         out["shap_beeswarm"] = F.beeswarm(sv.values, X, sv.features, registry=reg, seed=seed,
                                           lang=lang)
         out["group_importance"] = F.group_importance(result.group_contributions, zero=zero,
@@ -658,8 +673,9 @@ def report_figures(result, context: ReportContext | None = None, *, lang: str = 
         pairs = result.interaction_pairs
         if pairs is not None:
             out["interaction_top_pairs"] = F.interactions(pairs, registry=reg, lang=lang)
-        out["regime_zero_limit_groups"] = F.regime_comparison(
-            result.group_contributions, result.stressed, zero, lang=lang)
+        if result.has_regime:
+            out["regime_zero_limit_groups"] = F.regime_comparison(
+                result.group_contributions, result.stressed, zero, lang=lang)
     for mech, users in example_users(result).items():
         if users:
             out[f"waterfall_{mech}"] = _waterfall(result, users[0], lang)

@@ -22,11 +22,11 @@ from toolkit.errors import InputError
 from toolkit.explain.reasons import build_reasons, plain
 from toolkit.explain.shap_values import ShapValues, top_interactions
 from toolkit.explain.text import (
-    USER_REPORT,
     change_sentence,
     check_lang,
     group_label,
     kind_label,
+    report_text,
     rule_label,
 )
 from toolkit.files import staged_folder
@@ -48,6 +48,8 @@ class ExplanationResult:
     shap: the :class:`ShapValues` behind all of it; X: the explained rows' feature values;
     stressed: regime flag of the explained rows; selected: the rows are users named by the
     caller (their report shows only them), not a split.
+    outcome, currency, has_regime: as on the model table (own tables: what is predicted, in
+    words; the currency of limits; whether rows carry a regime).
     """
 
     reasons: pd.DataFrame
@@ -67,6 +69,9 @@ class ExplanationResult:
     interaction_sample: int = 300
     reason_inputs: dict = field(default_factory=dict, repr=False)
     selected: bool = False
+    outcome: str | None = None
+    currency: str | None = "CNY"
+    has_regime: bool = True
 
     @property
     def registry(self) -> dict[str, Feature]:
@@ -112,7 +117,8 @@ class ExplanationResult:
             raise InputError(f"user {plain(user_id)!r} was not explained here; explained users: "
                              f"{len(self.decisions)} (e.g. {some})")
         d = self.decisions.loc[user_id].to_dict()
-        t = USER_REPORT[lang]
+        t = report_text(lang, outcome=self.outcome, regime=self.has_regime,
+                        currency=self.currency)
         if not d["zero"]:
             lim = d.get("limit", np.nan)
             lines = [t["approved"].format(user=user_id, limit="" if pd.isna(lim) else

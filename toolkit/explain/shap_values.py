@@ -97,23 +97,38 @@ def max_additivity_error(values: np.ndarray, base: np.ndarray, margin: np.ndarra
     return float(np.max(np.abs(values.sum(axis=1) + base - margin)))
 
 
-def _matrix(scorer, X: pd.DataFrame) -> np.ndarray:
+def _check_columns(scorer, X: pd.DataFrame) -> None:
     missing = [c for c in scorer.features if c not in X.columns]
     if missing:
         raise InputError(f"rows lack model feature column(s): {', '.join(missing[:5])}; "
                          f"the model expects {len(scorer.features)} columns")
+
+
+def _matrix(scorer, X: pd.DataFrame) -> np.ndarray:
+    _check_columns(scorer, X)
     return np.ascontiguousarray(X[scorer.features].to_numpy(np.float64))
+
+
+def check_interventional(scorer) -> None:
+    """InputError when interventional TreeSHAP cannot explain ``scorer``: shap has no
+    interventional algorithm for categorical splits."""
+    cats = scorer.categorical
+    if cats:
+        raise InputError(
+            f"interventional SHAP cannot explain categorical splits (column"
+            f"{'s' if len(cats) > 1 else ''} {', '.join(map(repr, cats[:5]))}); use "
+            "[explain] mode = \"path\"")
 
 
 def path_shap(scorer, X: pd.DataFrame) -> ShapValues:
     """Exact path-dependent TreeSHAP of every row of ``X`` (see the module docstring)."""
-    import xgboost as xgb
 
     p = len(scorer.features)
     if len(X) == 0:
         z = np.zeros(0)
         return ShapValues(np.zeros((0, p)), z, z, X.index, tuple(scorer.features), "path", 0.0)
-    dm = xgb.DMatrix(_matrix(scorer, X), feature_names=list(scorer.features))
+    _check_columns(scorer, X)
+    dm = scorer.dmatrix(X)
     contribs = scorer.booster.predict(dm, pred_contribs=True).astype(np.float64)
     margin = scorer.booster.predict(dm, output_margin=True).astype(np.float64)
     values, base = contribs[:, :-1], contribs[:, -1].copy()
@@ -134,6 +149,7 @@ def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
     import shap
     import xgboost as xgb
 
+    check_interventional(scorer)
     if len(background) == 0:
         raise InputError("the interventional background is empty; it needs approved users")
     bg = pd.DataFrame(_matrix(scorer, background), columns=list(scorer.features))
@@ -191,10 +207,8 @@ def interaction_values(scorer, X: pd.DataFrame) -> np.ndarray:
     Cost grows with p times the cost of :func:`path_shap`: run it on a sample
     (``ExplainConfig.interaction_sample`` rows).
     """
-    import xgboost as xgb
-
-    dm = xgb.DMatrix(_matrix(scorer, X), feature_names=list(scorer.features))
-    inter = scorer.booster.predict(dm, pred_interactions=True)
+    _check_columns(scorer, X)
+    inter = scorer.booster.predict(scorer.dmatrix(X), pred_interactions=True)
     return np.asarray(inter, dtype=np.float64)[:, :-1, :-1]
 
 

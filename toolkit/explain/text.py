@@ -75,21 +75,27 @@ def rule_label(name: str, lang: str = "en", rules: Sequence = ()) -> str:
 
 
 def policy_sentences(pd_: np.ndarray, normal: np.ndarray, cutoff: np.ndarray,
-                      lang: str) -> np.ndarray:
-    """The rank-1 sentence of each policy refusal: the PD against both cutoffs."""
+                      lang: str, outcome: str | None = None) -> np.ndarray:
+    """The rank-1 sentence of each policy refusal: the PD against both cutoffs.
+
+    outcome: what an own table's model predicts (``"bad = 1"``), named instead of default.
+    """
     lp = logit(pd_)
     d_norm = lp - logit(normal)
     d_force = lp - logit(cutoff)
     out = np.empty(len(pd_), dtype=object)
     for i in range(len(pd_)):
         if lang == "zh":
-            out[i] = (f"预测违约概率{pd_[i]:.1%}低于常规阈值{normal[i]:.0%}（可通过），但高于市场"
+            what = f"预测{outcome}的概率" if outcome else "预测违约概率"
+            out[i] = (f"{what}{pd_[i]:.1%}低于常规阈值{normal[i]:.0%}（可通过），但高于市场"
                       f"压力期间收紧后的现行阈值{cutoff[i]:.0%}（未通过）；对数几率距离：距常规阈值"
                       f"{d_norm[i]:+.2f}，距现行阈值{d_force[i]:+.2f}（违约概率差："
                       f"{100 * (pd_[i] - normal[i]):+.1f} / {100 * (pd_[i] - cutoff[i]):+.1f}"
                       "个百分点）")
         else:
-            out[i] = (f"predicted default risk of {pd_[i]:.1%} passes the normal cutoff of "
+            what = f"predicted probability of {outcome}" if outcome else \
+                "predicted default risk"
+            out[i] = (f"{what} of {pd_[i]:.1%} passes the normal cutoff of "
                       f"{normal[i]:.0%} but not the tightened cutoff of {cutoff[i]:.0%} in "
                       f"force during market stress; distance in log-odds: {d_norm[i]:+.2f} to "
                       f"the normal cutoff, {d_force[i]:+.2f} to the cutoff in force (in PD: "
@@ -271,6 +277,8 @@ REPORT = {
         "title": "{stem}: why users hit zero limit",
         "title_users": "Why these users hit zero limit",
         "title_plain": "Why users hit zero limit",
+        "title_own": "{stem}: why rows are refused (predicted probability of {outcome})",
+        "title_own_plain": "Why rows are refused (predicted probability of {outcome})",
         "question": "The question",
         "no_question": "No research question was recorded for this run.",
         "contents": "Contents",
@@ -304,6 +312,8 @@ REPORT = {
                           "refusal even in a stressed month.",
         "policy": "Cutoffs, regimes and rules in force",
         "normal_cutoff": "normal cutoff", "stressed_cutoff": "cutoff in stressed months",
+        "own_cutoff": "cutoff (refused from this predicted probability on)",
+        "approval_rate": "approval rate it was set for (training rows)",
         "tightened": "{cutoff} (tightened)", "not_tightened": "{cutoff} (never tightened)",
         "stress_months": "stressed months", "stress_threshold": "stressed when the liquidity "
                                                                 "index is below",
@@ -375,6 +385,8 @@ REPORT = {
         "title": "{stem}：用户为何被降为零额度",
         "title_users": "这些用户为何被降为零额度",
         "title_plain": "用户为何被降为零额度",
+        "title_own": "{stem}：各行被拒的原因（预测 {outcome} 的概率）",
+        "title_own_plain": "各行被拒的原因（预测 {outcome} 的概率）",
         "question": "研究问题",
         "no_question": "本次运行没有记录研究问题。",
         "contents": "目录",
@@ -407,6 +419,8 @@ REPORT = {
                           "高于常规阈值即属评分拒绝，即使在市场压力期。",
         "policy": "现行阈值、市场状态与监控规则",
         "normal_cutoff": "常规阈值", "stressed_cutoff": "市场压力期阈值",
+        "own_cutoff": "阈值（预测概率不低于此值即拒绝）",
+        "approval_rate": "据以设定阈值的通过率（训练集）",
         "tightened": "{cutoff}（收紧）", "not_tightened": "{cutoff}（不收紧）",
         "stress_months": "市场压力月份", "stress_threshold": "流动性指数低于此值即为市场压力期",
         "rule_row": "规则：{label}",
@@ -466,23 +480,36 @@ REPORT = {
 
 # The scorecard's section of the report (toolkit.workflows.explain.scorecard_section).
 SCORECARD_TEXT = {
-    "en": {"heading": "Scorecard points",
-           "intro": "The scorecard baseline scores a user by adding up the points of the bin each "
-                    "feature falls in; more points mean less risk ({base} points at good:bad "
-                    "odds of {odds}:1, {pdo} points to double the odds). The spread is how far "
-                    "a feature alone can move a score.",
-           "feature": "feature", "bins": "bins", "low": "fewest points", "high": "most points",
+    "en": {"heading": "Scorecard",
+           "intro": "The scorecard baseline bins every feature (optimal bins whose default rate "
+                    "follows the feature's declared direction, a bin for missing values) and "
+                    "scores a user by adding up the points of the bin each feature falls in; "
+                    "more points mean less risk ({base} points at good:bad odds of {odds}:1, "
+                    "{pdo} points to double the odds).",
+           "iv_intro": "Information value (IV) of the {shown} most informative of {total} "
+                       "features (above 0.3: strong; the scorecard run's scorecard/binning.csv "
+                       "has every bin):",
+           "bins_intro": "The bins of the {shown} most informative features:",
+           "feature": "feature", "iv": "IV", "bin": "bin", "count": "training rows",
+           "event_rate": "default rate", "woe": "WoE", "points": "points",
+           "bins": "bins", "low": "fewest points", "high": "most points",
            "spread": "spread",
-           "shown": "The {shown} of {total} features with the widest spread; the scorecard "
-                    "run's scorecard/points.csv has every bin."},
-    "zh": {"heading": "评分卡分值",
-           "intro": "评分卡基线将用户各特征所在分箱的分值相加得到总分；分值越高风险越低（好坏比 "
-                    "{odds}:1 时为 {base} 分，好坏比每翻一倍增加 {pdo} 分）。分值跨度表示单个特征"
-                    "最多能使总分变动多少。",
-           "feature": "特征", "bins": "分箱数", "low": "最低分值", "high": "最高分值",
+           "shown": "The spread is how far a feature alone can move a score; the {shown} of "
+                    "{total} features with the widest spread (the scorecard run's "
+                    "scorecard/points.csv has every bin):"},
+    "zh": {"heading": "评分卡",
+           "intro": "评分卡基线先对每个特征分箱（最优分箱，各箱违约率遵循特征声明的方向，缺失值单独"
+                    "成箱），再将用户各特征所在分箱的分值相加得到总分；分值越高风险越低（好坏比 "
+                    "{odds}:1 时为 {base} 分，好坏比每翻一倍增加 {pdo} 分）。",
+           "iv_intro": "{total} 个特征中信息值（IV）最高的 {shown} 个（高于 0.3 为强；评分卡运行的 "
+                       "scorecard/binning.csv 包含全部分箱）：",
+           "bins_intro": "信息值最高的 {shown} 个特征的分箱：",
+           "feature": "特征", "iv": "信息值", "bin": "分箱", "count": "训练行数",
+           "event_rate": "违约率", "woe": "证据权重（WoE）", "points": "分值",
+           "bins": "分箱数", "low": "最低分值", "high": "最高分值",
            "spread": "分值跨度",
-           "shown": "仅列出 {total} 个特征中分值跨度最大的 {shown} 个；评分卡运行的 "
-                    "scorecard/points.csv 包含全部分箱。"},
+           "shown": "分值跨度表示单个特征最多能使总分变动多少；以下为 {total} 个特征中分值跨度"
+                    "最大的 {shown} 个（评分卡运行的 scorecard/points.csv 包含全部分箱）："},
 }
 
 # -- figures -------------------------------------------------------------------------------------
@@ -551,6 +578,13 @@ CLI_TEXT = {
         "copied": "HTML report copied to {path}",
         "ui": "open the MLflow UI with: {command}",
         "explained_run": "explained into run {run} (a child of model run {model})",
+        "by_mechanism_rows": "refused rows by mechanism: {counts}",
+        "example_row": "example ({mechanism}) row {user}:",
+        "interval": "95% interval",
+        "small_data": "small data: the {split} split has {rows:,.0f} rows (fewer than 1,000), "
+                      "so its metrics carry 95% bootstrap intervals (500 resamples); read "
+                      "differences between runs against them",
+        "decision_rule": "decision rule: refuse from a predicted probability of {cutoff:.4g} on",
     },
     "zh": {
         "metrics_title": "{stem}：关键指标（测试集）", "metric": "指标", "value": "值",
@@ -563,5 +597,54 @@ CLI_TEXT = {
         "copied": "HTML 报告已复制到 {path}",
         "ui": "打开 MLflow 界面：{command}",
         "explained_run": "解释结果已记录到运行 {run}（模型运行 {model} 的子运行）",
+        "by_mechanism_rows": "被拒的行（按机制）：{counts}",
+        "example_row": "示例（{mechanism}）第 {user} 行：",
+        "interval": "95% 区间",
+        "small_data": "小样本：{split} 集只有 {rows:,.0f} 行（少于 1,000），其指标附 95% 自助法"
+                      "区间（500 次重抽样）；比较运行时请对照区间",
+        "decision_rule": "决策规则：预测概率不低于 {cutoff:.4g} 即拒绝",
     },
 }
+
+# The same report for an own table: rows, not users; refused, not zero limit; the predicted
+# probability of the table's own outcome; a limit only when the schema names an income
+# column, in its currency; the normal cutoff only when rows carry a regime.
+OWN_TABLE_REPORT = {
+    "en": {"approved": "Row {user}: approved{limit}", "limit": ", limit {currency}{limit:,.0f}",
+           "zero": "Row {user}: refused (mechanism: {mechanism}{rule})",
+           "rule": ", rule: {rule}",
+           "risk": "  predicted probability of {outcome} {pd:.1%} (log-odds {margin:+.2f}); "
+                   "cutoff {cutoff:.0%} ({cutoff_logit:+.2f}), distance {distance_logit:+.2f}",
+           "risk_regime": "  predicted probability of {outcome} {pd:.1%} (log-odds "
+                          "{margin:+.2f}); cutoff in force {cutoff:.0%} ({cutoff_logit:+.2f}), "
+                          "distance {distance_logit:+.2f}; normal cutoff {normal_cutoff:.0%}, "
+                          "distance {normal_distance_logit:+.2f}",
+           "reasons": "  Reasons:", "change": "  Change: "},
+    "zh": {"approved": "第 {user} 行：通过{limit}", "limit": "，额度{limit:,.0f}{currency}",
+           "zero": "第 {user} 行：拒绝（机制：{mechanism}{rule}）", "rule": "，规则：{rule}",
+           "risk": "  预测 {outcome} 的概率 {pd:.1%}（对数几率 {margin:+.2f}）；阈值 "
+                   "{cutoff:.0%}（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}",
+           "risk_regime": "  预测 {outcome} 的概率 {pd:.1%}（对数几率 {margin:+.2f}）；现行阈值 "
+                          "{cutoff:.0%}（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}；"
+                          "常规阈值 {normal_cutoff:.0%}，距离 {normal_distance_logit:+.2f}",
+           "reasons": "  原因：", "change": "  额度变化："},
+}
+
+
+def report_text(lang: str, *, outcome: str | None, regime: bool = True,
+                currency: str | None = "CNY") -> dict[str, str]:
+    """The user report's templates: :data:`USER_REPORT` for the synthetic world (``outcome``
+    None), else :data:`OWN_TABLE_REPORT` for an own table's ``outcome`` ("bad = 1"), with
+    its ``regime`` and ``currency``.  Every template formats with the decision-summary row
+    plus ``user``, ``limit``, ``rule``, ``mechanism``, ``outcome`` and ``currency``."""
+    lang = check_lang(lang)
+    if outcome is None:
+        return USER_REPORT[lang]
+    t = dict(OWN_TABLE_REPORT[lang])
+    if regime:
+        t["risk"] = t["risk_regime"]
+    unit = ("" if not currency else f"{currency} ") if lang == "en" else \
+        ("元" if currency == "CNY" else f" {currency}" if currency else "")
+    t["limit"] = t["limit"].replace("{currency}", unit.replace("{", "{{").replace("}", "}}"))
+    t["risk"] = t["risk"].replace("{outcome}", outcome.replace("{", "{{").replace("}", "}}"))
+    return t

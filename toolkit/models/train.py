@@ -11,9 +11,15 @@ from toolkit.config import ModelConfig, PolicyConfig
 from toolkit.data.splits import SPLITS
 from toolkit.data.table import ModelTable
 from toolkit.links import logit
-from toolkit.metrics import auc, classification_metrics, psi
-from toolkit.models.xgb import XGBScorer
-from toolkit.policy import policy_for
+from toolkit.metrics import (
+    SMALL_SPLIT_ROWS,
+    auc,
+    bootstrap_intervals,
+    classification_metrics,
+    psi,
+)
+from toolkit.models.xgb import XGBScorer, model_matrix
+from toolkit.policy import policy_for, resolve_cutoffs
 from toolkit.vocab import MECHANISMS
 
 
@@ -40,14 +46,11 @@ def xgb_params(cfg: ModelConfig, monotone: Sequence[int] | None) -> dict:
 
 
 def dmatrices(table: ModelTable):
-    """Train and validation DMatrix of the table (float64 input, as the scorer predicts)."""
-    import xgboost as xgb
-
+    """Train and validation DMatrix of the table, built as the scorer predicts
+    (:func:`toolkit.models.xgb.model_matrix`)."""
     Xt, yt = table.part("train")
     Xv, yv = table.part("valid")
-    names = table.feature_names
-    return (xgb.DMatrix(Xt.to_numpy(np.float64), label=yt, feature_names=names),
-            xgb.DMatrix(Xv.to_numpy(np.float64), label=yv, feature_names=names))
+    return model_matrix(Xt, yt), model_matrix(Xv, yv)
 
 
 def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
@@ -92,7 +95,8 @@ def _rounds(progress: Callable[[int, int], None], total: int):
 
 
 def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
-             *, splits: Sequence[str] = SPLITS) -> tuple[dict[str, float], pd.DataFrame]:
+             *, splits: Sequence[str] = SPLITS,
+             intervals: bool = False) -> tuple[dict[str, float], pd.DataFrame]:
     """Credit metrics per split (and per regime) and the policy decisions of every row.
 
     pd_all: the model's PD for every row of the table, shape (n,).
@@ -101,18 +105,30 @@ def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
 
     Label-based metrics (AUC, KS, Brier, log loss, ECE, default rate, oracle AUC and the
     ratio) use the split's labelled rows only, and are repeated per regime with the suffix
-    ``_normal`` or ``_stressed``.  ``{split}_logit_bias_{regime}`` is the mean of the model's
-    log-odds minus the true log-odds over every row of the split in that regime (a truth
-    metric, so censored rows count).  Decision metrics cover every row of the split.
+    ``_normal`` or ``_stressed`` (when the table has a regime).  ``{split}_logit_bias_{regime}``
+    is the mean of the model's log-odds minus the true log-odds over every row of the split
+    in that regime (a truth metric, so censored rows count).  Decision metrics cover every
+    row of the split.
+
+    An own table's ``approval_rate`` sets the cutoff from this model's training PDs
+    (:func:`toolkit.policy.resolve_cutoffs`); the cutoff used is the metric
+    ``policy_cutoff``.  With ``intervals``, a split of fewer than 1,000 labelled rows also
+    gets 95% bootstrap intervals of its AUC and KS (``{split}_auc_low`` / ``_high``,
+    ``{split}_ks_low`` / ``_high``).
     """
     metrics: dict[str, float] = {}
     train_pd = pd_all[table.labelled_mask("train")]
     decisions = None
     if policy is not None:
-        decisions = policy_for(policy, table.features.columns).decide(
+        policy = resolve_cutoffs(policy, train_pd)
+        if policy.approval_rate is not None or policy.cutoff is not None:
+            metrics["policy_cutoff"] = policy.normal_cutoff
+        decisions = policy_for(policy, table.features.columns,
+                               income=table.income_column).decide(
             pd_all, table.stressed, table.features)
         decisions.index = table.X.index
-    regime_masks = {"": None, "_normal": ~table.stressed, "_stressed": table.stressed}
+    regime_masks = {"": None, "_normal": ~table.stressed, "_stressed": table.stressed} \
+        if table.has_regime else {"": None}
     for s in splits:
         m_all = table.mask(s)
         if not m_all.any():
@@ -121,9 +137,14 @@ def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
             m = table.labelled_mask(s) & (True if r is None else r)
             if m.any():
                 metrics.update(_label_metrics(table, pd_all, m, f"{s}_", suffix))
+        labelled = table.labelled_mask(s)
+        if intervals and 0 < labelled.sum() < SMALL_SPLIT_ROWS:
+            for k, (low, high) in bootstrap_intervals(table.y[labelled],
+                                                      pd_all[labelled]).items():
+                metrics[f"{s}_{k}_low"], metrics[f"{s}_{k}_high"] = low, high
         metrics[f"{s}_psi"] = psi(train_pd, pd_all[m_all])
         metrics[f"{s}_rows"] = float(m_all.sum())
-        metrics[f"{s}_labelled_rows"] = float(table.labelled_mask(s).sum())
+        metrics[f"{s}_labelled_rows"] = float(labelled.sum())
         metrics[f"{s}_stressed_share"] = float(table.stressed[m_all].mean())
         if table.truth is not None:
             margin = logit(pd_all)
@@ -175,7 +196,7 @@ def monotonicity_violations(scorer: XGBScorer, X: pd.DataFrame, directions: Sequ
     rows = X.iloc[rng.choice(len(X), size=min(n_rows, len(X)), replace=False)]
     out = {}
     for name, d in zip(X.columns, directions, strict=True):
-        if d == 0:
+        if d == 0 or isinstance(X[name].dtype, pd.CategoricalDtype):
             continue
         grid = np.unique(np.quantile(X[name].to_numpy(), np.linspace(0, 1, n_grid)))
         if len(grid) < 2:

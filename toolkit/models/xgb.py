@@ -18,6 +18,21 @@ from toolkit.errors import InputError
 from toolkit.links import sigmoid
 
 
+def model_matrix(X: pd.DataFrame, label: np.ndarray | None = None):
+    """The DMatrix of ``X`` (its columns, in order) the way every fit and predict builds it.
+
+    All-numeric frames go in as one float64 array; a frame with pandas ``category`` columns
+    (own tables) goes in as a frame with ``enable_categorical``, so xgboost splits on
+    categories natively and its feature types mark them ``c``.
+    """
+    import xgboost as xgb
+
+    names = list(X.columns)
+    if any(isinstance(X[c].dtype, pd.CategoricalDtype) for c in names):
+        return xgb.DMatrix(X, label=label, enable_categorical=True)
+    return xgb.DMatrix(X.to_numpy(np.float64), label=label, feature_names=names)
+
+
 @dataclass
 class XGBScorer:
     """booster: already cut at the best iteration; features: column order it expects."""
@@ -26,17 +41,23 @@ class XGBScorer:
     features: list[str]
     best_iteration: int
 
-    def _dmatrix(self, X: pd.DataFrame):
-        import xgboost as xgb
+    @property
+    def categorical(self) -> list[str]:
+        """The features the booster treats as categories (feature type ``c``)."""
+        types = self.booster.feature_types or []
+        return [f for f, t in zip(self.features, types, strict=False) if t == "c"]
 
+    def dmatrix(self, X: pd.DataFrame):
+        """The DMatrix of the model's columns of ``X`` (InputError when some are missing)."""
         missing = [c for c in self.features if c not in X.columns]
         if missing:
             raise InputError(f"input lacks model feature column(s): {', '.join(missing[:5])}")
-        return xgb.DMatrix(X[self.features].to_numpy(np.float64), feature_names=self.features)
+        return model_matrix(X[self.features])
+
 
     def margin(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds of default, shape (n,)."""
-        return self.booster.predict(self._dmatrix(X), output_margin=True).astype(np.float64)
+        return self.booster.predict(self.dmatrix(X), output_margin=True).astype(np.float64)
 
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of default, shape (n,)."""

@@ -24,12 +24,33 @@ from toolkit.vocab import APPROVED
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 
 
-def policy_for(config: PolicyConfig, columns) -> LimitPolicy:
+def resolve_cutoffs(config: PolicyConfig, train_pd: np.ndarray) -> PolicyConfig:
+    """The policy with its cutoffs in numbers.
+
+    An own table's ``approval_rate`` becomes the normal cutoff that approves that share of
+    the training rows (``train_pd``: the model's PDs on them; a PD fails at ``>=`` the
+    cutoff); its stressed cutoff is never looser than the normal one.  A config without
+    ``cutoff`` or ``approval_rate`` (the synthetic world) comes back as it is.
+    """
+    if config.approval_rate is None and config.cutoff is None:
+        return config
+    if config.cutoff is not None:
+        normal = config.cutoff
+    else:
+        train_pd = np.asarray(train_pd, dtype=np.float64)
+        if not len(train_pd):
+            raise InputError("approval_rate needs training rows to set the cutoff; none given")
+        normal = float(np.quantile(train_pd, config.approval_rate))
+    return config.model_copy(update={"normal_cutoff": normal,
+                                     "stressed_cutoff": min(config.stressed_cutoff, normal)})
+
+
+def policy_for(config: PolicyConfig, columns, *, income: str | None = "income") -> LimitPolicy:
     """The policy to apply to a table with these feature ``columns``.
 
     Every monitoring rule must name one of the columns; otherwise InputError names the rule,
-    its feature and the columns a rule may use (a table without them sets
-    ``[policy] rules = []``).
+    its feature and the columns a rule may use.  income: the column that sizes limits (None:
+    no limits).
     """
     known = set(columns)
     rule = _unknown_rule(config.rules, known)
@@ -40,7 +61,7 @@ def policy_for(config: PolicyConfig, columns) -> LimitPolicy:
             f"lacks; a rule may use: {allowed}; to run without it set "
             f"[policy] rules = [] or name another feature"
         )
-    return LimitPolicy(config, known_features=known)
+    return LimitPolicy(config, known_features=known, income=income)
 
 
 def _unknown_rule(rules, known: set[str]):
@@ -53,10 +74,13 @@ class LimitPolicy:
 
     config: the :class:`~toolkit.config.PolicyConfig` (cutoffs, rules, limit sizing).
     known_features: names a rule may refer to (default: every registry feature).
+    income: the feature column that sizes an approved limit (None: no limits).
     """
 
-    def __init__(self, config: PolicyConfig | None = None, *, known_features=None):
+    def __init__(self, config: PolicyConfig | None = None, *, known_features=None,
+                 income: str | None = "income"):
         self.config = config or PolicyConfig()
+        self.income = income
         known = set(known_features) if known_features is not None else {f.name for f in REGISTRY}
         rule = _unknown_rule(self.config.rules, known)
         if rule is not None:
@@ -91,7 +115,8 @@ class LimitPolicy:
 
         pd_: probabilities of default in [0, 1], shape (n,).
         stressed: True where the row's month is in the stressed regime, shape (n,).
-        features: columns used by the rules, and ``income`` (CNY/month) for the limit.
+        features: columns used by the rules, and the income column (CNY/month in the
+            synthetic world) that sizes the limit; without it the limit is NaN.
 
         Returns columns ``limit`` (CNY), ``zero`` (bool), ``mechanism``, ``rule`` ("" if none),
         ``cutoff`` (in force), ``normal_cutoff``, ``distance_logit`` (logit PD minus logit
@@ -107,8 +132,8 @@ class LimitPolicy:
         mechanism = assign(Signals(pd=p, cutoff=cutoff, normal_cutoff=c.normal_cutoff,
                                    rule=rule, stressed=stressed, features=features))
         zero = mechanism != APPROVED
-        if "income" in features:
-            income = np.asarray(features["income"], dtype=np.float64)
+        if self.income is not None and self.income in features:
+            income = np.asarray(features[self.income], dtype=np.float64)
             headroom = np.clip(1.0 - p / cutoff, 0.0, 1.0)
             raw = np.floor(income * c.limit_income_multiple * headroom / 100.0) * 100.0
             limit = np.where(zero, 0.0, np.maximum(raw, c.min_limit))

@@ -99,26 +99,44 @@ def _split_rows(table) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def scorecard_section(scorecard, registry, *, top: int = 15) -> Section:
-    """The scorecard's points as a report section: for the ``top`` features that can move a
-    score the most, the points of their lowest- and highest-scoring bin and the spread."""
+def scorecard_section(scorecard, registry, *, top: int = 15, binned: int = 6) -> Section:
+    """The scorecard as a report section: its information value by feature, the bins of the
+    ``binned`` most informative features (count, default rate, WoE and points), and for
+    the ``top`` features that can move a score the most, the points of their lowest- and
+    highest-scoring bin and the spread.  The scorecard run logs every bin of every feature
+    as ``scorecard/binning.csv`` and ``scorecard/points.csv``."""
     points = scorecard.table()
+    binning = scorecard.binning_table()
 
     def content(lang: str):
         t = SCORECARD_TEXT[lang]
+        cfg = scorecard.config
+        intro = t["intro"].format(base=format_value(cfg.base_points, "points"),
+                                  odds=format_value(cfg.base_odds, "points"),
+                                  pdo=format_value(cfg.pdo, "points"))
+        iv = binning.groupby("feature", sort=False)["iv"].first()  # already by falling IV
+        iv_rows = [(feature_label(f, registry, lang), v) for f, v in iv.head(top).items()]
+        iv_block = TableBlock([(t["feature"], "text"), (t["iv"], "decimal")], iv_rows)
+        keep = set(iv.index[:binned])
+        pts = points.set_index(["feature", "bin"])["points"]
+        bin_rows = [(feature_label(r.feature, registry, lang), r.bin, r.count, r.event_rate,
+                     r.woe, pts.get((r.feature, r.bin), np.nan))
+                    for r in binning.itertuples(index=False)
+                    if r.feature in keep and r.count > 0]
+        bin_block = TableBlock([(t["feature"], "text"), (t["bin"], "text"),
+                                (t["count"], "count"), (t["event_rate"], "percent"),
+                                (t["woe"], "decimal"), (t["points"], "decimal")], bin_rows)
         spread = points.groupby("feature", sort=False)["points"].agg(["min", "max", "size"])
         spread["spread"] = spread["max"] - spread["min"]
         spread = spread.sort_values("spread", ascending=False, kind="stable")
         rows = [(feature_label(f, registry, lang), int(r["size"]), r["min"], r["max"],
                  r["spread"]) for f, r in spread.head(top).iterrows()]
-        cfg = scorecard.config
-        intro = t["intro"].format(base=format_value(cfg.base_points, "points"),
-                                  odds=format_value(cfg.base_odds, "points"),
-                                  pdo=format_value(cfg.pdo, "points"))
         cols = [(t["feature"], "text"), (t["bins"], "count"), (t["low"], "decimal"),
                 (t["high"], "decimal"), (t["spread"], "decimal")]
-        shown = t["shown"].format(shown=len(rows), total=len(spread))
-        return t["heading"], [intro, TableBlock(cols, rows), shown]
+        return t["heading"], [
+            intro, t["iv_intro"].format(shown=len(iv_rows), total=len(iv)), iv_block,
+            t["bins_intro"].format(shown=len(keep)), bin_block,
+            t["shown"].format(shown=len(rows), total=len(spread)), TableBlock(cols, rows)]
 
     return Section("scorecard", content)
 

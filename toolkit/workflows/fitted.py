@@ -71,13 +71,14 @@ def fit_models(cfg: ExperimentConfig, table: ModelTable, *, lineage: Path | None
     split.  matrices: an already built (train, valid) DMatrix pair; progress(done, total):
     boosting rounds (:func:`toolkit.models.train.fit_xgboost`)."""
     scorer = fit_xgboost(table, cfg.model, matrices=matrices, progress=progress)
-    metrics, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy)
+    metrics, decisions = evaluate(table, scorer.predict_pd(table.X), cfg.policy,
+                                  intervals=True)
     metrics["best_iteration"] = float(scorer.best_iteration)
     card, card_metrics = None, {}
     if cfg.scorecard.enabled if scorecard is None else scorecard:
         Xt, yt = table.part("train")
-        card = fit_scorecard(Xt, yt, cfg.scorecard)
-        card_metrics, _ = evaluate(table, card.predict_pd(table.X), cfg.policy)
+        card = fit_scorecard(Xt, yt, cfg.scorecard, table.monotone)
+        card_metrics, _ = evaluate(table, card.predict_pd(table.X), cfg.policy, intervals=True)
     return Fitted(table=table, lineage=lineage, scorer=scorer, scorecard=card,
                   metrics=metrics, scorecard_metrics=card_metrics, decisions=decisions,
                   importance=importance_frame(scorer, table))

@@ -44,6 +44,7 @@ class RunSummary:
     uri: str
     tuned: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    outcome: str | None = None
 
 
 def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
@@ -141,4 +142,5 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         metrics=metrics, mechanism_counts={str(k): int(v) for k, v in counts.items()},
         examples=examples_by_mechanism(res.primary, lang=cfg.explain.lang),
         report=out / "explanations" / "report.html", uri=uri, tuned=tuned, timings=timings,
+        outcome=table.outcome,
     )

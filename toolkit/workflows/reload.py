@@ -21,15 +21,20 @@ from toolkit.source import load_table
 from toolkit.workflows.fitted import Fitted, fit_models
 
 
-def logged_data(run_id: str, uri: str) -> tuple[Path, str]:
+def logged_data(run_id: str, uri: str, *, own_table: bool = False) -> tuple[Path, str]:
     """The data folder (or own table) a logged run used, and its recorded hash.
 
-    Raises DataError when that data is gone.
+    Raises DataError when that data is gone, saying how to get it back: an own table has to
+    be put back where it was; a synthetic dataset can be generated again.
     """
     with tempfile.TemporaryDirectory() as tmp:
         lineage = json.loads(tracking.download(run_id, "lineage.json", uri, tmp).read_text())
     data = Path(lineage["data"])
     data = data.parent if data.name == "manifest.json" else data
+    if own_table and not data.is_file():
+        raise DataError(f"the own table of run {run_id} is missing: {str(data)!r} does not "
+                        f"exist; put the table back there (SHA-256 "
+                        f"{lineage['dataset_hash'][:12]}...)")
     if not data.exists():
         raise DataError(f"the data of run {run_id} ({str(data)!r}) is gone; regenerate it "
                         "with 'toolkit generate' from the run's config.json")
@@ -38,7 +43,7 @@ def logged_data(run_id: str, uri: str) -> tuple[Path, str]:
 
 def table_of_run(run_id: str, cfg: ExperimentConfig, uri: str) -> ModelTable:
     """The model table a logged run saw, refused if its data changed since (DataError)."""
-    data, digest = logged_data(run_id, uri)
+    data, digest = logged_data(run_id, uri, own_table=cfg.data.table is not None)
     table = load_table(cfg, data)
     if table.dataset_hash != digest:
         raise DataError(f"data at {str(data)!r} changed since run {run_id} (hash "

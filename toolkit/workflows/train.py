@@ -85,6 +85,8 @@ def train_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | Non
             with family_run("scorecard", card_metrics) as run, stage("log-scorecard", run):
                 run.log_frame(summary, "split_summary.csv")
                 run.log_text(fitted.scorecard.to_json(), "scorecard/scorecard.json")
+                run.log_frame(fitted.scorecard.binning_table().set_index("feature"),
+                              "scorecard/binning.csv")
                 run.log_frame(fitted.scorecard.table().set_index("feature"),
                               "scorecard/points.csv")
                 log_evaluation(run, table, fitted.scorecard.predict_pd(table.X), "scorecard")

@@ -1,0 +1,517 @@
+"""Own tables: the input contract, a mode that stands on its own, native categories,
+protected attributes, the scorecard on optimal bins, small data and the Python API."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from bad_inputs import CASES, base_frame, base_schema, write_experiment
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.config import ScorecardConfig, build_config, load_config
+from toolkit.data.features import format_value
+from toolkit.data.table import ProtectedAttributeWarning, from_table, protected_looking
+from toolkit.errors import DataError
+from toolkit.explain import explain_table
+from toolkit.explain.reasons import build_reasons
+from toolkit.explain.report import report_figures
+from toolkit.models.scorecard import MISSING, Scorecard
+from toolkit.source import open_table, prepare_table
+from toolkit.workflows.fitted import fit_models
+
+runner = CliRunner()
+PURPOSES = ("新车", "二手车", "家具", "教育", "维修")
+
+
+@pytest.fixture(scope="module")
+def frame(own_world):
+    return base_frame(own_world[1])
+
+
+def _enriched(df: pd.DataFrame, truth: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The test table: a string category that carries risk ("purpose"), a count at 90%
+    zeros ("collections") and 20% missing values in a numeric column.  The two new columns
+    are drawn from the world's true utilisation-and-debt term, whose columns the table then
+    loses, never from the label: they carry risk as real columns do without holding the
+    outcome."""
+    rng = np.random.default_rng(seed)
+    df = df.drop(columns=["util_mean_3m", "debt_to_income"])
+    term = truth.set_index("user_id").loc[df["user_id"], "term_utilization_debt"]
+    risky = term.rank(pct=True).to_numpy() > 0.8
+    used_car = rng.random(len(df)) < np.where(risky, 0.85, 0.03)
+    df["purpose"] = np.where(used_car, PURPOSES[1],
+                             np.asarray(PURPOSES, dtype=object)[rng.choice([0, 2, 3, 4],
+                                                                           len(df))])
+    df["collections"] = np.where(rng.random(len(df)) < np.where(risky, 0.3, 0.05),
+                                 1 + rng.poisson(2, len(df)), 0)
+    df.loc[rng.random(len(df)) < 0.2, "inflow_mean_6m"] = np.nan
+    return df
+
+
+GROUPS = {"late_cnt_6m": "repayment_history", "paid_ratio_6m": "repayment_history",
+          "collections": "repayment_history", "inq_cnt_6m": "borrowing_behavior",
+          "inflow_mean_6m": "liquidity_income", "min_balance_3m": "liquidity_income",
+          "txn_mean_6m": "platform_activity", "tenure_months": "tenure_profile",
+          "income": "tenure_profile", "segment": "tenure_profile"}  # purpose: its own
+
+
+def _schema(**over) -> dict:
+    return {**base_schema(), "categorical": ["segment", "purpose"],
+            "monotone": {"late_cnt_6m": 1, "paid_ratio_6m": -1, "inflow_mean_6m": -1,
+                         "collections": 1}, "groups": GROUPS, **over}
+
+
+def _cfg(path: Path, *, policy=None, schema=None, **sections) -> object:
+    return build_config({"data": {"table": str(path), "schema": schema or _schema()},
+                         "policy": policy or {"cutoff": 0.2},
+                         "model": {"n_estimators": 200, "learning_rate": 0.1}, **sections})
+
+
+@pytest.fixture(scope="module")
+def gbk_table(frame, own_world, tmp_path_factory):
+    """The test table written as GBK (the usual Chinese Excel export), no encoding given."""
+    from toolkit.data.dataset import load_dataset
+
+    path = tmp_path_factory.mktemp("own") / "gbk.csv"
+    _enriched(frame, load_dataset(own_world[0]).truth).to_csv(path, index=False,
+                                                                encoding="gbk")
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(gbk_table):
+    cfg = _cfg(gbk_table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProtectedAttributeWarning)
+        table, _ = prepare_table(cfg)
+    return cfg, fit_models(cfg, table)
+
+
+# --- the input contract --------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, frame, tmp_path,
+                                                             monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    exp = case.build(folder, frame)
+    before = sorted(p.name for p in folder.iterdir())
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, ["run", str(exp), "--tracking-uri",
+                              f"sqlite:///{work / 'mlflow.db'}", "--outputs", "out"])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.output
+    assert case.message in lines[0]
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_train_and_tune_check_the_table_before_the_store(command, frame, tmp_path,
+                                                          monkeypatch):
+    case = next(c for c in CASES if c.id == "every string column at once")
+    exp = case.build(tmp_path, frame)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, [command, str(exp), "--tracking-uri",
+                              f"sqlite:///{work / 'mlflow.db'}"])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        "error: columns 'segment', 'city', 'job' are not numeric; list them under "
+        "[data.schema] categorical or drop"]
+    assert list(work.iterdir()) == []
+
+
+def test_own_table_split_by_month_keeps_the_gap(own_world, tmp_path):
+    from toolkit.calendar import month_index
+
+    exported = own_world[1]
+    schema = {**base_schema(), "split_column": None, "month_column": "month",
+              "drop": ["user_id", "split"]}
+    cfg = _cfg(exported, schema=schema)
+    df = pd.read_csv(exported)
+    table = from_table(exported, cfg)
+    # the same out-of-time split the synthetic run uses, gap included
+    np.testing.assert_array_equal(table.split, df["split"].to_numpy().astype(object))
+    months = df["month"].map(lambda m: month_index(m, cfg.world.calendar_start)).to_numpy()
+    v_end = month_index(cfg.split.valid_end, cfg.world.calendar_start)
+    assert months[table.split == "test"].min() > v_end + cfg.world.performance_months
+    assert "month" not in table.feature_names and "split" not in table.feature_names
+    wider = cfg.model_copy(update={"split": cfg.split.model_copy(update={"gap_months": 15})})
+    assert (from_table(exported, wider).split == "gap").sum() > (table.split == "gap").sum()
+    bad = tmp_path / "bad.csv"
+    df.assign(month=df["month"].where(df.index != 3, "March")).to_csv(bad, index=False)
+    with pytest.raises(DataError) as err:
+        from_table(bad, cfg)
+    assert str(err.value) == ("month column 'month' has value 'March'; allowed: months of "
+                              "the form YYYY-MM")
+
+
+def test_table_paths_resolve_against_the_experiment_file(frame, tmp_path, monkeypatch):
+    folder = tmp_path / "project" / "experiments"
+    folder.mkdir(parents=True)
+    frame.to_csv(folder / "t.csv", index=False)
+    exp = write_experiment(folder)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(exp.relative_to(tmp_path))
+    assert Path(cfg.data.table) == Path("project/experiments/t.csv")
+    cfg = load_config(exp.relative_to(tmp_path), ["data.table='elsewhere.csv'"])
+    assert cfg.data.table == "elsewhere.csv"  # a --set value is relative to the working folder
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_encodings_are_detected(frame, tmp_path, encoding):
+    df = frame.assign(segment=lambda d: d["segment"].map(
+        {"salaried": "受薪", "student": "学生"}).fillna("灵活就业"))
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False, encoding=encoding)
+    table = from_table(path, _cfg(path, schema=base_schema()))
+    assert list(table.X["segment"].cat.categories) == sorted(["受薪", "学生", "灵活就业"])
+
+
+def test_declared_encoding_is_used(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(segment="café").to_csv(path, index=False, encoding="latin-1")
+    cfg = build_config({"data": {"table": str(path), "schema": base_schema(),
+                                 "encoding": "latin-1"}, "policy": {"cutoff": 0.2}})
+    assert list(from_table(path, cfg).X["segment"].cat.categories) == ["café"]
+
+
+def test_parquet_tables_are_read(frame, tmp_path):
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path, index=False)
+    table = from_table(path, _cfg(path, schema=base_schema()))
+    assert len(table.X) == len(frame)
+    (tmp_path / "bad.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="is not a Parquet file"):
+        from_table(tmp_path / "bad.parquet", _cfg(tmp_path / "bad.parquet"))
+
+
+def test_boolean_target_needs_no_positive_label(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(default_12m=frame["default_12m"] == 1).to_csv(path, index=False)
+    schema = {k: v for k, v in base_schema().items() if k != "positive_label"}
+    table = from_table(path, _cfg(path, schema=schema))
+    np.testing.assert_array_equal(table.y, frame["default_12m"].to_numpy())
+    assert table.outcome == "default_12m = True"
+
+
+def test_text_positive_label(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(default_12m=np.where(frame["default_12m"] == 1, "bad", "good")) \
+        .to_csv(path, index=False)
+    table = from_table(path, _cfg(path, schema={**base_schema(), "positive_label": "bad"}))
+    np.testing.assert_array_equal(table.y, frame["default_12m"].to_numpy())
+    assert table.outcome == "default_12m = bad"
+
+
+def test_reproduce_on_a_missing_own_table_says_it_is_missing(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    exp = write_experiment(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = runner.invoke(app, ["train", str(exp), "--tracking-uri", store])
+    assert res.exit_code == 0, res.output
+    run_id = re.search(r"xgboost run: (\w+)", res.output).group(1)
+    path.unlink()
+    res = runner.invoke(app, ["reproduce", run_id, "--tracking-uri", store])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"error: the own table of run {run_id} is missing: {str(path.resolve())!r} does not "
+        f"exist; put the table back there (SHA-256 "
+        f"{MlflowClient(store).get_run(run_id).data.tags['toolkit.dataset_hash'][:12]}...)"]
+
+
+# --- own-table mode stands on its own ------------------------------------------------------
+
+def test_no_synthetic_default_reaches_an_own_table(fitted):
+    cfg, f = fitted
+    table = f.table
+    assert cfg.policy.rules == ()
+    assert not table.stressed.any() and not table.has_regime
+    assert "income" in table.X.columns  # a column named income sizes no limit
+    refused = f.decisions["zero"].to_numpy()
+    assert f.decisions.loc[~refused, "limit"].isna().all()  # approved: no limit, no currency
+    assert (f.decisions.loc[refused, "limit"] == 0).all()
+    assert set(f.decisions["mechanism"]) <= {"approved", "score"}
+    assert f.metrics["policy_cutoff"] == 0.2
+    res = explain_table(f.scorer, table, f.decisions, cfg.explain, policy=cfg.policy)
+    assert "regime_zero_limit_groups" not in report_figures(res)
+    refused = res.zero_users[0]
+    for lang, words in (("en", "predicted probability of default_12m = 1"),
+                        ("zh", "预测 default_12m = 1 的概率")):
+        text = res.user_report(refused, lang=lang)
+        assert words in text
+        assert not re.search(r"\bPD\b|CNY|元|违约概率|zero limit|零额度", text), text
+    approved = res.decisions.index[~res.decisions["zero"]][0]
+    assert res.user_report(approved) == (
+        f"Row {approved}: approved\n" + res.user_report(approved).split("\n", 1)[1])
+
+
+def test_approval_rate_sets_the_cutoff_from_training_rows(gbk_table):
+    cfg = _cfg(gbk_table, policy={"approval_rate": 0.7})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProtectedAttributeWarning)
+        f = fit_models(cfg, prepare_table(cfg)[0], scorecard=False)
+    train = f.table.mask("train")
+    approved = (~f.decisions["zero"].to_numpy())[train].mean()
+    assert abs(approved - 0.7) <= 1.0 / train.sum()
+    assert 0 < f.metrics["policy_cutoff"] < 1
+
+
+def test_a_regime_column_tightens_and_an_income_column_sizes_limits(frame, tmp_path):
+    df = frame.assign(regime=np.where(frame["split"] == "test", "stressed", "normal"))
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    cfg = _cfg(path, schema={**base_schema(), "regime": "regime", "income": "income",
+                             "currency": "EUR"},
+               policy={"cutoff": 0.3, "stressed_cutoff": 0.1})
+    f = fit_models(cfg, from_table(path, cfg), scorecard=False)
+    d = f.decisions
+    stressed = f.table.stressed
+    assert stressed.sum() == (df["split"] == "test").sum()
+    assert set(d.loc[stressed, "cutoff"]) == {0.1} and set(d.loc[~stressed, "cutoff"]) == {0.3}
+    assert (d["mechanism"] == "policy").any()
+    approved = ~d["zero"].to_numpy()
+    assert (d["limit"].to_numpy()[approved] > 0).all()
+    res = explain_table(f.scorer, f.table, d, cfg.explain, policy=cfg.policy)
+    policy_text = res.reasons.loc[res.reasons["kind"] == "policy", "text"].iloc[0]
+    assert policy_text.startswith("predicted probability of default_12m = 1 of ")
+    user = res.decisions.index[~res.decisions["zero"]][0]
+    assert "limit EUR " in res.user_report(user)
+
+
+def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):
+    with pytest.raises(Exception, match="stressed rows need their own cutoff"):
+        build_config({"data": {"table": "t.csv", "schema": {**base_schema(),
+                                                             "regime": "regime"}},
+                      "policy": {"cutoff": 0.3}})
+
+
+# --- native categories, reason wording -----------------------------------------------------
+
+def test_categories_are_native_and_reasons_name_them(fitted):
+    cfg, f = fitted
+    assert isinstance(f.table.X["purpose"].dtype, pd.CategoricalDtype)
+    assert set(f.scorer.categorical) == {"segment", "purpose"}
+    assert not any("=" in c for c in f.table.feature_names)
+    # every adverse group of a refusal becomes a reason, so that purpose's wording shows
+    every = cfg.explain.model_copy(update={"min_contribution": 0.0, "top_k": 10})
+    res = explain_table(f.scorer, f.table, f.decisions, every, policy=cfg.policy)
+    named = res.reasons[res.reasons["feature"] == "purpose"]
+    assert len(named), "a category that carries risk must show up in reasons"
+    assert set(named["text"]) <= {f"purpose = {p} (most common among approved users: {q})"
+                                  for p in (*PURPOSES, "missing") for q in PURPOSES}
+    assert any("二手车" in t for t in named["text"])
+    zh = res.reasons_in("zh")
+    assert zh.loc[zh["feature"] == "purpose", "text"].str.contains("通过用户最常见").all()
+
+
+def test_reasons_drop_near_zero_groups(fitted):
+    cfg, f = fitted
+    res = explain_table(f.scorer, f.table, f.decisions, cfg.explain, policy=cfg.policy)
+    r = res.reasons
+    assert (r["contribution"] >= cfg.explain.min_contribution).all()
+    assert r.groupby("user_id").size().max() <= 4
+    assert set(r["user_id"]) == set(res.zero_users)  # every refusal keeps a reason
+    loose = explain_table(f.scorer, f.table, f.decisions,
+                          cfg.explain.model_copy(update={"min_contribution": 0.0}),
+                          policy=cfg.policy)
+    assert len(loose.reasons) > len(r)
+
+
+def test_min_contribution_on_hand_built_values():
+    values = np.array([[0.04, 0.06, 0.3], [0.01, 0.02, -0.1]])
+    decisions = pd.DataFrame({"zero": [True, True], "mechanism": ["score", "score"],
+                              "rule": ["", ""], "cutoff": 0.2, "normal_cutoff": 0.2,
+                              "distance_logit": 0.1}, index=[1, 2])
+    names = ["late_cnt_3m", "util_mean_3m", "inq_cnt_1m"]
+    X = pd.DataFrame(np.ones((2, 3)), columns=names, index=[1, 2])
+    groups = dict(zip(names, ["a", "b", "c"], strict=True))
+    r = build_reasons(values, names, X, decisions, pd.Series(0.0, index=names),
+                      groups=groups, min_contribution=0.05)
+    assert r.loc[r["user_id"] == 1, "group"].tolist() == ["c", "b"]
+    assert r.loc[r["user_id"] == 2, "group"].tolist() == ["b"]  # the largest, below 0.05
+
+
+@pytest.mark.parametrize(("x", "unit", "text"), [
+    (0.4321, "value", "0.43"), (0.3149, "value", "0.31"), (0.03125, "value", "0.031"),
+    (12.3456, "value", "12.35"), (1234.5, "value", "1,234.50"), (3.0, "value", "3"),
+    (0.4321, "score", "0.43"), (12.3456, "days", "12.3"), (float("nan"), "value", "n/a"),
+])
+def test_values_keep_two_significant_decimals(x, unit, text):
+    assert format_value(x, unit) == text
+
+
+# --- protected attributes ------------------------------------------------------------------
+
+def test_protected_columns_stay_out_of_the_model_and_every_reason(fitted):
+    cfg, f = fitted
+    assert "age" not in f.table.X.columns and "age" in f.table.features.columns
+    assert f.table.protected == ("age",)
+    assert "age" not in f.scorecard.features_
+    res = explain_table(f.scorer, f.table, f.decisions, cfg.explain, policy=cfg.policy)
+    assert "age" not in set(res.reasons["feature"])
+    assert not res.reasons["text"].str.contains("age").any()
+
+
+def test_protected_looking_features_warn_once_naming_them(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(applicantSex=0.0, 婚姻状况=1.0).to_csv(path, index=False)
+    cfg = _cfg(path, schema={**base_schema(), "protected": []})
+    with pytest.warns(ProtectedAttributeWarning) as seen:
+        from_table(path, cfg)
+    assert len(seen) == 1
+    assert str(seen[0].message).startswith(
+        "features 'age', 'applicantSex', '婚姻状况' may be protected attributes")
+    path.write_text(frame.drop(columns="age").to_csv(index=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ProtectedAttributeWarning)
+        from_table(path, _cfg(path, schema={**base_schema(), "protected": []}))
+
+
+def test_protected_looking_names():
+    names = ["age", "applicant_age", "AgeGroup", "maritalStatus", "sex", "Gender", "race",
+             "ethnicity", "religion", "性别", "年龄段", "民族", "page_views", "usage", "stage",
+             "average", "sextant_x", "raceway"]
+    assert protected_looking(names) == names[:12]
+
+
+def test_cli_prints_the_protected_warning_as_one_line(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    exp = write_experiment(tmp_path, schema={**base_schema(), "protected": []})
+    res = runner.invoke(app, ["train", str(exp), "--tracking-uri",
+                              f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    assert res.exit_code == 0, res.output
+    warned = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert warned == ["warning: feature 'age' may be a protected attribute (race, sex, age, "
+                      "...); the model uses it and reasons may name it: list such columns under "
+                      "[data.schema] protected to keep them out"]
+
+
+# --- the scorecard on optimal bins ---------------------------------------------------------
+
+def test_scorecard_transform_equals_optbinning(gbk_table):
+    from optbinning import OptimalBinning
+
+    table = open_table(gbk_table, _schema(protected=["age"]))
+    X, y = table.part("train")
+    card = Scorecard(ScorecardConfig(special_codes=(-1.0,))).fit(
+        X, y, dict(zip(table.feature_names, table.monotone, strict=True)))
+    W = card.transform(X)
+    for j, name in enumerate(card.features_):
+        b = card.bins_[name]
+        col = X[name]
+        categorical = b["dtype"] == "categorical"
+        x = col.astype(object).where(col.notna(), np.nan).to_numpy() if categorical else \
+            col.to_numpy(np.float64)
+        ob = OptimalBinning(name=name, dtype=b["dtype"], monotonic_trend=b["trend"],
+                            max_n_bins=10, min_bin_size=0.05,
+                            special_codes=None if categorical else [-1.0]).fit(x, y)
+        ref = ob.transform(x, metric="woe", metric_missing="empirical",
+                           metric_special="empirical")
+        np.testing.assert_allclose(W[:, j], ref, atol=1e-12, err_msg=name)
+
+
+def test_scorecard_keeps_sparse_columns_and_bins_missing_values(fitted):
+    _, f = fitted
+    bins = f.scorecard.bins_
+    assert len(bins["collections"]["splits"]) >= 1  # 90% zeros, still split
+    miss = bins["inflow_mean_6m"]
+    assert miss["labels"][-1] == MISSING and miss["count"][-1] > 0
+    assert miss["woe"][-1] != 0.0
+    assert bins["purpose"]["dtype"] == "categorical"
+    # a baseline worth the name: within a few points of xgboost on the same rows
+    assert f.scorecard_metrics["test_auc"] > f.metrics["test_auc"] - 0.03
+
+
+def test_scorecard_points_follow_the_schema_directions(fitted):
+    _, f = fitted
+    pts = f.scorecard.table()
+    directions = dict(zip(f.table.feature_names, f.table.monotone, strict=True))
+    assert {k: v for k, v in directions.items() if v} == _schema()["monotone"]
+    for name, d in directions.items():
+        if not d:
+            continue
+        regular = pts[(pts["feature"] == name) & ~pts["bin"].isin(["Missing", "Special"])]
+        steps = np.diff(regular["points"].to_numpy()) * d
+        assert (steps <= 1e-9).all(), (name, d, regular["points"].tolist())
+
+
+def test_scorecard_json_round_trip_and_determinism(fitted, gbk_table):
+    _, f = fitted
+    card = f.scorecard
+    again = Scorecard.from_json(card.to_json())
+    X = f.table.X
+    np.testing.assert_array_equal(again.margin(X), card.margin(X))
+    X_train, y = f.table.part("train")
+    twin = Scorecard(card.config).fit(X_train, y, f.table.monotone)
+    assert twin.to_json() == card.to_json()
+
+
+def test_scorecard_unknown_category_is_neutral():
+    X = pd.DataFrame({"c": pd.Categorical(["a", "b"] * 300 + ["c"] * 400)})
+    y = np.r_[np.tile([0, 1], 300) * (np.arange(600) % 4 == 1), np.zeros(400, int)]
+    card = Scorecard().fit(X, y)
+    new = pd.DataFrame({"c": pd.Categorical(["zzz", None], categories=["zzz"])})
+    np.testing.assert_array_equal(card.transform(new)[:, 0],
+                                  [0.0, card.bins_["c"]["woe"][-1]])
+
+
+# --- small data, the Python API ------------------------------------------------------------
+
+def test_small_splits_get_bootstrap_intervals(frame, tmp_path):
+    small = frame.groupby(["split", "default_12m"]).head(300)
+    path = tmp_path / "t.csv"
+    small.to_csv(path, index=False)
+    exp = write_experiment(tmp_path)
+    res = runner.invoke(app, ["train", str(exp), "--tracking-uri",
+                              f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    assert res.exit_code == 0, res.output
+    rows = (small["split"] == "test").sum()
+    assert 300 < rows < 1000
+    assert f"small data: the test split has {rows:,} rows (fewer than 1,000)" in res.output
+    f = fit_models(load_config(exp), from_table(path, load_config(exp)), scorecard=False)
+    m = f.metrics
+    assert m["test_auc_low"] < m["test_auc"] < m["test_auc_high"]
+    assert m["test_ks_low"] < m["test_ks"] < m["test_ks_high"]
+
+
+def test_open_table_gives_the_table_the_cli_builds(gbk_table):
+    cfg = _cfg(gbk_table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProtectedAttributeWarning)
+        cli, _ = prepare_table(cfg)
+        api = open_table(gbk_table, _schema())
+    pd.testing.assert_frame_equal(api.X, cli.X)
+    pd.testing.assert_frame_equal(api.features, cli.features)
+    np.testing.assert_array_equal(api.y, cli.y)
+    np.testing.assert_array_equal(api.split, cli.split)
+    assert api.registry == cli.registry and api.dataset_hash == cli.dataset_hash
+
+
+def test_the_readme_own_table_example_runs(own_world, tmp_path, monkeypatch):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- own-table-api -->\n```python\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "data" / "own_table").mkdir(parents=True)
+    (tmp_path / "data" / "own_table" / "table.csv").write_bytes(own_world[1].read_bytes())
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "own_table.toml").write_bytes(
+        (Path(__file__).parents[1] / "experiments" / "own_table.toml").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["table"].X.shape[0] == len(pd.read_csv(own_world[1]))
+    assert scope["result"].reasons["user_id"].isin(scope["table"].X.index).all()
