@@ -438,7 +438,7 @@ CASES: list[Case] = [
         "pareto_pick 'best_explain' needs an explanation objective"),
     Case("tune-own-table-explain", ("tune", "{case}/exp.toml"),
          "needs the synthetic world's truth", exp(
-             '[data]\ntable = "t.csv"\n[data.schema]\ntarget = "y"\n'
+             '[data]\ntable = "t.csv"\n[data.schema]\ntarget = "y"\n[policy]\ncutoff = 0.2\n'
              '[tune]\nobjectives = ["val_auc", "val_explain_top1_group_accuracy"]\n')),
     # -- --set syntax ---------------------------------------------------------------------------
     Case("set-no-equals", run("--set", "world.n_users"), "is not of the form section.key=value"),
@@ -644,7 +644,7 @@ CASES: list[Case] = [
          "is corrupt", dataset(flip_byte)),
     Case("export-own-table", ("export-table", "{case}/t.csv", "--config", "{case}/exp.toml"),
          "exports a synthetic world", exp('[data]\ntable = "t.csv"\n[data.schema]\n'
-                                          'target = "y"\n')),
+                                          'target = "y"\n[policy]\ncutoff = 0.2\n')),
     Case("policy-missing-data", ("policy-compare", "--data", "{case}/none"), "does not exist"),
     Case("policy-not-dataset", ("policy-compare", "--data", "{case}/notds"),
          "exists but is not a dataset", folder("notds", stray=True)),
