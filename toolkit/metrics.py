@@ -107,14 +107,19 @@ def bootstrap_intervals(y, p, *, metrics: tuple[str, ...] = INTERVAL_METRICS,
     """Percentile bootstrap intervals of ``auc`` and ``ks`` over rows resampled with
     replacement (``scipy.stats.bootstrap``, paired, seeded: the same input gives the same
     interval).  Returns ``{metric: (low, high)}``."""
-    from scipy.stats import bootstrap
+    import warnings
+
+    from scipy.stats import DegenerateDataWarning, bootstrap
 
     y, p = _check(y, p)
     funcs = {"auc": auc, "ks": ks}
     out = {}
     for name in metrics:
-        res = bootstrap((y, p), funcs[name], paired=True, vectorized=False,
-                        n_resamples=n_resamples, confidence_level=level, method="percentile",
-                        rng=np.random.default_rng(seed))
+        with warnings.catch_warnings():
+            # every resample giving the same value is an answer (a zero-width interval)
+            warnings.simplefilter("ignore", DegenerateDataWarning)
+            res = bootstrap((y, p), funcs[name], paired=True, vectorized=False,
+                            n_resamples=n_resamples, confidence_level=level,
+                            method="percentile", rng=np.random.default_rng(seed))
         out[name] = (float(res.confidence_interval.low), float(res.confidence_interval.high))
     return out
