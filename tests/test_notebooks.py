@@ -66,6 +66,8 @@ def run_notebook(script, e2e, monkeypatch):
     monkeypatch.setenv("TOOLKIT_NB_USERS", "3000")
     monkeypatch.setenv("TOOLKIT_NB_DATA", str(e2e["data"]))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", e2e["store"])
+    monkeypatch.setenv("TOOLKIT_NB_WORLD_SEEDS", "2")  # notebook 04's study: 2 children
+    monkeypatch.setenv("TOOLKIT_NB_MODEL_SEEDS", "1")
     nb = jupytext.read(script)
     n = len(nb.cells)
     nb.cells = [nbformat.v4.new_code_cell(_COUNT_FIGURES), *nb.cells,

@@ -30,11 +30,13 @@ def dataset_dir(cfg: ExperimentConfig, data: str | Path | None = None) -> Path:
     return Path(data) if data is not None else default_output(cfg)
 
 
-def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None) -> tuple[Path, bool]:
+def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None, *,
+                  same_world: bool | None = None) -> tuple[Path, bool]:
     """Cheap checks of the experiment's dataset folder, before any work.
 
     Returns ``(folder, missing)``; raises DataError for a file given as --data, a folder
-    that is not a dataset, or (for the default folder) a dataset of a different ``[world]``.
+    that is not a dataset, or a dataset of a different ``[world]`` when ``same_world``
+    (default: for the default folder only; a folder named on purpose is taken as it is).
     File hashes are verified later, when the dataset is loaded.
     """
     path = dataset_dir(cfg, data)
@@ -47,7 +49,9 @@ def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None) -> tupl
         return path, True
     stored = read_manifest(path).get("config", {}).get("world")
     wanted = cfg.world.model_dump(mode="json", by_alias=True)
-    if data is None and stored is not None and stored != wanted:
+    if same_world is None:
+        same_world = data is None
+    if same_world and stored is not None and stored != wanted:
         keys = sorted(k for k in wanted if stored.get(k) != wanted[k])
         raise DataError(
             f"dataset {str(path)!r} was generated from a different [world] (differs in "

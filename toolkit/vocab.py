@@ -25,9 +25,11 @@ APPROVED = "approved"
 # Zero-limit mechanisms in order of precedence (the first that fires names the decision).
 MECHANISMS = ("monitoring", "score", "policy")
 DECISIONS = (APPROVED, *MECHANISMS)
-EXPLAINERS = ("path", "interventional", "scorecard")
+EXPLAINERS = ("path", "interventional", "group", "scorecard")
 # Explainers of the xgboost model that `[explain] mode` may choose.
-MODEL_EXPLAINERS = ("path", "interventional")
+MODEL_EXPLAINERS = ("path", "interventional", "group")
+# Where the interventional and group explainers draw their background from.
+BACKGROUNDS = ("population", "approved")
 TRUE_TOP_K = 3
 
 

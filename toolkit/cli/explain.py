@@ -21,7 +21,7 @@ def explain(
     top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),
     lang: str = typer.Option(None, "--lang", help="Language of the sentences, the report and "
                              "this output: en or zh."),
-    mode: str = typer.Option(None, "--mode", help="Explainer: path or interventional."),
+    mode: str = typer.Option(None, "--mode", help="Explainer: group, interventional or path."),
     html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file "
                               "(with --user: a report on those users only)."),
     tracking_uri: TrackingUri = None,

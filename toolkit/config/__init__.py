@@ -27,6 +27,7 @@ from toolkit.config.sections import (
     ScorecardConfig,
     SplitConfig,
     StressEpisode,
+    StudyConfig,
     TableSchema,
     TrackingConfig,
     WorldConfig,
@@ -36,7 +37,7 @@ from toolkit.config.tune import TuneConfig, TuneParam
 __all__ = [
     "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig", "ModelConfig",
     "MonitoringRule", "PolicyConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
-    "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
-    "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
-    "with_overrides",
+    "StudyConfig", "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig",
+    "build_config", "flatten", "load_config", "parse_sets", "reference_markdown",
+    "research_question", "with_overrides",
 ]

@@ -16,6 +16,7 @@ from toolkit.config.sections import (
     PolicyConfig,
     ScorecardConfig,
     SplitConfig,
+    StudyConfig,
     TrackingConfig,
     WorldConfig,
     _Strict,
@@ -36,6 +37,7 @@ class ExperimentConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig = DataConfig()
     tune: TuneConfig | None = None
+    study: StudyConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from toolkit.calendar import month_index, month_label, parse_month
 from toolkit.safety import check_name
-from toolkit.vocab import EXPLAINERS, LANGS, MODEL_EXPLAINERS, REASON_GROUPS, SEGMENTS
+from toolkit.vocab import (
+    BACKGROUNDS,
+    EXPLAINERS,
+    LANGS,
+    MODEL_EXPLAINERS,
+    REASON_GROUPS,
+    SEGMENTS,
+)
 
 MAX_USERS = 100_000_000
 """The largest world: beyond it the per-user arrays kept for the oracle AUC alone outgrow
@@ -277,16 +284,37 @@ class ExplainConfig(_Strict):
     """Settings of the explanation stage (explainers: toolkit/explain/explainers.py)."""
 
     mode: Literal[MODEL_EXPLAINERS] = Field(
-        "path", description="path (exact native TreeSHAP) or interventional (approved users)")
+        "group", description="the explainer of the reasons: group (exact group Shapley, the "
+        "default: see the README's study), interventional (exact, against the background) "
+        "or path (native TreeSHAP)")
     top_k: int = Field(4, ge=1, le=10, description="reasons per zero-limit user")
     change_months: int = Field(3, ge=1, description="k: explain the change since k months ago")
-    background_size: int = Field(200, ge=10, description="approved users in the background")
+    background: Literal[BACKGROUNDS] = Field(
+        "population", description="reference of the interventional and group explainers: "
+        "the whole population (the truth's reference) or the approved users of the "
+        "training split")
+    background_size: int = Field(
+        5000, ge=10, description="rows sampled from that reference for the interventional "
+        "background (the group explainer uses every row)")
     interaction_sample: int = Field(300, ge=10, description="rows for SHAP interaction values")
-    interventional_rows: int = Field(2000, ge=10, description="rows explained interventionally")
+    oracle: bool = Field(
+        True, description="also fit the model to the noise-free true logit and measure each "
+        "explainer on it (explain_oracle_top1; synthetic worlds only)")
     lang: Literal[LANGS] = Field("en", description="language of reason sentences")
     compare: tuple[Literal[EXPLAINERS], ...] = Field(
         EXPLAINERS, description="explainers also measured against the truth (metrics with "
         "their suffix); mode itself and a disabled scorecard are skipped")
+
+
+class StudyConfig(_Strict):
+    """Multi-seed study (toolkit study): the experiment on every (world seed, model seed) pair."""
+
+    world_seeds: int = Field(5, ge=1, le=100, description="worlds: world.seed, world.seed + 1, "
+                             "... (each generated once into its own folder, then reused)")
+    model_seeds: int = Field(3, ge=1, le=100, description="models per world: model.seed, "
+                             "model.seed + 1, ...")
+    workers: int = Field(2, ge=1, le=64, description="children computed at once (processes); "
+                         "results do not depend on it")
 
 
 class TrackingConfig(_Strict):

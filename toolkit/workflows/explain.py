@@ -1,11 +1,12 @@
 """The explanation stage of a run, and ``toolkit explain`` on a logged run.
 
 :func:`explain_stage` explains the test split's zero-limit users with the configured
-explainer, measures every explainer of ``[explain] compare`` against the truth, writes the
-explanations folder (the analyst's report among it, :func:`report_context` gives it what it
-says beyond the explanations) and logs it all to the run it is handed.
-:func:`explain_logged_run` rebuilds a logged model and explains it into a new child run of
-that model's run, so a finished run is never reopened or edited.
+explainer, measures every explainer of ``[explain] compare`` against the truth
+(:func:`compared_metrics`, also what a study child measures), writes the explanations
+folder (the analyst's report among it, :func:`report_context` gives it what it says beyond
+the explanations) and logs it all to the run it is handed.  :func:`explain_logged_run`
+rebuilds a logged model and explains it into a new child run of that model's run, so a
+finished run is never reopened or edited.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ import pandas as pd
 from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.data.features import feature_lookup, format_value
-from toolkit.explain import ExplanationResult, explain_table, get_explainer
+from toolkit.explain import (
+    ExplanationResult,
+    exact_attribution,
+    explain_table,
+    get_explainer,
+    measure,
+)
 from toolkit.explain.figures import feature_label
+from toolkit.explain.quality import group_rows
 from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
 from toolkit.explain.text import SCORECARD_TEXT
+from toolkit.models.train import fit_oracle_xgboost
 from toolkit.safety import check_writable
 from toolkit.tracking import Run, standard_tags
 from toolkit.vocab import SPLITS
@@ -46,9 +55,40 @@ class Explained:
     folder: Path | None = None
 
 
-def compared_metrics(cfg: ExperimentConfig, fitted: Fitted,
-                     hooks: Hooks = SILENT) -> tuple[dict, dict]:
-    """Truth metrics of every explainer in ``[explain] compare`` but the configured one.
+@dataclass
+class Yardsticks:
+    """What every explainer of a run is measured against besides the truth, made once.
+
+    oracles: model family -> a model of that family fit to the noise-free true logit
+    (``[explain] oracle``; xgboost only, the scorecard has no such fit); exact: model family
+    -> its exact group attribution against the population on the measured rows.
+    """
+
+    oracles: dict[str, object] = field(default_factory=dict)
+    exact: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def exact_for(self, fitted: Fitted, family: str) -> pd.DataFrame | None:
+        if family not in self.exact and fitted.table.truth is not None:
+            table = fitted.table
+            rows = group_rows(table.truth, table.X.index[table.mask("test")])
+            self.exact[family] = exact_attribution(fitted.models[family], family, table, rows)
+        return self.exact.get(family)
+
+
+def yardsticks(cfg: ExperimentConfig, fitted: Fitted) -> Yardsticks:
+    """The run's :class:`Yardsticks`: the oracle model is fit here when the table has a
+    truth and ``[explain] oracle`` is on; exact attributions are made when first asked."""
+    oracles = {}
+    if cfg.explain.oracle and fitted.table.truth is not None:
+        oracles["xgboost"] = fit_oracle_xgboost(fitted.table, cfg.model)
+    return Yardsticks(oracles=oracles)
+
+
+def compared_metrics(cfg: ExperimentConfig, fitted: Fitted, hooks: Hooks = SILENT, *,
+                     skip: Sequence[str] = (),
+                     sticks: Yardsticks | None = None) -> tuple[dict, dict]:
+    """Truth metrics on the test split of the configured explainer and every explainer in
+    ``[explain] compare``, but those in ``skip``.
 
     Returns ``(metrics, scorecard_metrics)``; explainers of a model the run lacks (the
     scorecard when it is disabled) are skipped, and nothing is measured without a truth.
@@ -57,18 +97,18 @@ def compared_metrics(cfg: ExperimentConfig, fitted: Fitted,
     card: dict[str, float] = {}
     if fitted.table.truth is None:
         return metrics, card
-    for name in cfg.explain.compare:
+    sticks = sticks or yardsticks(cfg, fitted)
+    for name in dict.fromkeys((cfg.explain.mode, *cfg.explain.compare)):
         explainer = get_explainer(name)
-        if name == cfg.explain.mode:
-            continue
         model = fitted.models.get(explainer.model)
-        if model is None:
+        if name in skip or model is None:
             continue
         # the xgboost decisions are the run's own; another model's are made from its PDs
         decisions = fitted.decisions if model is fitted.scorer else None
-        hooks.step(f"explain ({name})")
-        found = explain_table(model, fitted.table, decisions, cfg.explain, policy=cfg.policy,
-                              mode=name, change=False, progress=hooks.advance).metrics
+        hooks.step(f"measure ({name})")
+        found = measure(model, fitted.table, decisions, cfg.explain, mode=name,
+                        policy=cfg.policy, oracle=sticks.oracles.get(explainer.model),
+                        exact=sticks.exact_for(fitted, explainer.model))
         metrics.update(found)
         if model is fitted.scorecard:
             card.update(found)
@@ -161,11 +201,16 @@ def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path 
     """Explain the test split into ``run``: ``explain_*`` metrics and ``explanations/``
     (reasons, the report and figures in English, and in ``zh/`` too when ``[explain] lang``
     is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained)."""
+    if cfg.explain.oracle and fitted.table.truth is not None:
+        hooks.step("oracle model")
+    sticks = yardsticks(cfg, fitted)
     hooks.step(f"explain ({cfg.explain.mode})")
     res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
-                        policy=cfg.policy, progress=hooks.advance)
+                        policy=cfg.policy, oracle=sticks.oracles.get("xgboost"),
+                        exact=sticks.exact_for(fitted, "xgboost"), progress=hooks.advance)
     metrics = dict(res.metrics)
-    extra, card = compared_metrics(cfg, fitted, hooks)
+    extra, card = compared_metrics(cfg, fitted, hooks, skip=(cfg.explain.mode,),
+                                   sticks=sticks)
     metrics.update(extra)
     hooks.step("report")
     context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,

@@ -16,6 +16,7 @@ import pandas as pd
 from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.data.table import from_dataset
+from toolkit.explain import get_explainer
 from toolkit.source import load_or_generate, own_table_path, preflight, prepare_table
 from toolkit.tune.study import default_storage
 from toolkit.vocab import MECHANISMS
@@ -44,6 +45,7 @@ class RunSummary:
     uri: str
     tuned: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    explainer_suffix: str = ""
 
 
 def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
@@ -141,4 +143,5 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         metrics=metrics, mechanism_counts={str(k): int(v) for k, v in counts.items()},
         examples=examples_by_mechanism(res.primary, lang=cfg.explain.lang),
         report=out / "explanations" / "report.html", uri=uri, tuned=tuned, timings=timings,
+        explainer_suffix=get_explainer(cfg.explain.mode).suffix,
     )
