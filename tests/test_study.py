@@ -81,16 +81,21 @@ def _store(root: Path) -> str:
 
 
 KILL_SCRIPT = textwrap.dedent("""
-    import os, signal, sys
+    import os, signal
     from toolkit.config import build_config
+    from toolkit.workflows.hooks import Hooks
     from toolkit.workflows.study import study_experiment
 
-    def stop(done, total):
-        if done == 1:  # the first child is logged: die as a kill -9 would
-            os.kill(os.getpid(), signal.SIGKILL)
+    class Stop(Hooks):
+        def start(self, stage):
+            self.stage = stage
+
+        def advance(self, done, total):
+            if self.stage == "children" and done == 1:
+                os.kill(os.getpid(), signal.SIGKILL)  # the first child is logged: die
 
     study_experiment(build_config({settings!r}), stem="baseline", uri={uri!r},
-                     root={root!r}, on_child=stop)
+                     root={root!r}, hooks=Stop())
 """)
 
 

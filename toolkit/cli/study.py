@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import ExperimentFile, Sets, TrackingUri, console, err_console, guard
+from toolkit.cli.common import (
+    ExperimentFile,
+    Quiet,
+    Sets,
+    TrackingUri,
+    console,
+    guard,
+    progress,
+)
 
 # Rows of the printed table: per-explainer figures, then figures of the model itself.
 EXPLAINER_ROWS = ("explain_top1_group_accuracy", "explain_top1_tolerant_accuracy",
@@ -36,6 +44,7 @@ def study(
         "data/synthetic).")] = None,
     tracking_uri: TrackingUri = None,
     sets: Sets = None,
+    quiet: Quiet = False,
 ) -> None:
     """Run the experiment for every (world seed, model seed) pair as one MLflow parent run
     (<stem>-study) with a child run per pair, and report each figure as mean ± sd over the
@@ -44,11 +53,10 @@ def study(
     Worlds are generated once and reused. Run it again after an interruption and it resumes:
     finished children are read back, not redone.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from toolkit.config import load_config
     from toolkit.workflows.study import (
         DEFAULT_ROOT,
+        STAGES,
         preflight_study,
         study_config,
         study_experiment,
@@ -57,14 +65,10 @@ def study(
     cfg = load_config(experiment, sets or ())
     preflight_study(study_config(cfg, world_seeds=world_seeds, model_seeds=model_seeds,
                                  workers=workers), worlds or DEFAULT_ROOT)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console) as bar:
-        task = bar.add_task("study", total=None)
+    with progress(STAGES, quiet=quiet) as hooks:
         result = study_experiment(
             cfg, stem=experiment.stem, uri=tracking_uri, world_seeds=world_seeds,
-            model_seeds=model_seeds, workers=workers, root=worlds,
-            progress=lambda stage: bar.update(task, description=stage),
-            on_child=lambda done, total: bar.update(task, completed=done, total=total))
+            model_seeds=model_seeds, workers=workers, root=worlds, hooks=hooks)
     print_study(result)
 
 

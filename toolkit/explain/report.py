@@ -59,9 +59,14 @@ MODEL_METRICS = (("auc", "metric"), ("auc_oracle_ratio", "percent"), ("ks", "met
                  ("default_rate", "percent"), ("zero_limit_rate", "percent"))
 # Explanation metrics, in METRIC_NAMES order, with the users they average over last.
 QUALITY_KINDS = {"explain_decision_agreement": "percent", "explain_mechanism_accuracy": "percent",
-                 "explain_top1_group_accuracy": "percent", "explain_top3_group_recall": "percent",
-                 "explain_group_rank_corr": "decimal", "explain_additivity_max_error": "tiny",
-                 "explain_group_rows": "count"}
+                 "explain_top1_group_accuracy": "percent",
+                 "explain_top1_tolerant_accuracy": "percent",
+                 "explain_top1_clear_accuracy": "percent", "explain_clear_share": "percent",
+                 "explain_top1_regret": "decimal", "explain_top1_baseline": "percent",
+                 "explain_top1_skill": "decimal", "explain_top3_group_recall": "percent",
+                 "explain_group_rank_corr": "decimal", "explain_fidelity_top1": "percent",
+                 "explain_alignment_top1": "percent", "explain_oracle_top1": "percent",
+                 "explain_additivity_max_error": "tiny", "explain_group_rows": "count"}
 assert set(METRIC_NAMES) <= set(QUALITY_KINDS)
 EXAMPLES = 2
 

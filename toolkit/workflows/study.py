@@ -31,7 +31,6 @@ import json
 import math
 import multiprocessing as mp
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,9 @@ from toolkit.config import ExperimentConfig, StudyConfig, with_overrides
 from toolkit.errors import InputError
 from toolkit.source import check_dataset, preflight
 from toolkit.synth.generate import DEFAULT_ROOT
+from toolkit.workflows.hooks import SILENT, Hooks
 
+STAGES = ("worlds", "children")
 STUDY_KIND = "study"
 CHILD_KIND = "study-child"
 # Logged on each child for the record, but neither aggregated nor written to metrics.csv:
@@ -340,13 +341,12 @@ def _pool(workers: int):
 def study_experiment(cfg: ExperimentConfig, *, stem: str, uri: str | None = None,
                      world_seeds: int | None = None, model_seeds: int | None = None,
                      workers: int | None = None, root: str | Path | None = None,
-                     progress: Callable[[str], None] | None = None,
-                     on_child: Callable[[int, int], None] | None = None) -> StudyResult:
+                     hooks: Hooks = SILENT) -> StudyResult:
     """Run (or resume) the study of ``cfg`` as one parent run with a child per pair.
 
     world_seeds, model_seeds, workers: override ``[study]``.  root: the folder holding the
-    worlds (default ``data/synthetic``).  progress(stage) names the stage (``worlds``,
-    ``children``); on_child(done, total) is called after each child is logged.
+    worlds (default ``data/synthetic``).  hooks: the stages :data:`STAGES`; ``advance``
+    counts worlds ready, then children logged (those read back included).
     Bad input (InputError, nothing written): an own table, counts outside 1..100, a world
     folder holding another world.
     """
@@ -354,7 +354,6 @@ def study_experiment(cfg: ExperimentConfig, *, stem: str, uri: str | None = None
     root = Path(root) if root is not None else DEFAULT_ROOT
     preflight_study(cfg, root)
     uri = tracking.connect(uri, cfg.tracking.uri)
-    progress = progress or (lambda _: None)
     key = study_key(cfg, stem)
     todo = pairs(cfg)
     n_workers = cfg.study.workers
@@ -373,7 +372,7 @@ def study_experiment(cfg: ExperimentConfig, *, stem: str, uri: str | None = None
         reused = len(results)
         missing = [p for p in todo if p not in results]
 
-        progress("worlds")
+        hooks.start("worlds")
         folders: dict[int, str] = {}
         hashes: dict[int, str] = {}
         seeds = sorted({p.world_seed for p in todo})
@@ -382,23 +381,25 @@ def study_experiment(cfg: ExperimentConfig, *, stem: str, uri: str | None = None
         configs = {p: child_config(cfg, p).model_dump(mode="json", by_alias=True)
                    for p in todo}
         first = {seed: next(p for p in todo if p.world_seed == seed) for seed in seeds}
-        progress("children")
         pool = _pool(n_workers) if n_workers > 1 else None
         try:
             generated = pool.map(_ensure_world, [configs[first[s]] for s in seeds],
                                  [folders[s] for s in seeds]) if pool else \
-                [_ensure_world(configs[first[s]], folders[s]) for s in seeds]
-            hashes.update(zip(seeds, generated, strict=True))
+                (_ensure_world(configs[first[s]], folders[s]) for s in seeds)
+            for seed, h in zip(seeds, generated, strict=True):
+                hashes[seed] = h
+                hooks.advance(len(hashes), len(seeds))
+            hooks.finish("worlds")
+            hooks.start("children")
             done = reused
-            if on_child and reused:
-                on_child(done, len(todo))
+            hooks.advance(done, len(todo))
             for p, metrics in _computed(pool, missing, configs, folders):
                 _log_child(cfg, p, metrics, configs[p], hashes[p.world_seed],
                            stem=stem, uri=uri, parent_run_id=parent.run_id, key=key)
                 results[p] = metrics
                 done += 1
-                if on_child:
-                    on_child(done, len(todo))
+                hooks.advance(done, len(todo))
+            hooks.finish("children")
         finally:
             if pool is not None:
                 # a failed or interrupted study does not wait for the children in flight
