@@ -49,8 +49,9 @@ def test_parent_runs_hold_their_stages(e2e):
         if stem != "tuned":
             assert {"xgboost", "scorecard"} <= families, (stem, families)
         assert "test_auc" in parent.data.metrics
-        for stage in ("generate", "features", "train", "explain", "report"):
+        for stage in ("generate", "features", "train", "audit", "explain", "report"):
             assert f"stage_{stage}_seconds" in parent.data.metrics
+        assert parent.data.metrics["audit_drift_months"] > 0
     base = by_name["baseline"][0].data.metrics
     for name in ("explain_decision_agreement", "explain_mechanism_accuracy",
                  "explain_top1_group_accuracy", "explain_top3_group_recall",
@@ -59,6 +60,19 @@ def test_parent_runs_hold_their_stages(e2e):
                  "explain_top1_group_accuracy_scorecard"):
         assert name in base, name
     assert base["explain_additivity_max_error"] <= 1e-4
+    for name in ("audit_fairness_selection_rate_ratio", "audit_fairness_flagged",
+                 "audit_fairness_truth_agreement", "audit_stability_top1_agreement_seed",
+                 "audit_stability_notice_changed_bootstrap", "audit_stability_top1_chance",
+                 "audit_drift_precision_baseline", "audit_drift_recall"):
+        assert name in base, name
+    # the default world's platform treats the groups alike, and the audit says so
+    assert base["audit_fairness_flagged"] == 0 and base["audit_fairness_truth_agreement"] == 1
+    # an own table without protected columns gets the drift audit, not the fairness one
+    own = by_name["own_table"][0].data.metrics
+    assert not any(k.startswith("audit_fairness_") for k in own)
+    assert own["audit_drift_months"] > 1 and "audit_drift_precision" not in own
+    report = next((e2e["root"] / "outputs").glob("baseline-*/explanations/report.html"))
+    assert 'id="section-audit"' in report.read_text(encoding="utf-8")
 
 
 def test_no_tightening_removes_policy_refusals(e2e):

@@ -26,6 +26,7 @@ LAYERS = (
     ("source",),
     ("models",),
     ("explain",),
+    ("audit",),
     ("tune",),
     ("workflows",),
     ("cli", "__main__", "__init__"),

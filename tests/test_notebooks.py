@@ -15,9 +15,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.py"))
 
 
-def test_the_four_notebooks_exist():
+def test_the_five_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == ["01_synthetic_world", "02_compare_runs",
-                                          "03_why_zero_limit", "04_explanation_quality"]
+                                          "03_why_zero_limit", "04_explanation_quality",
+                                          "05_audit"]
 
 
 @pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)

@@ -47,7 +47,7 @@ def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None, *,
         if path.exists() and any(path.iterdir()):
             raise DataError(f"{str(path)!r} exists but is not a dataset (no manifest.json)")
         return path, True
-    stored = read_manifest(path).get("config", {}).get("world")
+    stored = _as_current(read_manifest(path).get("config", {}).get("world"))
     wanted = cfg.world.model_dump(mode="json", by_alias=True)
     if same_world is None:
         same_world = data is None
@@ -59,6 +59,25 @@ def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None, *,
             f"'toolkit generate --config ... --overwrite'"
         )
     return path, False
+
+
+def _as_current(world: dict | None) -> dict | None:
+    """A stored ``[world]`` with the settings added since it was written at their defaults.
+
+    A setting that is off by default leaves the default world's bytes unchanged, so a
+    dataset written before the setting existed is the world with it off.  A stored world
+    the current settings reject is returned as it is (and differs).
+    """
+    from pydantic import ValidationError
+
+    from toolkit.config import WorldConfig
+
+    if world is None:
+        return None
+    try:
+        return WorldConfig.model_validate(world).model_dump(mode="json", by_alias=True)
+    except ValidationError:
+        return world
 
 
 def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,

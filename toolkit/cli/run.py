@@ -41,7 +41,7 @@ def run(
     strict: Strict = False,
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
-    file has a [tune] section), explain, report, all under one MLflow parent run."""
+    file has a [tune] section), audit, explain, report, all under one MLflow parent run."""
     from toolkit.config import load_config, research_question
     from toolkit.workflows.pipeline import STAGES, run_experiment
 
@@ -87,6 +87,8 @@ def print_summary(summary, *, lang: str) -> None:
     counts = sep.join(f"{mechanism_label(m, lang)} {summary.mechanism_counts.get(m, 0):,}"
                       for m in MECHANISMS)
     console.print(t["by_mechanism"].format(counts=counts), soft_wrap=True, markup=False)
+    for line in summary.audit:
+        console.print(t["audit"].format(line=line), soft_wrap=True, markup=False)
     for mech, rows in summary.examples.items():
         user = rows["user_id"].iloc[0]
         console.print()

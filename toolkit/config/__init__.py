@@ -18,12 +18,15 @@ from toolkit.config.load import (
 )
 from toolkit.config.reference import reference_markdown
 from toolkit.config.sections import (
+    AuditConfig,
     DataConfig,
     ExplainConfig,
     FeatureConfig,
+    GroupBias,
     ModelConfig,
     MonitoringRule,
     PolicyConfig,
+    ProtectedConfig,
     ScorecardConfig,
     SplitConfig,
     StressEpisode,
@@ -35,9 +38,9 @@ from toolkit.config.sections import (
 from toolkit.config.tune import TuneConfig, TuneParam
 
 __all__ = [
-    "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig", "ModelConfig",
-    "MonitoringRule", "PolicyConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
-    "StudyConfig", "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig",
-    "build_config", "flatten", "load_config", "parse_sets", "reference_markdown",
-    "research_question", "with_overrides",
+    "AuditConfig", "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig",
+    "GroupBias", "ModelConfig", "MonitoringRule", "PolicyConfig", "ProtectedConfig",
+    "ScorecardConfig", "SplitConfig", "StressEpisode", "StudyConfig", "TableSchema",
+    "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config", "flatten",
+    "load_config", "parse_sets", "reference_markdown", "research_question", "with_overrides",
 ]

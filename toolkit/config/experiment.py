@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 from toolkit.config.sections import (
+    AuditConfig,
     DataConfig,
     ExplainConfig,
     FeatureConfig,
@@ -36,6 +37,7 @@ class ExperimentConfig(_Strict):
     explain: ExplainConfig = ExplainConfig()
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig = DataConfig()
+    audit: AuditConfig = AuditConfig()
     tune: TuneConfig | None = None
     study: StudyConfig | None = None
 

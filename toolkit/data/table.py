@@ -17,6 +17,7 @@ from toolkit.data.features import Feature, build_features, model_columns, regist
 from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError
 from toolkit.provenance import sha256_file
+from toolkit.vocab import PROTECTED
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,12 @@ class ModelTable:
     y: default label (0/1), shape (n,); -1 where the row is censored (no label yet).
     split: "train" / "valid" / "test" per row ("gap" for rows between valid and test).
     stressed: True where the decision month is in the stressed regime.
-    features: every computed feature (rule inputs and ``income`` too), same index as X.
+    features: every computed feature (rule inputs and ``income`` too), same index as X, and
+        the protected attributes (for audits and a biased platform; never in X).
     truth: the truth table aligned to X (None for own tables).
     registry: one :class:`Feature` per column of X, in order.
     world: the raw synthetic world (None for own tables).
+    protected: the protected-attribute columns of ``features``.
     """
 
     X: pd.DataFrame
@@ -54,6 +57,7 @@ class ModelTable:
     dataset_hash: str
     source: str
     world: World | None = None
+    protected: tuple[str, ...] = ()
 
     @property
     def labelled(self) -> np.ndarray:
@@ -99,8 +103,11 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
     split = assign_splits(feats["asof_month"].to_numpy(), feats.index.to_numpy(), cfg.split,
                           cfg.world)
     stressed = (truth["regime"].astype(str) == "stressed").to_numpy()
+    X = feats[cols].astype(np.float64)
+    feats[PROTECTED] = ds.users.set_index("user_id").loc[feats.index, PROTECTED] \
+        .astype(str).to_numpy()
     return ModelTable(
-        X=feats[cols].astype(np.float64),
+        X=X,
         y=y,
         split=split,
         stressed=stressed,
@@ -110,6 +117,7 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
         dataset_hash=ds.hash,
         source=str(ds.path),
         world=World(history=ds.history, users=ds.users, macro=ds.macro),
+        protected=(PROTECTED,),
     )
 
 
@@ -177,9 +185,14 @@ def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
     for name in schema.monotone:
         if name in schema.categorical:
             raise DataError(f"monotone direction given for categorical column {name!r}")
+    features = X
+    if schema.month_column:
+        # each row's decision month, as the synthetic table has it (drift by month)
+        features = X.assign(asof_month=month_indices(df[schema.month_column],
+                                                     schema.month_column, cfg))
     return ModelTable(
-        X=X, y=y, split=split, stressed=np.zeros(len(X), dtype=bool), features=X, truth=None,
-        registry=reg, dataset_hash=sha256_file(Path(path)), source=str(path),
+        X=X, y=y, split=split, stressed=np.zeros(len(X), dtype=bool), features=features,
+        truth=None, registry=reg, dataset_hash=sha256_file(Path(path)), source=str(path),
     )
 
 
@@ -188,6 +201,14 @@ def _month_split(column: pd.Series, name: str, cfg: ExperimentConfig) -> np.ndar
 
     Months are counted from ``world.calendar_start``; only their order matters here.
     """
+    months = month_indices(column, name, cfg)
+    plan = cfg.split.model_copy(update={"method": "out_of_time"})
+    return assign_splits(months, months, plan, cfg.world, check=False)
+
+
+def month_indices(column: pd.Series, name: str, cfg: ExperimentConfig) -> np.ndarray:
+    """Calendar indices (from ``world.calendar_start``) of a YYYY-MM column; DataError
+    naming the first value that is not a month."""
     origin = cfg.world.calendar_start
     labels = column.astype(str)
     index = {}
@@ -197,9 +218,7 @@ def _month_split(column: pd.Series, name: str, cfg: ExperimentConfig) -> np.ndar
         except ValueError:
             raise DataError(f"month column {name!r} has value {value!r}; allowed: months "
                             "of the form YYYY-MM") from None
-    months = labels.map(index).to_numpy(np.int64)
-    plan = cfg.split.model_copy(update={"method": "out_of_time"})
-    return assign_splits(months, months, plan, cfg.world, check=False)
+    return labels.map(index).to_numpy(np.int64)
 
 
 def _coerce_label(label, column: pd.Series):

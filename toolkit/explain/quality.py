@@ -330,3 +330,18 @@ def truth_metrics_by_regime(G: pd.DataFrame, decisions: pd.DataFrame, truth: pd.
         part.pop(f"explain_additivity_max_error{suffix}_{name}")
         out.update(part)
     return out
+
+
+def top1_stability(top1: Sequence[np.ndarray]) -> float:
+    """Share of rows whose top-1 group is the same under every model.
+
+    top1: one (n,) array of group names per model, rows aligned.  NaN with no rows;
+    1.0 with a single model.
+    """
+    arrays = [np.asarray(a).astype(str) for a in top1]
+    if not arrays or len(arrays[0]) == 0:
+        return float("nan")
+    same = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays[1:]:
+        same &= a == arrays[0]
+    return float(same.mean())

@@ -585,6 +585,7 @@ CLI_TEXT = {
         "copied": "HTML report copied to {path}",
         "ui": "open the MLflow UI with: {command}",
         "explained_run": "explained into run {run} (a child of model run {model})",
+        "audit": "audit: {line}",
     },
     "zh": {
         "metrics_title": "{stem}：关键指标（测试集）", "metric": "指标", "value": "值",
@@ -597,5 +598,6 @@ CLI_TEXT = {
         "copied": "HTML 报告已复制到 {path}",
         "ui": "打开 MLflow 界面：{command}",
         "explained_run": "解释结果已记录到运行 {run}（模型运行 {model} 的子运行）",
+        "audit": "审计（英文）：{line}",
     },
 }

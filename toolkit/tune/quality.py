@@ -7,8 +7,6 @@ Nothing here re-implements a metric or a row selection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -16,6 +14,7 @@ from toolkit.config import ExplainConfig
 from toolkit.data.table import ModelTable
 from toolkit.explain import get_explainer, group_contributions, measure, top_groups
 from toolkit.explain.explainers import Reference
+from toolkit.explain.quality import top1_stability  # noqa: F401  (public name)
 
 
 def explain_metrics(scorer, table: ModelTable, decisions: pd.DataFrame, split: str, *,
@@ -45,18 +44,3 @@ def top1_groups(scorer, table: ModelTable, rows: pd.Index, *,
     sv = get_explainer(config.mode).bind(scorer, ref)(table.X.loc[rows])
     G = group_contributions(sv, table.groups)
     return top_groups(G.to_numpy(np.float64), list(G.columns), 1)[:, 0].astype(str)
-
-
-def top1_stability(top1: Sequence[np.ndarray]) -> float:
-    """Share of rows whose top-1 group is the same under every model.
-
-    top1: one (n,) array of group names per model, rows aligned.  NaN with no rows;
-    1.0 with a single model.
-    """
-    arrays = [np.asarray(a).astype(str) for a in top1]
-    if not arrays or len(arrays[0]) == 0:
-        return float("nan")
-    same = np.ones(len(arrays[0]), dtype=bool)
-    for a in arrays[1:]:
-        same &= a == arrays[0]
-    return float(same.mean())

@@ -11,6 +11,7 @@ finished run is never reopened or edited.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -197,10 +198,11 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
 
 def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path | None = None,
                   stem: str = "", question: Mapping[str, str] | None = None,
-                  hooks: Hooks = SILENT) -> Explained:
+                  hooks: Hooks = SILENT, sections: Sequence[Section] = ()) -> Explained:
     """Explain the test split into ``run``: ``explain_*`` metrics and ``explanations/``
     (reasons, the report and figures in English, and in ``zh/`` too when ``[explain] lang``
-    is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained)."""
+    is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained);
+    sections: report sections of other stages (the audit's), after the scorecard's."""
     if cfg.explain.oracle and fitted.table.truth is not None:
         hooks.step("oracle model")
     sticks = yardsticks(cfg, fitted)
@@ -215,6 +217,8 @@ def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path 
     hooks.step("report")
     context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,
                              metrics=metrics)
+    if sections:
+        context = dataclasses.replace(context, sections=(*context.sections, *sections))
     if out is not None:
         res.write(out, context=context)
         run.log_folder(out, "explanations")

@@ -66,6 +66,21 @@ def baseline_study() -> tuple[ExperimentConfig, str, pd.DataFrame, pd.DataFrame]
     return cfg, run_id, metrics, summary
 
 
+def variant_world(cfg: ExperimentConfig, name: str, world: dict) -> tuple[ExperimentConfig,
+                                                                           Dataset]:
+    """The baseline world with ``world`` settings changed (e.g. a biased platform): its
+    config and dataset, generated beside the baseline world's folder if missing."""
+    from toolkit.config import build_config
+
+    data = cfg.model_dump(mode="json", by_alias=True)
+    data["world"] = {**data["world"], **world, "name": name}
+    data["policy"] = {**data["policy"], **world.get("platform", {})}
+    variant = build_config(data, source=f"notebook world {name}")
+    root = repo_root()
+    base = Path(os.environ.get("TOOLKIT_NB_DATA", root / "data" / "synthetic" / "default"))
+    return variant, load_or_generate(variant, base.parent / name)
+
+
 def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI``, else the repository's ``mlflow.db``."""
     return os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{repo_root() / 'mlflow.db'}")
