@@ -16,13 +16,14 @@ import pandas as pd
 
 from toolkit.audit.drift import drift_audit
 from toolkit.audit.fairness import FairnessResult, drivers_frame, fairness_audit, metric_key
+from toolkit.audit.reasons import contributions
 from toolkit.audit.result import AuditResult
 from toolkit.audit.stability import stability_audit
 from toolkit.config import ExperimentConfig
 from toolkit.data.features import feature_lookup
 from toolkit.data.table import ModelTable
 from toolkit.errors import DataError
-from toolkit.explain import group_contributions, path_shap, top_groups
+from toolkit.explain import top_groups
 
 
 def audit_table(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: ExperimentConfig, *,
@@ -46,7 +47,8 @@ def audit_table(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: Experim
                                 progress=say)
     say("drift")
     drift = drift_audit(scorer, table, cfg.audit, seed=seed,
-                        calendar_start=cfg.world.calendar_start)
+                        calendar_start=cfg.world.calendar_start, explain=cfg.explain,
+                        zero=decisions.loc[table.X.index, "zero"].to_numpy(bool))
     metrics = {**{k: v for f in fairness for k, v in f.metrics.items()}, **stability.metrics,
                **drift.metrics}
     return AuditResult(fairness=fairness, stability=stability, drift=drift,
@@ -78,7 +80,8 @@ def fairness_of(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: Experim
     drivers = drivers_frame(margin, table.stressed[rows],
                             table.features.loc[ids, rule_cols] if rule_cols else None)
     zero = np.flatnonzero(dec["zero"].to_numpy(bool))
-    G = group_contributions(path_shap(scorer, table.X.loc[ids[zero]]), table.groups)
+    G = contributions(scorer, table, decisions["zero"].to_numpy(bool), cfg.explain,
+                      table.X.loc[ids[zero]])
     top1 = pd.Series(top_groups(G.to_numpy(np.float64), list(G.columns), 1)[:, 0], index=zero)
     truth = table.truth.loc[ids].reset_index(drop=True) if table.truth is not None else None
     single = len(table.protected) == 1

@@ -8,10 +8,11 @@ else their split) is compared with the training rows:
   every model feature except the series that take one value per month (the market index:
   the same for everyone, so not a population and without a PSI); beside it, the PSI of the
   model's PD;
-- **reason-group importance**: on a seeded sample of each month's rows, exact path SHAP
-  summed per reason group: the mean contribution (log-odds), its shift from the training
-  rows, and each group's share of the mean absolute contribution; the month's ``reason
-  shift`` is the PSI of those shares against the training shares.
+- **reason-group importance**: on a seeded sample of each month's rows, the run's
+  explainer (``[explain] mode``) summed per reason group: the mean contribution
+  (log-odds), its shift from the training rows, and each group's share of the mean
+  absolute contribution; the month's ``reason shift`` is the PSI of those shares against
+  the training shares.
 
 **The flag rule** (``[audit]`` settings): a month is flagged as shifted when at least one
 feature has ``PSI >= psi_threshold`` against the training rows, above the PSI that sampling
@@ -38,10 +39,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from toolkit.audit.reasons import contributions
 from toolkit.calendar import month_label
-from toolkit.config import AuditConfig
+from toolkit.config import AuditConfig, ExplainConfig
 from toolkit.data.table import ModelTable
-from toolkit.explain import group_contributions, path_shap
 from toolkit.metrics import psi_by_group, psi_noise
 
 #: Rows of the training split explained for the reference reason shares.
@@ -94,10 +95,14 @@ def _periods(table: ModelTable, calendar_start: str) -> tuple[np.ndarray, list, 
 
 
 def drift_audit(scorer, table: ModelTable, settings: AuditConfig, *, seed: int = 0,
-                calendar_start: str = "2021-01", prefix: str = "audit_drift_") -> DriftResult:
+                calendar_start: str = "2021-01", prefix: str = "audit_drift_",
+                explain: ExplainConfig | None = None,
+                zero: np.ndarray | None = None) -> DriftResult:
     """Feature PSI, reason-group importance and shifted months of every period of the table
     against its training rows (see the module docstring for the flag rule); months are
-    counted from ``calendar_start`` (``world.calendar_start``)."""
+    counted from ``calendar_start`` (``world.calendar_start``); ``explain`` (the run's
+    ``[explain]``) chooses the explainer of the reasons, ``zero`` (every row's zero-limit
+    flag) its reference of approved users."""
     code, names, stressed, episode = _periods(table, calendar_start)
     train = table.mask("train")
     X = table.X
@@ -115,8 +120,9 @@ def drift_audit(scorer, table: ModelTable, settings: AuditConfig, *, seed: int =
     margin = scorer.margin(X)
     pd_ = 1.0 / (1.0 + np.exp(-margin))
     score_psi = psi_by_group(pd_[train], pd_, code)
-    importance, reason_shift = _importance(scorer, table, code, names, train,
-                                           settings.month_rows, seed)
+    importance, reason_shift = _importance(
+        scorer, table, code, names, train, settings.month_rows, seed, explain or ExplainConfig(),
+        np.zeros(len(X), bool) if zero is None else zero)
 
     counts = pd.Series(np.bincount(code, minlength=len(names)), index=psi.index)
     # the PSI sampling alone reaches at each month's size, per feature (its own bins)
@@ -205,7 +211,8 @@ def _precision_recall(flagged: np.ndarray, truth: np.ndarray) -> tuple[float, fl
 
 
 def _importance(scorer, table: ModelTable, code: np.ndarray, names: list, train: np.ndarray,
-                per_period: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+                per_period: int, seed: int, explain: ExplainConfig,
+                zero: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """Reason-group contributions of a seeded sample of each period's rows (and of the
     training rows, the reference); returns the long table and each period's reason shift."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
@@ -219,7 +226,7 @@ def _importance(scorer, table: ModelTable, code: np.ndarray, names: list, train:
     if len(ref_rows) > TRAIN_ROWS:
         ref_rows = np.sort(rng.choice(ref_rows, TRAIN_ROWS, replace=False))
     every = np.concatenate([*picks, ref_rows])
-    frame = group_contributions(path_shap(scorer, table.X.iloc[every]), table.groups)
+    frame = contributions(scorer, table, zero, explain, table.X.iloc[every])
     G, cols = frame.to_numpy(), list(frame.columns)
     ref = G[len(every) - len(ref_rows):]
     ref_abs = np.abs(ref).mean(axis=0)

@@ -1,9 +1,9 @@
 """Stability of reasons: does a user's notice survive a retrain on the same data, or a month?
 
 A **notice** is what a refused user is told: the mechanism and the top adverse reason
-groups (the three largest positive group contributions of exact path SHAP, as the truth
-ranks its own, :data:`toolkit.vocab.TRUE_TOP_K`).  The population is the zero-limit users of
-the audited split under the run's model.
+groups (the three largest positive group contributions of the run's explainer, ``[explain]
+mode``, as the truth ranks its own, :data:`toolkit.vocab.TRUE_TOP_K`).  The population is
+the zero-limit users of the audited split under the run's model.
 
 - **Retrains**: the model is refitted with ``k`` other seeds (its row and column sampling)
   and on ``k`` bootstrap samples of the training rows (same seed), every other setting
@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from toolkit.audit.reasons import contributions
 from toolkit.config import ExperimentConfig
 from toolkit.data.features import build_features
 from toolkit.data.table import ModelTable
-from toolkit.explain import group_contributions, path_shap, top_groups, truth_metrics
+from toolkit.explain import top_groups, truth_metrics
 from toolkit.explain.quality import top1_stability
 from toolkit.models.train import dmatrices, fit_xgboost
 from toolkit.policy import policy_for
@@ -68,14 +69,17 @@ class _Notices:
         return pd.Series([frozenset(x for x in row if x) for row in t.to_numpy()], index=ids)
 
 
-def _notices(scorer, X: pd.DataFrame, features: pd.DataFrame, stressed: np.ndarray, cfg,
-             groups) -> _Notices:
+def _notices(scorer, table: ModelTable, X: pd.DataFrame, features: pd.DataFrame,
+             stressed: np.ndarray, cfg) -> _Notices:
     dec = policy_for(cfg.policy, features.columns).decide(scorer.predict_pd(X), stressed,
                                                            features)
     dec.index = X.index
     zero = dec["zero"].astype(bool)
     ids = X.index[zero.to_numpy()]
-    G = group_contributions(path_shap(scorer, X.loc[ids]), groups)
+    # the explainer's reference: this model's approved users, as its own run would have
+    every = policy_for(cfg.policy, table.features.columns).decide(
+        scorer.predict_pd(table.X), table.stressed, table.features)["zero"].to_numpy(bool)
+    G = contributions(scorer, table, every, cfg.explain, X.loc[ids])
     top = pd.DataFrame(top_groups(G.to_numpy(np.float64), list(G.columns), TRUE_TOP_K),
                        index=ids, columns=[f"top{i + 1}" for i in range(TRUE_TOP_K)])
     return _Notices(zero=zero, mechanism=dec["mechanism"].astype(str), top=top, G=G)
@@ -126,7 +130,7 @@ def stability_audit(scorer, table: ModelTable, cfg: ExperimentConfig, *, split: 
     X, feats = table.X[rows], table.features[rows]
     stressed = table.stressed[rows]
     truth = table.truth.loc[X.index] if table.truth is not None else None
-    base = _notices(scorer, X, feats, stressed, cfg, table.groups)
+    base = _notices(scorer, table, X, feats, stressed, cfg)
     records = [{"kind": "original", "replicate": 0, "seed": cfg.model.seed, "best_iteration":
                 scorer.best_iteration, "zero_users": len(base.top),
                 "top1_accuracy": _top1_accuracy(base, truth, _distance(scorer, X, feats,
@@ -154,7 +158,7 @@ def stability_audit(scorer, table: ModelTable, cfg: ExperimentConfig, *, split: 
                     matrices = (xgb.DMatrix(Xt.to_numpy(np.float64)[pick], label=yt[pick],
                                             feature_names=table.feature_names), dvalid)
                 refit = fit_xgboost(table, model_cfg, matrices=matrices)
-                notes = _notices(refit, X, feats, stressed, cfg, table.groups)
+                notes = _notices(refit, table, X, feats, stressed, cfg)
                 records.append({"kind": kind, "replicate": i, "seed": model_cfg.seed,
                                 "best_iteration": refit.best_iteration,
                                 "zero_users": len(notes.top), **_compare(base, notes),
@@ -215,7 +219,7 @@ def _months(scorer, table: ModelTable, cfg, base: _Notices, ids: pd.Index) -> pd
         before[PROTECTED] = table.features.loc[users, PROTECTED]
     regime = macro.set_index("month")["regime"].astype(str)
     stressed = regime.reindex(before["asof_month"].to_numpy()).to_numpy() == "stressed"
-    prev = _notices(scorer, before[list(scorer.features)], before, stressed, cfg, table.groups)
+    prev = _notices(scorer, table, before[list(scorer.features)], before, stressed, cfg)
     cur = _Notices(zero=base.zero.loc[users], mechanism=base.mechanism.loc[users],
                    top=base.top.loc[users], G=base.G.loc[users])
     found = _compare(cur, prev)
