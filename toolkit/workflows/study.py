@@ -134,6 +134,7 @@ def study_key(cfg: ExperimentConfig, stem: str) -> str:
     child's result (not the workers, the threads or where runs are tracked)."""
     data = cfg.model_dump(mode="json", by_alias=True)
     data.pop("tracking", None)
+    data.pop("audit", None)  # a study's children are not audited
     data["study"].pop("workers", None)
     data["model"].pop("nthread", None)
     text = json.dumps({"stem": stem, "config": data}, sort_keys=True)
