@@ -26,6 +26,7 @@ LAYERS = (
     ("source",),
     ("models",),
     ("explain",),
+    ("recourse",),
     ("tune",),
     ("workflows",),
     ("cli", "__main__", "__init__"),

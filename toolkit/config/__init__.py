@@ -24,6 +24,7 @@ from toolkit.config.sections import (
     ModelConfig,
     MonitoringRule,
     PolicyConfig,
+    RecourseConfig,
     ScorecardConfig,
     SplitConfig,
     StressEpisode,
@@ -36,8 +37,8 @@ from toolkit.config.tune import TuneConfig, TuneParam
 
 __all__ = [
     "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig", "ModelConfig",
-    "MonitoringRule", "PolicyConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
-    "StudyConfig", "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig",
-    "build_config", "flatten", "load_config", "parse_sets", "reference_markdown",
+    "MonitoringRule", "PolicyConfig", "RecourseConfig", "ScorecardConfig", "SplitConfig",
+    "StressEpisode", "StudyConfig", "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam",
+    "WorldConfig", "build_config", "flatten", "load_config", "parse_sets", "reference_markdown",
     "research_question", "with_overrides",
 ]

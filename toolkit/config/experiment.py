@@ -14,6 +14,7 @@ from toolkit.config.sections import (
     FeatureConfig,
     ModelConfig,
     PolicyConfig,
+    RecourseConfig,
     ScorecardConfig,
     SplitConfig,
     StudyConfig,
@@ -34,6 +35,7 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = ModelConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     explain: ExplainConfig = ExplainConfig()
+    recourse: RecourseConfig = RecourseConfig()
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig = DataConfig()
     tune: TuneConfig | None = None

@@ -1,8 +1,8 @@
 """The main job: every stage of an experiment under one MLflow parent run.
 
-generate (or reuse) -> features -> train (or tune) -> explain -> report.  A stage that fails
-marks the parent run (and the stage's own run) FAILED; the local report folder is built
-under a temporary name and renamed only when complete.
+generate (or reuse) -> features -> train (or tune) -> explain -> recourse -> report.  A stage
+that fails marks the parent run (and the stage's own run) FAILED; the local report folder is
+built under a temporary name and renamed only when complete.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from toolkit.vocab import MECHANISMS
 from toolkit.workflows.explain import explain_stage, question_tags
 from toolkit.workflows.fitted import summary_frame
 from toolkit.workflows.hooks import SILENT, Hooks
+from toolkit.workflows.recourse import Planned, recourse_stage
 from toolkit.workflows.stages import stage
 from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
 
-STAGES = ("generate", "features", "train", "explain", "report")
+STAGES = ("generate", "features", "train", "explain", "recourse", "report")
 OUTPUTS = Path("outputs")
 
 
@@ -46,6 +47,7 @@ class RunSummary:
     tuned: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     explainer_suffix: str = ""
+    recourse: Planned | None = None
 
 
 def examples_by_mechanism(res, *, lang: str) -> dict[str, pd.DataFrame]:
@@ -65,10 +67,12 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
                    tune_options: dict | None = None, strict: bool = False) -> RunSummary:
     """Run every stage of the experiment under one parent run named ``stem``.
 
-    The parent run holds the config, the dataset hash, the split summary, the test and
-    explanation metrics, ``stage_<name>_seconds`` for each stage and the explanations; the
-    model runs (or the tuning study) are its children, and the explanation stage runs inside
-    the xgboost run (or the study's run).  A failing stage marks the parent FAILED with the
+    The parent run holds the config, the dataset hash, the split summary, the test,
+    explanation and recourse metrics, ``stage_<name>_seconds`` for each stage, the
+    explanations and the plans (``recourse/``); the model runs (or the tuning study) are its
+    children.  The explanation stage runs inside the xgboost run (or the study's run), and
+    the recourse stage inside it, after the explanations and before the report is written,
+    so that the plans join the report.  A failing stage marks the parent FAILED with the
     tag ``toolkit.failed_stage``.  question: the experiment's research question by language
     (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
     ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is
@@ -109,11 +113,20 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         explained = {}
 
         def explain(fitted, run):
-            # The explanation stage runs inside the model's run; its timing is its own.
+            # The explanation stage runs inside the model's run, the recourse stage inside
+            # it (its plans join the report); each timing is its own.
+            def recourse():
+                with stage("recourse", parent, hooks=hooks, timings=timings):
+                    explained["recourse"] = recourse_stage(cfg, fitted, run,
+                                                           out=out / "recourse", hooks=hooks)
+                return explained["recourse"].report_parts()
+
             with stage("explain", parent, hooks=hooks, timings=timings):
                 explained["result"] = explain_stage(cfg, fitted, run,
                                                     out=out / "explanations", stem=stem,
-                                                    question=question, hooks=hooks)
+                                                    question=question, hooks=hooks,
+                                                    extras=recourse)
+            timings["stage_explain_seconds"] -= timings.get("stage_recourse_seconds", 0.0)
             return explained["result"]
 
         tuned = cfg.tune is not None
@@ -126,17 +139,24 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
                 fitted = train_experiment(cfg, stem=stem, uri=uri,
                                           parent_run_id=parent.run_id, prepared=prepared,
                                           explain=explain, hooks=hooks)
-        if "stage_explain_seconds" in timings:
-            timings["stage_train_seconds"] -= timings["stage_explain_seconds"]
+        for inner in ("explain", "recourse"):
+            if f"stage_{inner}_seconds" in timings:
+                timings["stage_train_seconds"] -= timings[f"stage_{inner}_seconds"]
 
         with stage("report", parent, hooks=hooks, timings=timings):
             res = explained["result"]
-            metrics = {**fitted.metrics, **res.metrics}
+            planned = explained.get("recourse")
+            metrics = {**fitted.metrics, **res.metrics,
+                       **(planned.metrics if planned is not None else {})}
             counts = res.primary.decisions.loc[res.primary.decisions["zero"], "mechanism"] \
                 .value_counts()
             parent.log_metrics(metrics)
             parent.log_frame(summary_frame(table, fitted.decisions), "split_summary.csv")
             parent.log_folder(out / "explanations", "explanations")
+            if planned is not None and planned.folder is not None:
+                parent.log_folder(planned.folder, "recourse")
+            elif planned is not None and planned.skipped:
+                parent.set_tags({"toolkit.recourse": planned.skipped})
         parent.log_metrics(timings)
     return RunSummary(
         stem=stem, parent_run_id=parent.run_id, run_ids=dict(fitted.run_ids),
@@ -144,4 +164,5 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         examples=examples_by_mechanism(res.primary, lang=cfg.explain.lang),
         report=out / "explanations" / "report.html", uri=uri, tuned=tuned, timings=timings,
         explainer_suffix=get_explainer(cfg.explain.mode).suffix,
+        recourse=planned,
     )

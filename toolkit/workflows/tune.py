@@ -64,7 +64,8 @@ from toolkit.workflows.train import ExplainHook
 STABILITY_TRIALS = 5
 # Settings that change neither the data, the trials' models nor their scores; a study may
 # be resumed with other values of these.
-_FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.")
+_FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.",
+              "recourse.")
 
 
 @dataclass
