@@ -156,7 +156,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
             if planned is not None and planned.folder is not None:
                 parent.log_folder(planned.folder, "recourse")
             elif planned is not None and planned.skipped:
-                parent.set_tags({"toolkit.recourse": planned.skipped})
+                parent.set_tags({"toolkit.recourse": planned.skipped_text("en")})
         parent.log_metrics(timings)
     return RunSummary(
         stem=stem, parent_run_id=parent.run_id, run_ids=dict(fitted.run_ids),
