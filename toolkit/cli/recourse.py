@@ -44,12 +44,15 @@ def recourse(
     from toolkit.recourse import check_horizon
     from toolkit.recourse.report import render_page
     from toolkit.recourse.text import CLI_TEXT, metric_text
+    from toolkit.safety import check_file_target
     from toolkit.workflows.recourse import recourse_logged_run
 
     if lang is not None:
         check_lang(lang)
     if horizon is not None:
         check_horizon(horizon)
+    if html is not None:
+        check_file_target(html, "--html")
     with progress(("recourse",), quiet=quiet) as hooks:
         hooks.start("recourse")
         planned, res, model_run = recourse_logged_run(

@@ -20,6 +20,7 @@ from toolkit.config import ExperimentConfig
 from toolkit.explain.report import Section
 from toolkit.recourse import RecourseResult, check_horizon, planned_users, recourse_table
 from toolkit.recourse.text import SKIPPED
+from toolkit.safety import check_writable
 from toolkit.tracking import Run, standard_tags
 from toolkit.vocab import LANGS
 from toolkit.workflows.fitted import Fitted
@@ -107,6 +108,8 @@ def recourse_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | 
     """
     if horizon is not None:
         check_horizon(horizon)
+    if outputs is not None and not users:
+        check_writable(outputs, "output folder")
     loaded = load_logged_run(run_id, uri=uri)
     cfg = loaded.cfg
     # asked for by name, so a run that skipped the stage is planned for all the same
