@@ -26,6 +26,7 @@ LAYERS = (
     ("source",),
     ("models",),
     ("explain",),
+    ("recourse",),
     ("audit",),
     ("tune",),
     ("workflows",),

@@ -27,6 +27,7 @@ from toolkit.config.sections import (
     MonitoringRule,
     PolicyConfig,
     ProtectedConfig,
+    RecourseConfig,
     ScorecardConfig,
     SplitConfig,
     StressEpisode,
@@ -40,7 +41,8 @@ from toolkit.config.tune import TuneConfig, TuneParam
 __all__ = [
     "AuditConfig", "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig",
     "GroupBias", "ModelConfig", "MonitoringRule", "PolicyConfig", "ProtectedConfig",
-    "ScorecardConfig", "SplitConfig", "StressEpisode", "StudyConfig", "TableSchema",
-    "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config", "flatten",
-    "load_config", "parse_sets", "reference_markdown", "research_question", "with_overrides",
+    "RecourseConfig", "ScorecardConfig", "SplitConfig", "StressEpisode", "StudyConfig",
+    "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
+    "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
+    "with_overrides",
 ]

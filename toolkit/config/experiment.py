@@ -15,6 +15,7 @@ from toolkit.config.sections import (
     FeatureConfig,
     ModelConfig,
     PolicyConfig,
+    RecourseConfig,
     ScorecardConfig,
     SplitConfig,
     StudyConfig,
@@ -35,6 +36,7 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = ModelConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     explain: ExplainConfig = ExplainConfig()
+    recourse: RecourseConfig = RecourseConfig()
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig = DataConfig()
     audit: AuditConfig = AuditConfig()

@@ -370,6 +370,21 @@ class ExplainConfig(_Strict):
         "their suffix); mode itself and a disabled scorecard are skipped")
 
 
+class RecourseConfig(_Strict):
+    """Recourse: the cheapest plan of behaviour that restores a zero-limit user's limit.
+
+    The levers and their costs are declared in toolkit/recourse/levers.py.
+    """
+
+    enabled: bool = Field(True, description="run the recourse stage after the explanations "
+                          "(synthetic worlds only: an own table has no monthly history)")
+    horizon: int = Field(12, ge=1, le=36, description="months a plan may take to restore the "
+                         "limit")
+    margin: float = Field(1.0, ge=0.0, le=5.0, description="log-odds by which the model's PD "
+                          "must clear the cutoff in force before a plan is promised; 0 = the "
+                          "bare cutoff")
+
+
 class StudyConfig(_Strict):
     """Multi-seed study (toolkit study): the experiment on every (world seed, model seed) pair."""
 

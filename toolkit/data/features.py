@@ -151,6 +151,31 @@ class HistoryPanel:
         self.tenure_last = prof["tenure_months"].to_numpy(dtype=np.float64)
         self._rows = np.arange(n)
 
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray], *, user_ids: np.ndarray,
+                     first_month: np.ndarray, profile: dict[str, np.ndarray]) -> HistoryPanel:
+        """A panel from months-major ``(n_months, n_users)`` arrays, taken as they are.
+
+        For histories made in memory (a plan played forward), where building and checking a
+        long table first would cost more than the features.  ``first_month``: each user's
+        first calendar month; ``profile``: ``income``, ``age``, ``city_tier``, ``segment``
+        and ``tenure_months`` at the panel's last month, aligned with ``user_ids``.
+        """
+        self = cls.__new__(cls)
+        t, n = next(iter(columns.values())).shape
+        self.n_users, self.n_months = n, t
+        self.user_ids = np.asarray(user_ids)
+        self.months = np.asarray(first_month, dtype=np.int64)[:, None] + np.arange(t)[None, :]
+        self._cols = {c: columns[c] for c in HISTORY_COLUMNS if c in columns}
+        self._cumsum = {}
+        self.income = np.asarray(profile["income"], dtype=np.float64)
+        self.age = np.asarray(profile["age"], dtype=np.float64)
+        self.city_tier = np.asarray(profile["city_tier"], dtype=np.float64)
+        self.segment = np.asarray(profile["segment"]).astype(str)
+        self.tenure_last = np.asarray(profile["tenure_months"], dtype=np.float64)
+        self._rows = np.arange(n)
+        return self
+
     # window primitives -----------------------------------------------------------------
     def col(self, name: str) -> np.ndarray:
         """Column ``name`` as a months-major ``(n_months, n_users)`` array, stored dtype."""
@@ -377,7 +402,9 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                      f"近{w}个月最低月末余额",
                      f"lowest month-end balance in the last {w} months: CNY {{value}}",
                      f"近{w}个月余额最低降至{{value}}元", _min("balance", w), w))
-    reg.append(F("balance_drop_1m", "liquidity_income", "share", +1, False,
+    # The user's own balance: keeping money in the account is what avoids a drain, so a
+    # plan may move it (toolkit.recourse.levers).
+    reg.append(F("balance_drop_1m", "liquidity_income", "share", +1, True,
                  "fall of this month's balance against the mean of the 3 months before",
                  "本月余额相对前3个月平均值的降幅",
                  "balance dropped by {value} in the last month",

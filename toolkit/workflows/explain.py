@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +37,16 @@ from toolkit.explain.text import SCORECARD_TEXT
 from toolkit.models.train import fit_oracle_xgboost
 from toolkit.safety import check_writable
 from toolkit.tracking import Run, standard_tags
-from toolkit.vocab import SPLITS
+from toolkit.vocab import LANGS, SPLITS
 from toolkit.workflows.fitted import Fitted
 from toolkit.workflows.hooks import SILENT, Hooks
+from toolkit.workflows.recourse import plans_for
 from toolkit.workflows.reload import load_logged_run
 from toolkit.workflows.stages import stage
+
+#: A later stage that runs inside the explanation stage, before its report is written, and
+#: returns what the report should add: sections and language -> user id -> plan steps.
+ReportExtras = Callable[[], tuple[Sequence[Section], Mapping[str, Mapping]]]
 
 
 @dataclass
@@ -166,9 +171,11 @@ def scorecard_section(scorecard, registry, *, top: int = 15) -> Section:
 
 def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run_id: str = "",
                    question: Mapping[str, str] | None = None,
-                   metrics: dict | None = None) -> ReportContext:
+                   metrics: dict | None = None, sections: Sequence[Section] = (),
+                   plans: Mapping[str, Mapping] | None = None) -> ReportContext:
     """What the report says beyond the explanations: the question, the data, both models on
-    the test split, the policy and regimes in force, and the scorecard's section."""
+    the test split, the policy and regimes in force, the scorecard's section, and what later
+    stages add (``sections``, and the users' ``plans`` by language)."""
     table = fitted.table
     # curves need outcomes: censored test rows (window not over by the calendar's end) have none
     test = table.labelled_mask("test")
@@ -189,20 +196,24 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
     else:
         data = DataFacts("table", table.source, table.dataset_hash, cfg.split, _split_rows(table))
         stressed, threshold = (), None
-    sections = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
+    card = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
         if fitted.scorecard is not None else ()
     return ReportContext(stem=stem, run_id=run_id, question=dict(question or {}), data=data,
                          models=tuple(models), policy=cfg.policy, stressed_periods=stressed,
-                         stress_threshold=threshold, metrics=metrics, sections=sections)
+                         stress_threshold=threshold, metrics=metrics,
+                         sections=(*card, *sections), plans=dict(plans or {}))
 
 
 def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path | None = None,
                   stem: str = "", question: Mapping[str, str] | None = None,
-                  hooks: Hooks = SILENT, sections: Sequence[Section] = ()) -> Explained:
+                  hooks: Hooks = SILENT, sections: Sequence[Section] = (),
+                  extras: ReportExtras | None = None) -> Explained:
     """Explain the test split into ``run``: ``explain_*`` metrics and ``explanations/``
     (reasons, the report and figures in English, and in ``zh/`` too when ``[explain] lang``
     is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained);
-    sections: report sections of other stages (the audit's), after the scorecard's."""
+    sections: report sections of earlier stages (the audit's), after the scorecard's.
+    extras: a later stage run after the explanations and before the report is written
+    (the recourse stage), whose sections and plans join the report."""
     if cfg.explain.oracle and fitted.table.truth is not None:
         hooks.step("oracle model")
     sticks = yardsticks(cfg, fitted)
@@ -214,11 +225,10 @@ def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path 
     extra, card = compared_metrics(cfg, fitted, hooks, skip=(cfg.explain.mode,),
                                    sticks=sticks)
     metrics.update(extra)
+    later, plans = extras() if extras is not None else ((), {})
     hooks.step("report")
     context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,
-                             metrics=metrics)
-    if sections:
-        context = dataclasses.replace(context, sections=(*context.sections, *sections))
+                             metrics=metrics, sections=(*sections, *later), plans=plans)
     if out is not None:
         res.write(out, context=context)
         run.log_folder(out, "explanations")
@@ -253,7 +263,8 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
     """Explain a logged xgboost run (or a ``toolkit run`` parent's xgboost child).
 
     settings: ``[explain]`` keys to override (``top_k``, ``lang``, ``mode``).  With ``users``
-    only those users are explained and nothing is logged; otherwise the test split is
+    only those users are explained (with the plan of each zero-limit one in a synthetic
+    world, in the context's ``plans``) and nothing is logged; otherwise the test split is
     explained into a new child run ``<run name>-explain`` of the model run (its metrics, and
     ``explanations/``, with ``zh/`` beside the English files for ``lang = "zh"``) and written
     to ``outputs/explain-<model run id[:8]>/explanations``.  The model run itself is only
@@ -271,8 +282,10 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
     if users:
         res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
                             policy=cfg.policy, users=users, progress=hooks.advance)
+        plans = plans_for(cfg, fitted, users)
+        steps = {lang: plans.steps(lang) for lang in LANGS} if plans is not None else {}
         context = ReportContext(stem=stem, run_id=loaded.run_id, question=question,
-                                policy=cfg.policy)
+                                policy=cfg.policy, plans=steps)
         return None, res, loaded.run_id, context
     tags = standard_tags(dataset_hash=fitted.table.dataset_hash,
                          config_hash=cfg.config_hash(), model_family="explain",

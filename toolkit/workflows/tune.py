@@ -65,7 +65,7 @@ STABILITY_TRIALS = 5
 # Settings that change neither the data, the trials' models nor their scores; a study may
 # be resumed with other values of these.
 _FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.",
-              "audit.")
+              "audit.", "recourse.")
 
 
 @dataclass
