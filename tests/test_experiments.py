@@ -49,8 +49,10 @@ def test_parent_runs_hold_their_stages(e2e):
         if stem != "tuned":
             assert {"xgboost", "scorecard"} <= families, (stem, families)
         assert "test_auc" in parent.data.metrics
-        for stage in ("generate", "features", "train", "explain", "report"):
+        for stage in ("generate", "features", "train", "audit", "explain", "recourse",
+                      "report"):
             assert f"stage_{stage}_seconds" in parent.data.metrics
+        assert parent.data.metrics["audit_drift_months"] > 0
     base = by_name["baseline"][0].data.metrics
     for name in ("explain_decision_agreement", "explain_mechanism_accuracy",
                  "explain_top1_group_accuracy", "explain_top3_group_recall",
@@ -59,6 +61,51 @@ def test_parent_runs_hold_their_stages(e2e):
                  "explain_top1_group_accuracy_scorecard"):
         assert name in base, name
     assert base["explain_additivity_max_error"] <= 1e-4
+    for name in ("audit_fairness_selection_rate_ratio", "audit_fairness_flagged",
+                 "audit_fairness_truth_agreement", "audit_stability_top1_agreement_seed",
+                 "audit_stability_notice_changed_bootstrap", "audit_stability_top1_chance",
+                 "audit_drift_precision_baseline", "audit_drift_recall"):
+        assert name in base, name
+    # the default world's platform treats the groups alike, and the audit says so
+    assert base["audit_fairness_flagged"] == 0 and base["audit_fairness_truth_agreement"] == 1
+    # an own table without protected columns gets the drift audit, not the fairness one
+    own = by_name["own_table"][0].data.metrics
+    assert not any(k.startswith("audit_fairness_") for k in own)
+    assert own["audit_drift_months"] > 1 and "audit_drift_precision" not in own
+    report = next((e2e["root"] / "outputs").glob("baseline-*/explanations/report.html"))
+    assert 'id="section-audit"' in report.read_text(encoding="utf-8")
+    for name in ("recourse_found_rate", "recourse_true_validity", "recourse_median_months",
+                 "recourse_mean_cost", "recourse_tightening_robust_rate",
+                 "recourse_found_rate_score", "recourse_true_validity_score"):
+        assert name in base, name
+    own = by_name["own_table"][0]
+    assert own.data.tags["toolkit.recourse"].startswith("skipped: an own table has no "
+                                                        "monthly history")
+    assert not any(k.startswith("recourse_") for k in own.data.metrics)
+
+
+def test_the_report_carries_the_recourse_section_and_own_tables_say_why_not(e2e):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    outputs = e2e["root"] / "outputs"
+    report = next(outputs.glob("baseline-*/explanations/report.html")).read_text("utf-8")
+    # the recourse section joins the report after the summary, and example users show
+    # their plan under their reasons
+    assert report.index('id="summary"') < report.index('id="section-recourse"') < \
+        report.index('id="mechanism-score"')
+    assert "What would restore the limit" in report and "<p>Plan: " in report
+    assert next(outputs.glob("baseline-*/recourse/plans.parquet")).is_file()
+    assert "plan (score)" in e2e["results"]["baseline"].output
+    assert "recourse skipped: an own table" in e2e["results"]["own_table"].output
+    client = MlflowClient(e2e["store"])
+    exp = client.get_experiment_by_name("zero-limit")
+    own = client.search_runs([exp.experiment_id], "attributes.run_name = 'own_table'")[0]
+    res = CliRunner().invoke(app, ["recourse", own.info.run_id, "--tracking-uri", e2e["store"]])
+    assert res.exit_code == 2, res.output
+    assert "recourse needs the monthly history of a synthetic world; an own table has none" \
+        in res.output
 
 
 def test_no_tightening_removes_policy_refusals(e2e):

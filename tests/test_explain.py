@@ -24,12 +24,14 @@ from toolkit.explain import (
     explain_table,
     group_contributions,
     interventional_shap,
+    measure,
     path_shap,
     reference_values,
 )
-from toolkit.links import logit
+from toolkit.explain.quality import SHARE_METRICS
+from toolkit.links import logit, sigmoid
 from toolkit.models.scorecard import fit_scorecard
-from toolkit.models.train import evaluate, fit_xgboost
+from toolkit.models.train import evaluate, fit_oracle_xgboost, fit_xgboost
 from toolkit.vocab import REASON_GROUPS
 
 
@@ -85,9 +87,10 @@ def test_interventional_shap_is_additive_against_approved_background(fitted):
 
 
 def test_result_additivity_and_contract(result, fitted):
-    _, table, _, _ = fitted
-    assert result.metrics["explain_additivity_max_error"] <= 1e-4
-    assert set(METRIC_NAMES) <= set(result.metrics)
+    cfg, table, _, _ = fitted
+    assert result.mode == cfg.explain.mode == "group"  # the default explainer
+    assert result.metrics["explain_additivity_max_error_group"] <= 1e-4
+    assert {f"{m}_group" for m in METRIC_NAMES} <= set(result.metrics)
     G = result.group_contributions
     assert list(G.columns) == list(REASON_GROUPS)
     # group sums keep additivity: groups + base = margin
@@ -282,27 +285,97 @@ def test_change_in_interventional_mode_is_exact(fitted, result):
 
 # --- metrics against the truth ----------------------------------------------------------
 
-def test_metrics_of_every_variant(fitted, result):
+@pytest.fixture(scope="module")
+def oracle(fitted):
+    cfg, table, _, _ = fitted
+    return fit_oracle_xgboost(table, cfg.model)
+
+
+def test_oracle_model_fits_the_true_log_odds(fitted, oracle):
+    _, table, scorer, _ = fitted
+    test = table.mask("test")
+    true = table.truth["true_logit"].to_numpy()[test]
+    fit = oracle.margin(table.X[test])
+    # far closer to the truth than the model fit to noisy labels
+    assert np.corrcoef(fit, true)[0, 1] > 0.95
+    assert np.corrcoef(scorer.margin(table.X[test]), true)[0, 1] < \
+        np.corrcoef(fit, true)[0, 1]
+
+
+def test_metrics_of_every_variant(fitted, result, oracle):
     cfg, table, scorer, decisions = fitted
-    small = cfg.explain.model_copy(update={"interventional_rows": 150, "background_size": 50})
-    inter = explain_table(scorer, table, decisions, small, policy=cfg.policy,
-                          mode="interventional", change=False)
-    assert len(inter.decisions) == 150 and inter.decisions["zero"].all()
+    sticks = {"oracle": oracle}
+    res = {"": explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy,
+                             mode="path", change=False, **sticks)}
+    for mode in ("interventional", "group"):
+        res[f"_{mode}"] = explain_table(scorer, table, decisions, cfg.explain,
+                                        policy=cfg.policy, mode=mode, change=False, **sticks)
     card = fit_scorecard(*table.part("train"), cfg.scorecard)
-    sc = explain_scorecard(card, table, policy=cfg.policy)
-    for res, suffix in ((result, ""), (inter, "_interventional"), (sc, "_scorecard")):
+    res["_scorecard"] = explain_scorecard(card, table, policy=cfg.policy)
+    for suffix, r in res.items():
+        assert len(r.decisions) == int(table.mask("test").sum())  # every test row explained
         for name in METRIC_NAMES:
-            v = res.metrics[f"{name}{suffix}"]
+            if suffix == "_scorecard" and name == "explain_oracle_top1":
+                assert np.isnan(r.metrics[f"{name}{suffix}"])  # no scorecard oracle
+                continue
+            v = r.metrics[f"{name}{suffix}"]
             assert np.isfinite(v), (name, suffix)
-        assert res.metrics[f"explain_additivity_max_error{suffix}"] <= 1e-4
-        for name in METRIC_NAMES[:4]:
-            assert 0.0 <= res.metrics[f"{name}{suffix}"] <= 1.0
-        assert -1.0 <= res.metrics[f"explain_group_rank_corr{suffix}"] <= 1.0
-    # the model's explanations beat chance clearly on the truth
-    assert result.metrics["explain_top1_group_accuracy"] > 0.4
-    assert result.metrics["explain_group_rank_corr"] > 0.5
+        assert r.metrics[f"explain_additivity_max_error{suffix}"] <= 1e-4
+        for name in SHARE_METRICS:
+            v = r.metrics.get(f"{name}{suffix}", np.nan)
+            assert np.isnan(v) or 0.0 <= v <= 1.0, (name, suffix)
+        assert -1.0 <= r.metrics[f"explain_group_rank_corr{suffix}"] <= 1.0
+        assert r.metrics[f"explain_top1_regret{suffix}"] >= 0.0
+        # the selection is the truth's: the same rows for every explainer and model
+        assert r.metrics[f"explain_group_rows{suffix}"] == \
+            res[""].metrics["explain_group_rows"]
+        assert r.metrics[f"explain_top1_baseline{suffix}"] == \
+            res[""].metrics["explain_top1_baseline"]
+    # the group explainer against the whole population is the exact attribution itself
+    assert res["_group"].metrics["explain_fidelity_top1_group"] == 1.0
+    assert res["_group"].metrics["explain_top1_group_accuracy_group"] == \
+        res["_group"].metrics["explain_alignment_top1_group"]
+    # alignment is the model's, whichever explainer is measured
+    assert res["_interventional"].metrics["explain_alignment_top1_interventional"] == \
+        res[""].metrics["explain_alignment_top1"]
+    # the model's explanations beat the constant answer on the truth
+    assert res[""].metrics["explain_top1_group_accuracy"] > 0.4
+    assert res["_group"].metrics["explain_top1_skill_group"] > 0.0
     # scorecard contributions are exactly additive
-    assert sc.metrics["explain_additivity_max_error_scorecard"] < 1e-9
+    assert res["_scorecard"].metrics["explain_additivity_max_error_scorecard"] < 1e-9
+
+
+def test_group_metrics_do_not_move_with_the_margins(fitted):
+    """Shifting every margin by -1 changes which rows the model refuses, not one SHAP value:
+    with the truth's row selection, no group metric moves."""
+    cfg, table, scorer, decisions = fitted
+    _, shifted = evaluate(table, sigmoid(scorer.margin(table.X) - 1.0), cfg.policy)
+    assert (shifted["zero"] != decisions["zero"]).sum() > 10
+    a = measure(scorer, table, decisions, cfg.explain, fidelity=False)
+    b = measure(scorer, table, shifted, cfg.explain, fidelity=False)
+    group = [k for k in a if k.startswith(("explain_top", "explain_group", "explain_clear"))]
+    assert len(group) > 20
+    assert {k: a[k] for k in group} == {k: b[k] for k in group}
+    # the default explainer (group) measures against the whole population, which no
+    # decision changes; only the decision metrics move
+    assert a["explain_decision_agreement_group"] != b["explain_decision_agreement_group"]
+
+
+def test_interventional_and_group_take_the_configured_background(fitted):
+    cfg, table, scorer, decisions = fitted
+    users = table.X.index[decisions["zero"].to_numpy()][:20]
+    approved = ~decisions["zero"].to_numpy() & (table.split == "train")
+    for mode in ("interventional", "group"):
+        pop = explain_table(scorer, table, decisions, cfg.explain, policy=cfg.policy,
+                            users=users, mode=mode, change=False)
+        appr = explain_table(scorer, table, decisions,
+                             cfg.explain.model_copy(update={"background": "approved"}),
+                             policy=cfg.policy, users=users, mode=mode, change=False)
+        # the base value is the mean margin of the background: the whole population
+        # (every row fits in the default sample of this small world) or the approved users
+        assert np.allclose(pop.shap.base, scorer.margin(table.X).mean(), atol=1e-5)
+        assert np.allclose(appr.shap.base, scorer.margin(table.X[approved]).mean(), atol=1e-5)
+        assert appr.shap.additivity_max_error <= 1e-4
 
 
 def test_progress_counts_rows_and_changes_nothing(fitted, result):

@@ -26,6 +26,8 @@ LAYERS = (
     ("source",),
     ("models",),
     ("explain",),
+    ("recourse",),
+    ("audit",),
     ("tune",),
     ("workflows",),
     ("cli", "__main__", "__init__"),

@@ -15,9 +15,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.py"))
 
 
-def test_the_four_notebooks_exist():
+def test_the_five_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == ["01_synthetic_world", "02_compare_runs",
-                                          "03_why_zero_limit", "04_explanation_quality"]
+                                          "03_why_zero_limit", "04_explanation_quality",
+                                          "05_audit"]
 
 
 @pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
@@ -66,6 +67,8 @@ def run_notebook(script, e2e, monkeypatch):
     monkeypatch.setenv("TOOLKIT_NB_USERS", "3000")
     monkeypatch.setenv("TOOLKIT_NB_DATA", str(e2e["data"]))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", e2e["store"])
+    monkeypatch.setenv("TOOLKIT_NB_WORLD_SEEDS", "2")  # notebook 04's study: 2 children
+    monkeypatch.setenv("TOOLKIT_NB_MODEL_SEEDS", "1")
     nb = jupytext.read(script)
     n = len(nb.cells)
     nb.cells = [nbformat.v4.new_code_cell(_COUNT_FIGURES), *nb.cells,

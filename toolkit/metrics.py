@@ -76,17 +76,54 @@ def ece(y, p, n_bins: int = 10) -> float:
 
 def psi(expected, actual, n_bins: int = 10) -> float:
     """Population stability index of ``actual`` scores against ``expected`` (deciles of it)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    return float(psi_by_group(expected, actual, np.zeros(len(actual), dtype=np.int64),
+                              n_bins)[0])
+
+
+def psi_by_group(expected, actual, groups, n_bins: int = 10) -> np.ndarray:
+    """The PSI of each group of ``actual`` against ``expected``, on the same bins.
+
+    groups: integer codes 0..G-1 of the rows of ``actual``; returns shape (G,), NaN for a
+    group without rows.  Bins are the ``n_bins`` quantiles of ``expected``; a variable with
+    fewer than three distinct edges has PSI 0.
+    """
     expected = np.asarray(expected, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
+    groups = np.asarray(groups, dtype=np.int64)
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
     edges = np.unique(np.quantile(expected, np.linspace(0, 1, n_bins + 1)))
     if len(edges) < 3:
-        return 0.0
+        return np.where(np.bincount(groups, minlength=n_groups) > 0, 0.0, np.nan)
     inner = edges[1:-1]
-    e = np.bincount(np.searchsorted(inner, expected, side="right"), minlength=len(inner) + 1)
-    a = np.bincount(np.searchsorted(inner, actual, side="right"), minlength=len(inner) + 1)
+    k = len(inner) + 1
+    e = np.bincount(np.searchsorted(inner, expected, side="right"), minlength=k)
     e = np.clip(e / e.sum(), 1e-6, None)
-    a = np.clip(a / a.sum(), 1e-6, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+    cells = groups * k + np.searchsorted(inner, actual, side="right")
+    a = np.bincount(cells, minlength=n_groups * k).reshape(n_groups, k).astype(np.float64)
+    total = a.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.clip(a / total, 1e-6, None)
+        out = np.sum((a - e) * np.log(a / e), axis=1)
+    return np.where(total[:, 0] > 0, out, np.nan)
+
+
+def psi_noise(expected, n_actual, n_bins: int = 10, *, quantile: float = 0.999):
+    """The PSI that ``n_actual`` rows drawn from the same population as ``expected`` exceed
+    with probability ``1 - quantile``: ``chi2_{k-1}(quantile) / n_eff``, with ``k`` the bins
+    :func:`psi` uses and ``n_eff = n m / (n + m)`` (near no shift, PSI times ``n_eff`` is
+    close to a chi-square with ``k - 1`` degrees of freedom).  ``n_actual`` may be an array
+    of sizes (the result then has its shape); 0 rows give infinity."""
+    from scipy.stats import chi2
+
+    expected = np.asarray(expected, dtype=np.float64)
+    n = np.asarray(n_actual, dtype=np.float64)
+    k = len(np.unique(np.quantile(expected, np.linspace(0, 1, n_bins + 1)))) - 1
+    with np.errstate(divide="ignore"):
+        n_eff = n * len(expected) / (n + len(expected))
+        out = np.where(n > 0, chi2.ppf(quantile, max(k - 1, 1)) / n_eff, np.inf)
+    out = np.where(k < 2, np.where(n > 0, 0.0, np.inf), out)
+    return float(out) if out.ndim == 0 else out
 
 
 def classification_metrics(y, p) -> dict[str, float]:

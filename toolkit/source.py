@@ -38,11 +38,13 @@ def dataset_dir(cfg: ExperimentConfig, data: str | Path | None = None) -> Path:
     return Path(data) if data is not None else default_output(cfg)
 
 
-def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None) -> tuple[Path, bool]:
+def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None, *,
+                  same_world: bool | None = None) -> tuple[Path, bool]:
     """Cheap checks of the experiment's dataset folder, before any work.
 
     Returns ``(folder, missing)``; raises DataError for a file given as --data, a folder
-    that is not a dataset, or (for the default folder) a dataset of a different ``[world]``.
+    that is not a dataset, or a dataset of a different ``[world]`` when ``same_world``
+    (default: for the default folder only; a folder named on purpose is taken as it is).
     File hashes are verified later, when the dataset is loaded.
     """
     path = dataset_dir(cfg, data)
@@ -53,9 +55,11 @@ def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None) -> tupl
         if path.exists() and any(path.iterdir()):
             raise DataError(f"{str(path)!r} exists but is not a dataset (no manifest.json)")
         return path, True
-    stored = read_manifest(path).get("config", {}).get("world")
+    stored = _as_current(read_manifest(path).get("config", {}).get("world"))
     wanted = cfg.world.model_dump(mode="json", by_alias=True)
-    if data is None and stored is not None and stored != wanted:
+    if same_world is None:
+        same_world = data is None
+    if same_world and stored is not None and stored != wanted:
         keys = sorted(k for k in wanted if stored.get(k) != wanted[k])
         raise DataError(
             f"dataset {str(path)!r} was generated from a different [world] (differs in "
@@ -63,6 +67,25 @@ def check_dataset(cfg: ExperimentConfig, data: str | Path | None = None) -> tupl
             f"'toolkit generate --config ... --overwrite'"
         )
     return path, False
+
+
+def _as_current(world: dict | None) -> dict | None:
+    """A stored ``[world]`` with the settings added since it was written at their defaults.
+
+    A setting that is off by default leaves the default world's bytes unchanged, so a
+    dataset written before the setting existed is the world with it off.  A stored world
+    the current settings reject is returned as it is (and differs).
+    """
+    from pydantic import ValidationError
+
+    from toolkit.config import WorldConfig
+
+    if world is None:
+        return None
+    try:
+        return WorldConfig.model_validate(world).model_dump(mode="json", by_alias=True)
+    except ValidationError:
+        return world
 
 
 def load_or_generate(cfg: ExperimentConfig, data: str | Path | None = None, *,

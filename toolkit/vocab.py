@@ -25,10 +25,20 @@ APPROVED = "approved"
 # Zero-limit mechanisms in order of precedence (the first that fires names the decision).
 MECHANISMS = ("monitoring", "score", "policy")
 DECISIONS = (APPROVED, *MECHANISMS)
-EXPLAINERS = ("path", "interventional", "scorecard")
+EXPLAINERS = ("path", "interventional", "group", "scorecard")
 # Explainers of the xgboost model that `[explain] mode` may choose.
-MODEL_EXPLAINERS = ("path", "interventional")
+MODEL_EXPLAINERS = ("path", "interventional", "group")
+# Where the interventional and group explainers draw their background from.
+BACKGROUNDS = ("population", "approved")
 TRUE_TOP_K = 3
+# The synthetic world's protected attribute: a column of the users table, audited and never a
+# feature or a reason; its groups, the first being the reference of a biased platform's setting.
+PROTECTED = "protected_group"
+PROTECTED_GROUPS = ("A", "B")
+# The truth's decision with the user's protected group flipped and everything else equal
+# (written by worlds whose platform treats the groups differently).
+FLIPPED_ZERO = "true_zero_group_flipped"
+FLIPPED_MECHANISM = "true_mechanism_group_flipped"
 
 
 def contrib_column(group: str) -> str:

@@ -190,6 +190,9 @@ class _Bars:
         self.stages = stages
         self.tasks: dict = {}
         self.current: str | None = None
+        # stages nest (explain inside train, recourse inside explain): when the inner one
+        # finishes, steps and progress go to the outer bar again
+        self.open: list[str] = []
 
     @property
     def progress(self):
@@ -209,6 +212,7 @@ class _Bars:
 
     def start(self, stage: str) -> None:
         self.current = stage
+        self.open.append(stage)
         if self._progress is not None:
             self.progress.start_task(self._task(stage))
 
@@ -225,6 +229,9 @@ class _Bars:
         task = self._task(stage)
         total = self.progress.tasks[task].total or 1
         self.progress.update(task, description=stage, completed=total, total=total)
+        if stage in self.open:
+            self.open.remove(stage)
+        self.current = self.open[-1] if self.open else None
 
 
 class _Lines:

@@ -21,7 +21,7 @@ def explain(
     top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),
     lang: str = typer.Option(None, "--lang", help="Language of the sentences, the report and "
                              "this output: en or zh."),
-    mode: str = typer.Option(None, "--mode", help="Explainer: path or interventional."),
+    mode: str = typer.Option(None, "--mode", help="Explainer: group, interventional or path."),
     html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file "
                               "(with --user: a report on those users only)."),
     tracking_uri: TrackingUri = None,
@@ -32,16 +32,18 @@ def explain(
     mechanism (monitoring rule, policy tightening, or score reasons).
 
     With --user: a terminal report per user (decision, mechanism, reasons, change since k
-    months ago). Without: explain the test split into a new child run of the model's run
-    (<name>-explain: explain_* metrics and explanations/ with reasons.parquet, report.html
-    and figures; with --lang zh also explanations/zh/ in Chinese beside the English files),
-    and write them locally. The model's own run is never changed.
+    months ago, and for a zero-limit user of a synthetic world the cheapest plan that
+    restores the limit, as toolkit recourse --user). Without: explain the test split into a
+    new child run of the model's run (<name>-explain: explain_* metrics and explanations/
+    with reasons.parquet, report.html and figures; with --lang zh also explanations/zh/ in
+    Chinese beside the English files), and write them locally. The model's own run is never
+    changed.
     """
 
     from toolkit.errors import InputError
     from toolkit.explain.figures import figure_lang
     from toolkit.explain.reasons import check_top_k
-    from toolkit.explain.text import CLI_TEXT, REPORT, check_lang
+    from toolkit.explain.text import CLI_TEXT, REPORT, check_lang, word
     from toolkit.files import staged_file
     from toolkit.safety import check_file_target
     from toolkit.vocab import MODEL_EXPLAINERS
@@ -70,6 +72,11 @@ def explain(
         for user in users:
             # the report's "[kind, group, +0.8]" tags are text, not rich markup
             console.print(res.user_report(user), soft_wrap=True, markup=False)
+            plan = context.plans.get(res.lang, {}).get(user)
+            if plan:
+                line = REPORT[res.lang]["plan_line"].format(plan=word("list_sep", res.lang)
+                                                            .join(plan))
+                console.print(f"  {line}", soft_wrap=True, markup=False)
             console.print()
         if html is not None:
             page, _ = res.report_html(context=context)

@@ -21,10 +21,15 @@ from toolkit.cli.common import (
     small_data_note,
 )
 
+# One run is one draw: the figures to quote come from `toolkit study`.  The additivity
+# error is logged but left out here: it holds by construction.
 SUMMARY_METRICS = ["test_auc", "test_auc_oracle_ratio", "test_ks", "test_ece",
                    "test_zero_limit_rate", "explain_decision_agreement",
                    "explain_mechanism_accuracy", "explain_top1_group_accuracy",
-                   "explain_top3_group_recall", "explain_additivity_max_error"]
+                   "explain_top1_tolerant_accuracy", "explain_top1_clear_accuracy",
+                   "explain_top1_baseline", "explain_fidelity_top1",
+                   "recourse_found_rate", "recourse_true_validity", "recourse_median_months",
+                   "recourse_mean_cost"]
 
 
 @app.command()
@@ -40,7 +45,8 @@ def run(
     strict: Strict = False,
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
-    file has a [tune] section), explain, report, all under one MLflow parent run."""
+    file has a [tune] section), audit, explain, recourse, report, all under one MLflow
+    parent run."""
     from toolkit.config import load_config, research_question
     from toolkit.workflows.pipeline import STAGES, run_experiment
 
@@ -66,6 +72,8 @@ def print_summary(summary, *, lang: str) -> None:
 
     from toolkit.explain.text import CLI_TEXT, metric_text
     from toolkit.policy import label as mechanism_label
+    from toolkit.recourse.text import CLI_TEXT as RECOURSE_CLI
+    from toolkit.recourse.text import metric_text as recourse_metric_text
     from toolkit.safety import redact
     from toolkit.vocab import MECHANISMS
 
@@ -78,8 +86,13 @@ def print_summary(summary, *, lang: str) -> None:
     if note:
         table.add_column(t["interval"], justify="right")
     for name in SUMMARY_METRICS:
+        # the reasons' explainer: its figures carry its suffix (none for path)
+        if name.startswith(("explain_top1_group", "explain_top1_tol", "explain_top1_clear",
+                            "explain_fidelity")):
+            name += summary.explainer_suffix
         if name in m:
-            label = name if lang == "en" else f"{metric_text(name, lang)[0]}（{name}）"
+            text = recourse_metric_text if name.startswith("recourse_") else metric_text
+            label = name if lang == "en" else f"{text(name, lang)[0]}（{name}）"
             table.add_row(label, metric_value(name, m[name]),
                           *([interval(m, name)] if note else []))
     console.print(table)
@@ -96,6 +109,8 @@ def print_summary(summary, *, lang: str) -> None:
                       for k in shown)
     console.print(t["by_mechanism_rows" if own else "by_mechanism"].format(counts=counts),
                   soft_wrap=True, markup=False)
+    for line in summary.audit:
+        console.print(t["audit"].format(line=line), soft_wrap=True, markup=False)
     for mech, rows in summary.examples.items():
         user = rows["user_id"].iloc[0]
         console.print()
@@ -104,6 +119,18 @@ def print_summary(summary, *, lang: str) -> None:
         # reason texts are data: square brackets in them must not be read as markup
         for text in rows.sort_values("rank")["text"]:
             console.print(f"  • {text}", soft_wrap=True, markup=False)
+    planned = summary.recourse
+    r = RECOURSE_CLI[lang]
+    if planned is not None and planned.result is not None and len(planned.result.plans):
+        for mech, (user, sentence) in planned.result.examples(lang).items():
+            console.print()
+            console.print(r["example"].format(mechanism=mechanism_label(mech, lang), user=user),
+                          style="bold", markup=False)
+            console.print(f"  {sentence}", soft_wrap=True, markup=False)
+    elif planned is not None and planned.skipped:
+        console.print()
+        console.print(r["skipped"].format(reason=planned.skipped_text(lang)), soft_wrap=True,
+                      markup=False)
     children = ", ".join(f"{k} {v}" for k, v in summary.run_ids.items())
     console.print()
     console.print(t["parent_run"].format(run=summary.parent_run_id, children=children),

@@ -21,7 +21,9 @@ from toolkit.cli.common import (
 
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
                "test_zero_limit_rate", "explain_top1_group_accuracy",
-               "explain_stability_top1"]
+               "explain_top1_tolerant_accuracy", "explain_stability_top1"]
+# Figures of the configured explainer, which carry its suffix (none for path).
+EXPLAINER_METRICS = ("explain_top1_group_accuracy", "explain_top1_tolerant_accuracy")
 
 
 @app.command()
@@ -60,7 +62,7 @@ def tune(
     search the chosen trial is refit, evaluated on test and explained; it is registered,
     and takes the alias champion-<first 8 of the dataset hash>, only if its test AUC beats
     that alias's holder (a model trained on the same data). With objectives = ["val_auc",
-    "val_explain_top1_group_accuracy"] the study is multi-objective and tune.pareto_pick
+    "val_explain_top1_tolerant_accuracy"] the study is multi-objective and tune.pareto_pick
     chooses the Pareto trial to refit.
     """
     from toolkit.config import load_config
@@ -82,6 +84,8 @@ def _print_result(fitted) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from toolkit.explain import get_explainer
+
     result = fitted.study
     c = result.counts
     console.print(f"study [bold]{escape(result.study_name)}[/] in {escape(result.storage)}: "
@@ -95,7 +99,10 @@ def _print_result(fitted) -> None:
     t.add_column("value", justify="right")
     for k, v in sorted(result.best_params.items()):
         t.add_row(f"model.{k}", f"{v:.4g}" if isinstance(v, float) else str(v))
+    explained = getattr(fitted.explained, "primary", None)
+    suffix = get_explainer(explained.mode).suffix if explained is not None else ""
     for k in KEY_METRICS:
+        k = k + suffix if k in EXPLAINER_METRICS else k
         if k in fitted.metrics:
             t.add_row(k, f"{fitted.metrics[k]:.4f}")
     console.print(t)

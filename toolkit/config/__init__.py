@@ -18,16 +18,21 @@ from toolkit.config.load import (
 )
 from toolkit.config.reference import reference_markdown
 from toolkit.config.sections import (
+    AuditConfig,
     DataConfig,
     ExplainConfig,
     FeatureConfig,
+    GroupBias,
     ModelConfig,
     MonitoringRule,
     PlatformPolicy,
     PolicyConfig,
+    ProtectedConfig,
+    RecourseConfig,
     ScorecardConfig,
     SplitConfig,
     StressEpisode,
+    StudyConfig,
     TableSchema,
     TrackingConfig,
     WorldConfig,
@@ -35,9 +40,10 @@ from toolkit.config.sections import (
 from toolkit.config.tune import TuneConfig, TuneParam
 
 __all__ = [
-    "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig", "ModelConfig",
-    "MonitoringRule", "PlatformPolicy", "PolicyConfig", "ScorecardConfig", "SplitConfig",
-    "StressEpisode",
+    "AuditConfig", "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig",
+    "GroupBias", "ModelConfig", "MonitoringRule", "PlatformPolicy", "PolicyConfig",
+    "ProtectedConfig", "RecourseConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
+    "StudyConfig",
     "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
     "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
     "with_overrides",

@@ -9,13 +9,16 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 from toolkit.config.sections import (
+    AuditConfig,
     DataConfig,
     ExplainConfig,
     FeatureConfig,
     ModelConfig,
     PolicyConfig,
+    RecourseConfig,
     ScorecardConfig,
     SplitConfig,
+    StudyConfig,
     TrackingConfig,
     WorldConfig,
     _Strict,
@@ -33,9 +36,12 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = ModelConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     explain: ExplainConfig = ExplainConfig()
+    recourse: RecourseConfig = RecourseConfig()
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig = DataConfig()
+    audit: AuditConfig = AuditConfig()
     tune: TuneConfig | None = None
+    study: StudyConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

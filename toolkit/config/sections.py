@@ -8,7 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from toolkit.calendar import month_index, month_label, parse_month
 from toolkit.safety import check_name
-from toolkit.vocab import EXPLAINERS, LANGS, MODEL_EXPLAINERS, REASON_GROUPS, SEGMENTS
+from toolkit.vocab import (
+    BACKGROUNDS,
+    EXPLAINERS,
+    LANGS,
+    MODEL_EXPLAINERS,
+    PROTECTED_GROUPS,
+    REASON_GROUPS,
+    SEGMENTS,
+)
 
 MAX_USERS = 100_000_000
 """The largest world: beyond it the per-user arrays kept for the oracle AUC alone outgrow
@@ -79,6 +87,27 @@ def _default_rules() -> tuple[MonitoringRule, ...]:
     )
 
 
+class GroupBias(_Strict):
+    """A biased platform: the members of one protected group are judged by cutoffs or
+    monitoring-rule thresholds of their own, everything else equal."""
+
+    group: str = Field("B", description="the protected group judged differently")
+    normal_cutoff: float | None = Field(
+        None, description="the group's PD cutoff in normal months (none = everyone's)")
+    stressed_cutoff: float | None = Field(
+        None, description="the group's PD cutoff in stressed months (none = everyone's)")
+    rule_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="monitoring rule name = the group's threshold")
+
+    @field_validator("group")
+    @classmethod
+    def _known_group(cls, v: str) -> str:
+        if v not in PROTECTED_GROUPS:
+            raise ValueError(f"unknown protected group {v!r}; allowed: "
+                             f"{', '.join(PROTECTED_GROUPS)}")
+        return v
+
+
 class PlatformPolicy(_Strict):
     """The platform's zero-limit policy: regime-dependent PD cutoffs plus monitoring rules."""
 
@@ -92,6 +121,9 @@ class PlatformPolicy(_Strict):
     )
     limit_income_multiple: float = Field(1.5, gt=0, description="limit = income x this x headroom")
     min_limit: float = Field(500.0, ge=0, description="smallest positive limit, CNY")
+    bias: GroupBias | None = Field(
+        None, description="[policy.bias] (or [world.platform.bias]): group, normal_cutoff, "
+        "stressed_cutoff, rule_thresholds for one protected group; none = every group alike")
 
     @field_validator("normal_cutoff", "stressed_cutoff")
     @classmethod
@@ -101,7 +133,31 @@ class PlatformPolicy(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _stressed_not_looser(self):
+    def _bias_fits_the_policy(self) -> PlatformPolicy:
+        b = self.bias
+        if b is None:
+            return self
+        if b.normal_cutoff is None and b.stressed_cutoff is None and not b.rule_thresholds:
+            raise ValueError("bias sets neither a cutoff nor a rule threshold; give "
+                             "normal_cutoff, stressed_cutoff or rule_thresholds")
+        for name in ("normal_cutoff", "stressed_cutoff"):
+            v = getattr(b, name)
+            if v is not None and not 0.0 < v < 1.0:
+                raise ValueError(f"bias.{name} {v} is outside (0, 1)")
+        normal = b.normal_cutoff if b.normal_cutoff is not None else self.normal_cutoff
+        stressed = b.stressed_cutoff if b.stressed_cutoff is not None else self.stressed_cutoff
+        if stressed > normal:
+            raise ValueError(f"bias: group {b.group}'s stressed cutoff {stressed} is looser "
+                             f"than its normal cutoff {normal}")
+        names = [r.name for r in self.rules]
+        for rule in b.rule_thresholds:
+            if rule not in names:
+                raise ValueError(f"bias.rule_thresholds names unknown rule {rule!r}; allowed: "
+                                 f"{', '.join(names) or '(no rules)'}")
+        return self
+
+    @model_validator(mode="after")
+    def _stressed_not_looser(self) -> PlatformPolicy:
         if self.stressed_cutoff > self.normal_cutoff:
             raise ValueError(
                 f"stressed_cutoff={self.stressed_cutoff} is looser than normal_cutoff="
@@ -139,6 +195,17 @@ class PolicyConfig(PlatformPolicy):
         return v
 
 
+class ProtectedConfig(_Strict):
+    """How the protected attribute (groups A and B, never a feature) relates to the drivers."""
+
+    tier_link: float = Field(
+        0.06, ge=0, le=0.15, description="P(group B) = 0.40 + tier_link x city tier: B lives "
+        "more in smaller, lower-income cities (the mild proxy, on by default); 0 = no link")
+    income_shift: float = Field(
+        0.0, ge=-1, le=1, description="log-income shift of group B at equal segment, tier and "
+        "creditworthiness (a proxy through the income driver); 0 = none")
+
+
 class WorldConfig(_Strict):
     """The synthetic world: population, calendar, stress and generation settings."""
 
@@ -173,8 +240,12 @@ class WorldConfig(_Strict):
     )
     platform: PlatformPolicy = Field(
         default_factory=lambda: PlatformPolicy(),
-        description="the platform's true policy in the world (the truth's decisions)",
+        description="the platform's true policy in the world (the truth's decisions); "
+        "[world.platform.bias] makes it biased",
     )
+    protected: ProtectedConfig = Field(
+        default_factory=lambda: ProtectedConfig(),
+        description="[world.protected]: tier_link, income_shift (the proxy)")
     block_size: int = Field(
         20_000, ge=100, le=1_000_000, description="users per generation block (fixes the output)"
     )
@@ -312,12 +383,22 @@ class ExplainConfig(_Strict):
     """Settings of the explanation stage (explainers: toolkit/explain/explainers.py)."""
 
     mode: Literal[MODEL_EXPLAINERS] = Field(
-        "path", description="path (exact native TreeSHAP) or interventional (approved users)")
+        "group", description="the explainer of the reasons: group (exact group Shapley, the "
+        "default: see the README's study), interventional (exact, against the background) "
+        "or path (native TreeSHAP)")
     top_k: int = Field(4, ge=1, le=10, description="reasons per zero-limit user")
     change_months: int = Field(3, ge=1, description="k: explain the change since k months ago")
-    background_size: int = Field(200, ge=10, description="approved users in the background")
+    background: Literal[BACKGROUNDS] = Field(
+        "population", description="reference of the interventional and group explainers: "
+        "the whole population (the truth's reference) or the approved users of the "
+        "training split")
+    background_size: int = Field(
+        5000, ge=10, description="rows sampled from that reference for the interventional "
+        "background (the group explainer uses every row)")
     interaction_sample: int = Field(300, ge=10, description="rows for SHAP interaction values")
-    interventional_rows: int = Field(2000, ge=10, description="rows explained interventionally")
+    oracle: bool = Field(
+        True, description="also fit the model to the noise-free true logit and measure each "
+        "explainer on it (explain_oracle_top1; synthetic worlds only)")
     lang: Literal[LANGS] = Field("en", description="language of reason sentences")
     min_contribution: float = Field(
         0.05, ge=0, description="smallest group contribution (log-odds) that becomes a reason; "
@@ -325,6 +406,32 @@ class ExplainConfig(_Strict):
     compare: tuple[Literal[EXPLAINERS], ...] = Field(
         EXPLAINERS, description="explainers also measured against the truth (metrics with "
         "their suffix); mode itself and a disabled scorecard are skipped")
+
+
+class RecourseConfig(_Strict):
+    """Recourse: the cheapest plan of behaviour that restores a zero-limit user's limit.
+
+    The levers and their costs are declared in toolkit/recourse/levers.py.
+    """
+
+    enabled: bool = Field(True, description="run the recourse stage after the explanations "
+                          "(synthetic worlds only: an own table has no monthly history)")
+    horizon: int = Field(12, ge=1, le=36, description="months a plan may take to restore the "
+                         "limit")
+    margin: float = Field(1.0, ge=0.0, le=5.0, description="log-odds by which the model's PD "
+                          "must clear the cutoff in force before a plan is promised; 0 = the "
+                          "bare cutoff")
+
+
+class StudyConfig(_Strict):
+    """Multi-seed study (toolkit study): the experiment on every (world seed, model seed) pair."""
+
+    world_seeds: int = Field(5, ge=1, le=100, description="worlds: world.seed, world.seed + 1, "
+                             "... (each generated once into its own folder, then reused)")
+    model_seeds: int = Field(3, ge=1, le=100, description="models per world: model.seed, "
+                             "model.seed + 1, ...")
+    workers: int = Field(2, ge=1, le=64, description="children computed at once (processes); "
+                         "results do not depend on it")
 
 
 class TrackingConfig(_Strict):
@@ -417,3 +524,28 @@ class DataConfig(_Strict):
         if self.table is not None and self.table_schema is None:
             raise ValueError("data.table needs a [data.schema] section naming at least the target")
         return self
+
+
+class AuditConfig(_Strict):
+    """The audit: fairness by mechanism, stability of reasons, drift (toolkit/audit/)."""
+
+    enabled: bool = Field(True, description="run the audit stage in toolkit run")
+    retrains: int = Field(5, ge=0, le=50, description="k: retrains with other model seeds and "
+                          "k on bootstrap samples of the training rows (0 = none)")
+    min_z: float = Field(3.0, gt=0, description="a mechanism is flagged when a group's "
+                         "refusals O at it and the E its drivers predict under the reference "
+                         "group's treatment differ by |O - E| / sqrt(E) >= this")
+    four_fifths: float = Field(
+        0.8, gt=0, lt=1, description="... and material when O / E is also beyond 1/this (the "
+        "four-fifths rule on refusals)")
+    psi_threshold: float = Field(0.1, gt=0, description="PSI from which a feature has "
+                                 "shifted in a month (0.1 moderate, 0.25 major)")
+    drift_features: Literal["point_in_time", "all"] = Field(
+        "point_in_time", description="features whose shift flags a month: point_in_time "
+        "(windows of at most one month) or all; one-value-per-month series never count")
+    drift_direction: Literal["adverse", "both"] = Field(
+        "adverse", description="adverse: only shifts toward risk (the registry's monotone "
+        "direction) flag a month; both: any shift")
+    month_rows: int = Field(400, ge=10, description="rows per month explained for the "
+                            "reason-group importance by month")
+

@@ -52,6 +52,10 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("val_brier", "minimize", "valid_brier"),
     Objective("val_explain_top1_group_accuracy", "maximize",
               "explain_top1_group_accuracy_valid", explain=True),
+    Objective("val_explain_top1_tolerant_accuracy", "maximize",
+              "explain_top1_tolerant_accuracy_valid", explain=True),
+    Objective("val_explain_top1_clear_accuracy", "maximize",
+              "explain_top1_clear_accuracy_valid", explain=True),
     Objective("val_explain_top3_group_recall", "maximize",
               "explain_top3_group_recall_valid", explain=True),
     Objective("val_explain_group_rank_corr", "maximize",
@@ -182,8 +186,8 @@ class TuneConfig(_Strict):
         None, description="Optuna database URL; none = sqlite optuna.db beside mlflow.db")
     study_name: str | None = Field(None, description="study name; none = the experiment's stem")
     objectives: tuple[str, ...] = Field(
-        ("val_auc",), description="val_auc, or val_auc and val_explain_top1_group_accuracy "
-        "(multi-objective)")
+        ("val_auc",), description="val_auc, or val_auc and an explanation objective such as "
+        "val_explain_top1_tolerant_accuracy (multi-objective)")
     pruner: Literal["median", "none"] = Field("median", description="prune unpromising trials")
     pareto_pick: Literal["best_auc", "best_explain", "balanced"] = Field(
         "balanced", description="which Pareto-front trial a multi-objective study refits")

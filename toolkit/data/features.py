@@ -43,6 +43,9 @@ class Feature:
     template_en: str
     template_zh: str
     compute: Callable[[HistoryPanel, np.ndarray], np.ndarray] | None
+    # months of history the feature summarises: 1 = the as-of month alone (a point-in-time
+    # value or a static profile), so a shift in it dates to that month
+    window: int = 1
     categories: tuple[str, ...] = ()
 
     def text(self, value: float, lang: str = "en", *, quantity: bool = False) -> str:
@@ -166,6 +169,31 @@ class HistoryPanel:
         self.segment = prof["segment"].astype(str).to_numpy()
         self.tenure_last = prof["tenure_months"].to_numpy(dtype=np.float64)
         self._rows = np.arange(n)
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray], *, user_ids: np.ndarray,
+                     first_month: np.ndarray, profile: dict[str, np.ndarray]) -> HistoryPanel:
+        """A panel from months-major ``(n_months, n_users)`` arrays, taken as they are.
+
+        For histories made in memory (a plan played forward), where building and checking a
+        long table first would cost more than the features.  ``first_month``: each user's
+        first calendar month; ``profile``: ``income``, ``age``, ``city_tier``, ``segment``
+        and ``tenure_months`` at the panel's last month, aligned with ``user_ids``.
+        """
+        self = cls.__new__(cls)
+        t, n = next(iter(columns.values())).shape
+        self.n_users, self.n_months = n, t
+        self.user_ids = np.asarray(user_ids)
+        self.months = np.asarray(first_month, dtype=np.int64)[:, None] + np.arange(t)[None, :]
+        self._cols = {c: columns[c] for c in HISTORY_COLUMNS if c in columns}
+        self._cumsum = {}
+        self.income = np.asarray(profile["income"], dtype=np.float64)
+        self.age = np.asarray(profile["age"], dtype=np.float64)
+        self.city_tier = np.asarray(profile["city_tier"], dtype=np.float64)
+        self.segment = np.asarray(profile["segment"]).astype(str)
+        self.tenure_last = np.asarray(profile["tenure_months"], dtype=np.float64)
+        self._rows = np.arange(n)
+        return self
 
     # window primitives -----------------------------------------------------------------
     def col(self, name: str) -> np.ndarray:
@@ -319,32 +347,32 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                      f"months with a late repayment in the last {w} months",
                      f"近{w}个月有逾期的月数",
                      f"{{value}} late repayments in the last {w} months",
-                     f"近{w}个月有{{value}}个月未按时还款", _late_cnt(w)))
+                     f"近{w}个月有{{value}}个月未按时还款", _late_cnt(w), w))
         reg.append(F(f"max_dpd_{w}m", "repayment_history", "days", +1, True,
                      f"worst days past due in the last {w} months",
                      f"近{w}个月最长逾期天数",
                      f"up to {{value}} days past due in the last {w} months",
-                     f"近{w}个月最长逾期{{value}}天", _max("dpd", w)))
+                     f"近{w}个月最长逾期{{value}}天", _max("dpd", w), w))
     for w in windows:
         if w >= 6:
             reg.append(F(f"paid_ratio_{w}m", "repayment_history", "share", -1, True,
                          f"share of the amount due that was paid in the last {w} months",
                          f"近{w}个月实际还款占应还金额的比例",
                          f"only {{value}} of the amount due was repaid in the last {w} months",
-                         f"近{w}个月实际还款仅为应还金额的{{value}}", _paid_ratio(w)))
+                         f"近{w}个月实际还款仅为应还金额的{{value}}", _paid_ratio(w), w))
     for w in windows:
         reg.append(F(f"util_mean_{w}m", "utilization_debt", "share", +1, True,
                      f"mean credit utilisation over the last {w} months",
                      f"近{w}个月平均额度使用率",
                      f"credit utilisation averaged {{value}} over the last {w} months",
-                     f"近{w}个月平均额度使用率为{{value}}", _mean("utilization", w)))
+                     f"近{w}个月平均额度使用率为{{value}}", _mean("utilization", w), w))
     for w in windows:
         if w >= 6:
             reg.append(F(f"util_trend_{w}m", "utilization_debt", "pp", +1, True,
                          f"rise in utilisation: last {w // 2} months against the {w // 2} before",
                          f"额度使用率变化：近{w // 2}个月相对之前{w // 2}个月",
                          f"utilisation rose by {{value}} within {w} months",
-                         f"{w}个月内额度使用率上升{{value}}", _trend("utilization", w)))
+                         f"{w}个月内额度使用率上升{{value}}", _trend("utilization", w), w))
     reg.append(F("debt_to_income", "utilization_debt", "multiple", +1, True,
                  "outstanding balance divided by monthly income",
                  "负债与月收入之比",
@@ -355,25 +383,25 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                      f"number of credit draws in the last {w} months",
                      f"近{w}个月借款次数",
                      f"{{value}} credit draws in the last {w} months",
-                     f"近{w}个月借款{{value}}次", _sum("draw_count", w)))
+                     f"近{w}个月借款{{value}}次", _sum("draw_count", w), w))
         reg.append(F(f"draw_amt_{w}m", "borrowing_behavior", "CNY", +1, True,
                      f"amount drawn in the last {w} months",
                      f"近{w}个月借款金额",
                      f"CNY {{value}} drawn in the last {w} months",
-                     f"近{w}个月借款{{value}}元", _sum("draw_amount", w)))
+                     f"近{w}个月借款{{value}}元", _sum("draw_amount", w), w))
     for w in (1, *windows):
         span = "month" if w == 1 else f"{w} months"
         reg.append(F(f"inq_cnt_{w}m", "borrowing_behavior", "inquiries", +1, True,
                      f"loan inquiries at other lenders in the last {span}",
                      f"近{w}个月在其他机构的贷款查询次数",
                      f"{{value}} loan inquiries at other lenders in the last {span}",
-                     f"近{w}个月在其他机构贷款查询{{value}}次", _sum("inquiries", w)))
+                     f"近{w}个月在其他机构贷款查询{{value}}次", _sum("inquiries", w), w))
     for w in windows:
         reg.append(F(f"inflow_mean_{w}m", "liquidity_income", "CNY", -1, False,
                      f"mean monthly inflow over the last {w} months",
                      f"近{w}个月月均入账",
                      f"monthly inflows averaged CNY {{value}} over the last {w} months",
-                     f"近{w}个月月均入账{{value}}元", _mean("inflow", w)))
+                     f"近{w}个月月均入账{{value}}元", _mean("inflow", w), w))
     for w in windows:
         if w >= 6:
             reg.append(F(f"inflow_cv_{w}m", "liquidity_income", "ratio", +1, False,
@@ -381,19 +409,21 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                          f"近{w}个月入账波动（变异系数）",
                          f"inflows varied strongly (volatility {{value}}) over {w} months",
                          f"近{w}个月入账波动较大（变异系数{{value}}）",
-                         lambda p, pos, w=w: p.wcv("inflow", pos, w)))
+                         lambda p, pos, w=w: p.wcv("inflow", pos, w), w))
             reg.append(F(f"inflow_trend_{w}m", "liquidity_income", "CNY", -1, False,
                          f"change in mean inflow: last {w // 2} months against the {w // 2} before",
                          f"月均入账变化：近{w // 2}个月相对之前{w // 2}个月",
                          f"monthly inflows changed by CNY {{value}} within {w} months",
-                         f"{w}个月内月均入账变化{{value}}元", _trend("inflow", w)))
+                         f"{w}个月内月均入账变化{{value}}元", _trend("inflow", w), w))
     for w in windows:
         reg.append(F(f"min_balance_{w}m", "liquidity_income", "CNY", -1, True,
                      f"lowest end-of-month balance in the last {w} months",
                      f"近{w}个月最低月末余额",
                      f"lowest month-end balance in the last {w} months: CNY {{value}}",
-                     f"近{w}个月余额最低降至{{value}}元", _min("balance", w)))
-    reg.append(F("balance_drop_1m", "liquidity_income", "share", +1, False,
+                     f"近{w}个月余额最低降至{{value}}元", _min("balance", w), w))
+    # The user's own balance: keeping money in the account is what avoids a drain, so a
+    # plan may move it (toolkit.recourse.levers).
+    reg.append(F("balance_drop_1m", "liquidity_income", "share", +1, True,
                  "fall of this month's balance against the mean of the 3 months before",
                  "本月余额相对前3个月平均值的降幅",
                  "balance dropped by {value} in the last month",
@@ -402,42 +432,42 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                  "income-shock events in the last 12 months",
                  "近12个月收入冲击事件次数",
                  "{value} income shocks in the last 12 months",
-                 "近12个月发生收入冲击{value}次", _sum("income_shock", 12)))
+                 "近12个月发生收入冲击{value}次", _sum("income_shock", 12), 12))
     for w in windows:
         reg.append(F(f"txn_mean_{w}m", "platform_activity", "transactions", -1, True,
                      f"mean monthly payment transactions over the last {w} months",
                      f"近{w}个月月均支付笔数",
                      f"only {{value}} payment transactions a month over the last {w} months",
-                     f"近{w}个月月均支付仅{{value}}笔", _mean("txn_count", w)))
+                     f"近{w}个月月均支付仅{{value}}笔", _mean("txn_count", w), w))
         reg.append(F(f"active_days_mean_{w}m", "platform_activity", "days", -1, True,
                      f"mean active days a month over the last {w} months",
                      f"近{w}个月月均活跃天数",
                      f"active on only {{value}} days a month over the last {w} months",
-                     f"近{w}个月月均仅活跃{{value}}天", _mean("active_days", w)))
+                     f"近{w}个月月均仅活跃{{value}}天", _mean("active_days", w), w))
     for w in windows:
         if w >= 6:
             reg.append(F(f"txn_trend_{w}m", "platform_activity", "transactions", -1, True,
                          f"change in monthly transactions: last {w // 2} against {w // 2} before",
                          f"月支付笔数变化：近{w // 2}个月相对之前{w // 2}个月",
                          f"monthly transactions changed by {{value}} within {w} months",
-                         f"{w}个月内月支付笔数变化{{value}}", _trend("txn_count", w)))
+                         f"{w}个月内月支付笔数变化{{value}}", _trend("txn_count", w), w))
     for w in windows[:2]:
         reg.append(F(f"spend_mean_{w}m", "platform_activity", "CNY", 0, True,
                      f"mean monthly spend over the last {w} months",
                      f"近{w}个月月均消费",
                      f"monthly spend averaged CNY {{value}} over the last {w} months",
-                     f"近{w}个月月均消费{{value}}元", _mean("spend", w)))
+                     f"近{w}个月月均消费{{value}}元", _mean("spend", w), w))
     for w in windows:
         reg.append(F(f"social_mean_{w}m", "social_network", "score", +1, False,
                      f"mean social-network risk signal over the last {w} months (0-1)",
                      f"近{w}个月社交网络风险信号均值（0-1）",
                      f"social-network risk signal averaged {{value}} over {w} months",
-                     f"近{w}个月社交网络风险信号均值为{{value}}", _mean("social_risk", w)))
+                     f"近{w}个月社交网络风险信号均值为{{value}}", _mean("social_risk", w), w))
     reg.append(F(f"social_max_{windows[0]}m", "social_network", "score", +1, False,
                  f"highest social-network risk signal in the last {windows[0]} months",
                  f"近{windows[0]}个月社交网络风险信号最高值",
                  "social-network risk signal reached {value} recently",
-                 "社交网络风险信号近期最高达{value}", _max("social_risk", windows[0])))
+                 "社交网络风险信号近期最高达{value}", _max("social_risk", windows[0]), windows[0]))
     reg.append(F("tenure_months", "tenure_profile", "months", -1, False,
                  "months on the platform (account age)", "账龄（月）",
                  "only {value} months on the platform", "账龄仅{value}个月", _tenure))
@@ -469,7 +499,7 @@ def _build_registry(windows: Sequence[int]) -> list[Feature]:
                  "market conditions raised the risk: market liquidity changed by {value} in "
                  "3 months",
                  "市场状况推高了风险：市场流动性指数近3个月变化{value}",
-                 _liquidity_change(3)))
+                 _liquidity_change(3), 3))
     return reg
 
 

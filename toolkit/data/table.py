@@ -28,6 +28,7 @@ from toolkit.data.features import Feature, build_features, model_columns, regist
 from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError, ToolkitWarning
 from toolkit.provenance import sha256_file
+from toolkit.vocab import PROTECTED
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class ModelTable:
     stressed: True where the decision month is in the stressed regime.
     features: every computed feature (rule inputs and ``income`` too), same index as X; for
         own tables every column but the target, split and regime columns, protected ones
-        included (for audits).
+        included (for audits and a biased platform; never in X); ``asof_month`` when the
+        table has a month column (drift by month).
     truth: the truth table aligned to X (None for own tables).
     registry: one :class:`Feature` per column of X, in order.
     world: the raw synthetic world (None for own tables).
@@ -130,8 +132,11 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
     split = assign_splits(feats["asof_month"].to_numpy(), feats.index.to_numpy(), cfg.split,
                           cfg.world)
     stressed = (truth["regime"].astype(str) == "stressed").to_numpy()
+    X = feats[cols].astype(np.float64)
+    feats[PROTECTED] = ds.users.set_index("user_id").loc[feats.index, PROTECTED] \
+        .astype(str).to_numpy()
     return ModelTable(
-        X=feats[cols].astype(np.float64),
+        X=X,
         y=y,
         split=split,
         stressed=stressed,
@@ -141,6 +146,7 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
         dataset_hash=ds.hash,
         source=str(ds.path),
         world=World(history=ds.history, users=ds.users, macro=ds.macro),
+        protected=(PROTECTED,),
     )
 
 
@@ -318,7 +324,8 @@ class CheckedTable:
 
     y: 0/1 per row; split: train/valid/test per row; stressed: per row;
     features: the model's columns in table order; categorical: those held as categories;
-    outcome: ``"<target> = <positive label>"``.
+    outcome: ``"<target> = <positive label>"``; months: each row's calendar month index
+    when the table has a month column (None otherwise).
     """
 
     y: np.ndarray
@@ -327,6 +334,7 @@ class CheckedTable:
     features: tuple[str, ...]
     categorical: tuple[str, ...]
     outcome: str
+    months: np.ndarray | None = None
 
 
 def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
@@ -412,8 +420,10 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
         raise DataError(f"table {name!r} has no feature columns left after the schema's "
                         "target, drop, protected and split columns")
     categorical = tuple(c for c in features if c in schema.categorical)
+    months = None if not schema.month_column else month_indices(
+        df[schema.month_column], schema.month_column, (world or WorldConfig()).calendar_start)
     return CheckedTable(y=y, split=split_values, stressed=stressed, features=tuple(features),
-                        categorical=categorical, outcome=outcome)
+                        categorical=categorical, outcome=outcome, months=months)
 
 
 def _target(target: pd.Series, schema: TableSchema) -> tuple[np.ndarray, str]:
@@ -500,20 +510,26 @@ def _month_split(column: pd.Series, name: str, split: SplitConfig,
 
     Months are counted from ``world.calendar_start``; only their order matters here.
     """
+    months = month_indices(column, name, world.calendar_start)
+    plan = split.model_copy(update={"method": "out_of_time"})
+    return assign_splits(months, months, plan, world, check=False)
+
+
+def month_indices(column: pd.Series, name: str, calendar_start: str) -> np.ndarray:
+    """Calendar indices (from ``calendar_start``) of a YYYY-MM column; DataError naming
+    the values that are not months."""
     labels = column.astype(str)
     index = {}
     bad = []
     for value in labels.unique():
         try:
-            index[value] = month_index(value, world.calendar_start)
+            index[value] = month_index(value, calendar_start)
         except ValueError:
             bad.append(value)
     if bad:
         raise DataError(f"month column {name!r} has value{'s' if len(bad) > 1 else ''} "
                         f"{_listing(bad)}; allowed: months of the form YYYY-MM")
-    months = labels.map(index).to_numpy(np.int64)
-    plan = split.model_copy(update={"method": "out_of_time"})
-    return assign_splits(months, months, plan, world, check=False)
+    return labels.map(index).to_numpy(np.int64)
 
 
 def _regime_of(df: pd.DataFrame, schema: TableSchema) -> np.ndarray:
@@ -585,6 +601,9 @@ def build_own_table(df: pd.DataFrame, checked: CheckedTable, schema: TableSchema
         else:
             features[c] = col.astype(np.float64).to_numpy()
     X = features[list(checked.features)]
+    if checked.months is not None:
+        # each row's decision month, as the synthetic table has it (drift by month)
+        features["asof_month"] = checked.months
     reg = tuple(_own_feature(c, schema, X[c].cat.categories.tolist()
                              if c in checked.categorical else ()) for c in X.columns)
     return ModelTable(

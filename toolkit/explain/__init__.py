@@ -13,11 +13,23 @@ Explainers are declared in :mod:`toolkit.explain.explainers`; sentences in both 
 live in :mod:`toolkit.explain.text`.
 """
 
-from toolkit.explain.api import explain_rows, explain_scorecard, explain_table
+from toolkit.explain.api import (
+    exact_attribution,
+    explain_rows,
+    explain_scorecard,
+    explain_table,
+    measure,
+)
 from toolkit.explain.change import eligible_users, explain_change
-from toolkit.explain.explainers import EXPLAINER_LIST, Explainer, get_explainer
+from toolkit.explain.explainers import EXACT, EXPLAINER_LIST, Explainer, get_explainer
+from toolkit.explain.group_shapley import GroupShapley, brute_force_group_shapley
 from toolkit.explain.groups import group_contributions, group_values, top_groups
-from toolkit.explain.quality import METRIC_NAMES, truth_metrics, truth_metrics_by_regime
+from toolkit.explain.quality import (
+    HEADLINE_METRICS,
+    METRIC_NAMES,
+    truth_metrics,
+    truth_metrics_by_regime,
+)
 from toolkit.explain.reasons import (
     KINDS,
     REASON_COLUMNS,
@@ -35,16 +47,20 @@ from toolkit.explain.shap_values import (
     interaction_values,
     interventional_shap,
     path_shap,
+    sample_rows,
     top_interactions,
+    tree_shapley,
 )
 from toolkit.explain.text import change_sentence, group_label
 
 __all__ = [
-    "ADDITIVITY_TOLERANCE", "EXPLAINER_LIST", "KINDS", "METRIC_NAMES", "REASON_COLUMNS",
-    "ExplanationResult", "Explainer", "ShapValues", "approved_background", "build_reasons",
-    "change_sentence", "decision_summary", "eligible_users", "explain_change", "explain_rows",
-    "explain_scorecard", "explain_table", "get_explainer", "group_contributions",
-    "group_label", "group_values", "interaction_values", "interventional_shap", "path_shap",
-    "reference_points", "reference_values", "render_report", "scorecard_values",
-    "top_groups", "top_interactions", "truth_metrics", "truth_metrics_by_regime",
+    "ADDITIVITY_TOLERANCE", "EXACT", "EXPLAINER_LIST", "HEADLINE_METRICS", "KINDS",
+    "METRIC_NAMES", "REASON_COLUMNS", "ExplanationResult", "Explainer", "GroupShapley",
+    "ShapValues", "approved_background", "brute_force_group_shapley", "build_reasons",
+    "change_sentence", "decision_summary", "eligible_users", "exact_attribution",
+    "explain_change", "explain_rows", "explain_scorecard", "explain_table", "get_explainer",
+    "group_contributions", "group_label", "group_values", "interaction_values",
+    "interventional_shap", "measure", "path_shap", "reference_points", "reference_values",
+    "render_report", "sample_rows", "scorecard_values", "top_groups", "top_interactions",
+    "tree_shapley", "truth_metrics", "truth_metrics_by_regime",
 ]

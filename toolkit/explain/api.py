@@ -4,6 +4,7 @@
   mechanism-aware reasons, group and feature contributions, change explanations and truth
   metrics for a model table.
 - :func:`explain_scorecard`: the same for the scorecard baseline (metrics ``*_scorecard``).
+- :func:`measure`: the truth metrics of one explainer alone, on the rows the truth selects.
 - :func:`explain_rows`: the fast path from raw rows to reasons (used by the benchmark).
 """
 
@@ -18,9 +19,9 @@ import pandas as pd
 from toolkit.config import ExplainConfig, PolicyConfig
 from toolkit.errors import InputError
 from toolkit.explain.change import explain_change
-from toolkit.explain.explainers import Reference, get_explainer
+from toolkit.explain.explainers import EXACT, Reference, Values, get_explainer
 from toolkit.explain.groups import group_contributions
-from toolkit.explain.quality import truth_metrics_by_regime
+from toolkit.explain.quality import constant_baseline, group_rows, truth_metrics_by_regime
 from toolkit.explain.reasons import (
     build_reasons,
     check_top_k,
@@ -76,6 +77,91 @@ def _reference_mask(table, decisions: pd.DataFrame, reference_split: str | None)
     return approved
 
 
+def _reference(table, decisions: pd.DataFrame, config: ExplainConfig, reference_split,
+               seed: int) -> Reference:
+    return Reference(X=table.X, approved=_reference_mask(table, decisions, reference_split),
+                     groups=table.groups, config=config, seed=seed)
+
+
+def _decisions(model, table, decisions: pd.DataFrame | None,
+               policy: PolicyConfig) -> pd.DataFrame:
+    if decisions is None:
+        _, decisions = evaluate(table, model.predict_pd(table.X), policy, splits=())
+    return _aligned(decisions, table.X.index)
+
+
+def exact_attribution(model, family: str, table, rows: pd.Index, *,
+                      config: ExplainConfig | None = None) -> pd.DataFrame:
+    """The exact group attribution of ``model`` (family ``xgboost`` or ``scorecard``) on
+    ``rows`` against the whole population, the truth's reference
+    (:data:`toolkit.explain.explainers.EXACT`): group contributions, log-odds."""
+    config = config or ExplainConfig()
+    ref = Reference(X=table.X, approved=np.ones(len(table.X), bool), groups=table.groups,
+                    config=config)
+    return group_contributions(EXACT[family](model, ref)(table.X.loc[rows]), table.groups)
+
+
+def measure(
+    model,
+    table,
+    decisions: pd.DataFrame | None,
+    config: ExplainConfig | None = None,
+    *,
+    mode: str | None = None,
+    split: str | None = "test",
+    population: pd.Index | None = None,
+    policy: PolicyConfig | None = None,
+    reference_split: str | None = "train",
+    oracle=None,
+    exact: pd.DataFrame | None = None,
+    fidelity: bool = True,
+    values: Values | None = None,
+    suffix: str | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Truth metrics of one explainer (:mod:`toolkit.explain.quality`, with its suffix).
+
+    Group metrics average over the rows of ``population`` (default: the rows of ``split``)
+    whose true mechanism is ``score`` and whose true top group is not blank, whatever the
+    model decided; the explainer explains exactly those rows.  The constant baseline is
+    fitted on the training split's selected rows.
+    oracle: a model of the explainer's family fit to the true logit
+        (:func:`toolkit.models.train.fit_oracle_xgboost`); None leaves
+        ``explain_oracle_top1`` out.
+    exact: the model's exact attribution on (at least) those rows, as
+        :func:`exact_attribution` returns it; computed here when None, unless ``fidelity``
+        is False (then fidelity and alignment are left out).
+    values: the explainer already bound to its reference (skips binding it again).
+    suffix: the metric names' suffix (default: the explainer's).
+    Returns ``{}`` for a table without a truth.
+    """
+    if table.truth is None:
+        return {}
+    config = config or ExplainConfig()
+    explainer = get_explainer(mode or config.mode)
+    decisions = _decisions(model, table, decisions, policy or PolicyConfig())
+    if population is None:
+        population = table.X.index[_select(table, split, None)]
+    rows = group_rows(table.truth, population)
+    ref = _reference(table, decisions, config, reference_split, seed)
+    values = values or explainer.bind(model, ref)
+    sv = values(table.X.loc[rows])
+    G = group_contributions(sv, table.groups)
+    if exact is None and fidelity:
+        exact = exact_attribution(model, explainer.model, table, rows, config=config)
+    oracle_G = None
+    if oracle is not None:
+        oracle_G = group_contributions(explainer.bind(oracle, ref)(table.X.loc[rows]),
+                                       table.groups)
+    train = group_rows(table.truth, table.X.index[table.split == "train"])
+    baseline = constant_baseline(table.truth, train, list(G.columns))
+    return truth_metrics_by_regime(G, decisions, table.truth,
+                                   additivity_max_error=sv.additivity_max_error,
+                                   suffix=explainer.suffix if suffix is None else suffix,
+                                   population=population, baseline=baseline or None,
+                                   exact=exact, oracle=oracle_G)
+
+
 def explain_table(
     model,
     table,
@@ -91,14 +177,15 @@ def explain_table(
     reference_split: str | None = "train",
     change: bool = True,
     seed: int = 0,
-    n_jobs: int = 1,
+    oracle=None,
+    exact: pd.DataFrame | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExplanationResult:
     """Explain the decisions of ``model`` on ``table`` with one registered explainer.
 
     model: the model the explainer explains (:class:`~toolkit.models.xgb.XGBScorer` for
-        ``path`` and ``interventional``, the :class:`~toolkit.models.scorecard.Scorecard` for
-        ``scorecard``).
+        ``path``, ``interventional`` and ``group``, the
+        :class:`~toolkit.models.scorecard.Scorecard` for ``scorecard``).
     table: a :class:`~toolkit.data.table.ModelTable`; decisions: the policy frame of every
         table row (from :func:`toolkit.models.train.evaluate`), indexed like ``table.X``;
         None: made here from the model's own PDs under ``policy``.
@@ -107,34 +194,26 @@ def explain_table(
     split: the rows explained (``None``: all); ``users``: explain these user ids instead.
     policy: the policy config whose rules and cutoffs made ``decisions`` (rule texts, change).
     reference_split: approved users of this split give the reference values and the
-        explainer's reference population (``None``: all splits).
+        approved reference population (``None``: all splits).
+    oracle, exact: see :func:`measure`.
 
     progress(done, total): called as blocks of rows are explained (the values do not depend
     on the blocks: every explainer explains each row on its own).
 
-    An explainer with ``zero_only`` explains the zero-limit rows only, at most
-    ``config.interventional_rows`` of them (a seeded sample) unless ``users`` are given.
     Metrics (names in :data:`toolkit.explain.quality.METRIC_NAMES`, with the explainer's
-    suffix) are computed when the table has a truth.
+    suffix) are computed by :func:`measure` over the explained rows when the table has a
+    truth.
     """
     config = config or ExplainConfig()
     explainer = get_explainer(mode or config.mode)
     lang = check_lang(lang or config.lang)
     top_k = check_top_k(config.top_k if top_k is None else top_k)
     policy = policy or PolicyConfig()
-    if decisions is None:
-        _, decisions = evaluate(table, model.predict_pd(table.X), policy, splits=())
-    decisions = _aligned(decisions, table.X.index)
+    decisions = _decisions(model, table, decisions, policy)
     pos = _select(table, split, users)
     population = table.X.index[pos]
     reference = _reference_mask(table, decisions, reference_split)
-    values = explainer.bind(model, Reference(X=table.X, approved=reference, config=config,
-                                             seed=seed, n_jobs=n_jobs))
-    if explainer.zero_only and users is None:
-        pos = pos[decisions["zero"].to_numpy(bool)[pos]]
-        if len(pos) > config.interventional_rows:
-            rng = np.random.default_rng(seed)
-            pos = np.sort(rng.choice(pos, config.interventional_rows, replace=False))
+    values = explainer.bind(model, _reference(table, decisions, config, reference_split, seed))
     X = table.X.iloc[pos]
     sv = _in_blocks(values, X, progress)
     _warn_additivity(sv)
@@ -157,9 +236,10 @@ def explain_table(
                                  k=config.change_months, policy=policy, values=values, now=sv,
                                  groups=groups)
     if table.truth is not None:
-        metrics = truth_metrics_by_regime(G, decisions, table.truth,
-                                          additivity_max_error=sv.additivity_max_error,
-                                          suffix=explainer.suffix, population=population)
+        metrics = measure(model, table, decisions, config, mode=explainer.name,
+                          population=population, policy=policy,
+                          reference_split=reference_split, oracle=oracle, exact=exact,
+                          values=values, seed=seed)
     else:
         metrics = {f"explain_additivity_max_error{explainer.suffix}": sv.additivity_max_error}
     return ExplanationResult(
@@ -173,8 +253,8 @@ def explain_table(
         has_regime=table.has_regime)
 
 
-# Rows per block when progress is reported: small enough that the slowest explainer
-# (interventional, about 170 rows/s on one core) still reports every few seconds.
+# Rows per block when progress is reported: small enough that a slow explainer (path or
+# group on a deep model, a few hundred rows/s on one core) still reports every few seconds.
 PROGRESS_BLOCK = 500
 
 

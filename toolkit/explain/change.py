@@ -28,6 +28,7 @@ from toolkit.explain.groups import group_order, group_values
 from toolkit.explain.shap_values import ShapValues, path_shap
 from toolkit.links import logit
 from toolkit.policy import policy_for
+from toolkit.vocab import PROTECTED
 
 CHANGE_COLUMNS = (
     "month_before", "month_now", "period_before", "period_now", "limit_before",
@@ -105,6 +106,9 @@ def explain_change(
     asof = (obs.loc[panel_ids] - k).to_numpy()
     needed = list(dict.fromkeys([*features, *(r.feature for r in policy.rules), "income"]))
     before = build_features(sub, people, asof=asof, names=needed).loc[ids]
+    if PROTECTED in table.features:
+        # a biased policy judges the group by its own cutoffs, then as now
+        before[PROTECTED] = table.features.loc[ids, PROTECTED]
 
     values = values or (lambda X: path_shap(scorer, X))
     if now is None:
@@ -126,8 +130,8 @@ def explain_change(
     stressed_now = (regime.reindex(m_now).to_numpy() == "stressed")
     lp = policy_for(policy, before.columns)
     dec_before = lp.decide(sv_before.pd, stressed_before, before)
-    cut_before = lp.cutoff_in_force(stressed_before)
-    cut_now = lp.cutoff_in_force(stressed_now)
+    cut_before = lp.cutoff_in_force(stressed_before, before)
+    cut_now = lp.cutoff_in_force(stressed_now, before)
     margin_change = now.margin - sv_before.margin
     policy_part = logit(cut_before) - logit(cut_now)
     dist_before = sv_before.margin - logit(cut_before)

@@ -55,7 +55,7 @@ def figure_lang(lang: str) -> str:
     return "zh" if lang == "zh" and cjk_font() is not None else "en"
 
 
-def _localized(fn: Callable) -> Callable:
+def localized(fn: Callable) -> Callable:
     """Draw ``fn``'s figure in :func:`figure_lang` of its ``lang`` with the right fonts.
 
     Text objects keep the font family that was in force when they were made, so the figure
@@ -109,7 +109,7 @@ def _sample(values: np.ndarray, X: pd.DataFrame, max_points: int,
     return values[pick], X.iloc[pick]
 
 
-@_localized
+@localized
 def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
              registry: Mapping[str, Feature] | None = None, max_display: int = 15,
              max_points: int = 3000, seed: int = 0, lang: str = "en"):
@@ -161,7 +161,7 @@ def _scalar_mappable(cmap):
     return sm
 
 
-@_localized
+@localized
 def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: str = "en"):
     """Bar chart of mean |group contribution|; with ``zero``, also the mean contribution
     among zero-limit rows (the average push toward default of each group)."""
@@ -186,7 +186,7 @@ def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: s
     return fig
 
 
-@_localized
+@localized
 def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
                registry: Mapping[str, Feature] | None = None, top: int = 4,
                max_points: int = 3000, seed: int = 0, lang: str = "en"):
@@ -208,7 +208,7 @@ def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
     return fig
 
 
-@_localized
+@localized
 def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None = None,
                  top: int = 10, lang: str = "en"):
     """Bar chart of the strongest interaction pairs (see
@@ -228,7 +228,7 @@ def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None 
     return fig
 
 
-@_localized
+@localized
 def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *,
                       lang: str = "en"):
     """Mean group contributions among zero-limit users, normal against stressed regime."""
@@ -252,7 +252,7 @@ def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *
     return fig
 
 
-@_localized
+@localized
 def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float],
               features: Sequence[str], *, registry: Mapping[str, Feature] | None = None,
               max_display: int = 10, cutoff_logit: float | None = None,
@@ -309,7 +309,7 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     return fig
 
 
-@_localized
+@localized
 def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, lang: str = "en"):
     """ROC curves of several models on one axes: ``{family: (y, pd)}``; the legend gives
     each model's AUC."""
@@ -329,7 +329,7 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, lang: str
     return fig
 
 
-@_localized
+@localized
 def calibration_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
                        n_bins: int = 10, lang: str = "en"):
     """Reliability curves of several models: observed default rate against mean predicted

@@ -263,9 +263,15 @@ def _rule_rows(mon: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
         "contribution": np.full(n, np.nan), "feature_contribution": np.full(n, np.nan),
         "text": np.empty(n, dtype=object),
     }
-    for name in np.unique(fired):
+    # a biased policy may have used a threshold of the user's group: the notice names the
+    # threshold that fired, not the rule's default
+    used = decisions["rule_threshold"].to_numpy(np.float64)[zero[mon]] \
+        if "rule_threshold" in decisions else np.full(n, np.nan)
+    keys = [(name, float(by_name[name].threshold if np.isnan(t) else t))
+            for name, t in zip(fired, used, strict=True)]
+    for name, threshold in dict.fromkeys(keys):
         rule = by_name[name]
-        m = fired == name
+        m = np.array([k == (name, threshold) for k in keys])
         rows = zero[mon[m]]
         if rule_inputs is not None and rule.feature in rule_inputs.columns:
             v = rule_inputs[rule.feature].to_numpy(np.float64)[rows]
@@ -278,7 +284,7 @@ def _rule_rows(mon: np.ndarray, c: _LeadContext) -> dict[str, np.ndarray]:
         ref = float(references.get(rule.feature, np.nan))
         unit = feat.unit if feat else "value"
         rule_text = OP_WORDS[lang][rule.op] + (" " if lang == "en" else "") + \
-            format_quantity(rule.threshold, unit, lang)
+            format_quantity(threshold, unit, lang)
         out["group"][m] = groups.get(rule.feature, feat.group if feat else "")
         out["feature"][m] = rule.feature
         out["value"][m] = v

@@ -60,9 +60,14 @@ MODEL_METRICS = (("auc", "metric"), ("auc_oracle_ratio", "percent"), ("ks", "met
                  ("default_rate", "percent"), ("zero_limit_rate", "percent"))
 # Explanation metrics, in METRIC_NAMES order, with the users they average over last.
 QUALITY_KINDS = {"explain_decision_agreement": "percent", "explain_mechanism_accuracy": "percent",
-                 "explain_top1_group_accuracy": "percent", "explain_top3_group_recall": "percent",
-                 "explain_group_rank_corr": "decimal", "explain_additivity_max_error": "tiny",
-                 "explain_group_rows": "count"}
+                 "explain_top1_group_accuracy": "percent",
+                 "explain_top1_tolerant_accuracy": "percent",
+                 "explain_top1_clear_accuracy": "percent", "explain_clear_share": "percent",
+                 "explain_top1_regret": "decimal", "explain_top1_baseline": "percent",
+                 "explain_top1_skill": "decimal", "explain_top3_group_recall": "percent",
+                 "explain_group_rank_corr": "decimal", "explain_fidelity_top1": "percent",
+                 "explain_alignment_top1": "percent", "explain_oracle_top1": "percent",
+                 "explain_additivity_max_error": "tiny", "explain_group_rows": "count"}
 assert set(METRIC_NAMES) <= set(QUALITY_KINDS)
 EXAMPLES = 2
 
@@ -108,12 +113,21 @@ class TableBlock:
 
 
 @dataclass(frozen=True)
+class FigureBlock:
+    """A figure inside a :class:`Section`: PNG bytes and its caption (also its alt text)."""
+
+    png: bytes
+    caption: str
+
+
+@dataclass(frozen=True)
 class Section:
     """A section another stage adds to the report, after the summary.
 
-    This is the hook for model tables (the scorecard's binning and points, for example):
-    ``content(lang)`` returns the heading and the blocks in that language, each a paragraph
-    (``str``) or a :class:`TableBlock`.
+    This is the hook for model tables (the scorecard's binning and points, for example) and
+    for later stages (the recourse plans): ``content(lang)`` returns the heading and the
+    blocks in that language, each a paragraph (``str``), a :class:`TableBlock` or a
+    :class:`FigureBlock`.
     """
 
     key: str
@@ -131,8 +145,8 @@ class ReportContext:
     stressed_periods: the calendar's stressed months (``YYYY-MM``); stress_threshold: the
     liquidity index below which a month is stressed; metrics: every explainer's
     ``explain_*`` metrics (default: the result's); sections: :class:`Section` hooks; plans:
-    user id -> the steps of that user's plan (the recourse stage's output), shown with the
-    user's reasons.
+    language -> user id -> the steps of that user's plan in that language (the recourse
+    stage's output), shown with the user's reasons.
     """
 
     stem: str = ""
@@ -145,7 +159,7 @@ class ReportContext:
     stress_threshold: float | None = None
     metrics: Mapping[str, float] | None = None
     sections: tuple[Section, ...] = ()
-    plans: Mapping[Any, Sequence[str]] = field(default_factory=dict)
+    plans: Mapping[str, Mapping[Any, Sequence[str]]] = field(default_factory=dict)
 
 
 def _r(lang: str, key: str, **values) -> str:
@@ -329,15 +343,27 @@ def _policy(result, ctx: ReportContext, lang: str) -> list[str]:
 
 # -- sections added by other stages ----------------------------------------------------------
 
-def _sections(ctx: ReportContext, lang: str) -> list[str]:
-    out = []
-    for s in ctx.sections:
-        heading, blocks = s.content(lang)
-        out.append(_h(2, heading, f"section-{s.key}"))
-        for b in blocks:
-            out.append(paragraph(b) if isinstance(b, str) else
-                       table(b.columns, b.rows, lang, table_id=f"{s.key}-table"))
+def section_html(section: Section, lang: str) -> list[str]:
+    """One section's heading and blocks as HTML (also a page of its own for the stage that
+    made it)."""
+    heading, blocks = section.content(lang)
+    out = [_h(2, heading, f"section-{section.key}")]
+    tables = 0
+    for b in blocks:
+        if isinstance(b, FigureBlock):
+            out.append(figure(b.png, b.caption))
+        elif isinstance(b, str):
+            out.append(paragraph(b))
+        else:
+            # ids stay unique when a section has more than one table
+            tables += 1
+            ident = f"{section.key}-table" + (f"-{tables}" if tables > 1 else "")
+            out.append(table(b.columns, b.rows, lang, table_id=ident))
     return out
+
+
+def _sections(ctx: ReportContext, lang: str) -> list[str]:
+    return [part for s in ctx.sections for part in section_html(s, lang)]
 
 
 # -- one section per mechanism -------------------------------------------------------------------
@@ -361,7 +387,7 @@ def _example_block(result, user, reasons: pd.DataFrame, ctx: ReportContext, lang
     if user in result.changes.index:
         parts.append(paragraph(_r(lang, "change_line", sentence=change_sentence(
             result.changes.loc[user], lang=lang))))
-    plan = ctx.plans.get(user)
+    plan = ctx.plans.get(lang, {}).get(user)
     if plan:
         parts.append(paragraph(_r(lang, "plan_line", plan=word("list_sep", lang).join(plan))))
     if png is not None:
@@ -625,7 +651,7 @@ def render_user_report(result, users: Sequence, *, lang: str = "en",
         if user in result.changes.index:
             body.append(paragraph(_r(lang, "change_line", sentence=change_sentence(
                 result.changes.loc[user], lang=lang))))
-        plan = ctx.plans.get(user)
+        plan = ctx.plans.get(lang, {}).get(user)
         if plan:
             body.append(paragraph(_r(lang, "plan_line", plan=word("list_sep", lang).join(plan))))
     body.append(_footer(ctx, lang))

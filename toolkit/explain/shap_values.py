@@ -1,22 +1,26 @@
 """SHAP values of the scorer in log-odds (margin) space, with an additivity check.
 
-Two algorithms, used by the ``path`` and ``interventional`` explainers
-(:mod:`toolkit.explain.explainers`):
+The algorithms behind the xgboost explainers (:mod:`toolkit.explain.explainers`):
 
-- ``path`` (default): path-dependent TreeSHAP.  For an xgboost model ``shap.TreeExplainer``
+- :func:`path_shap`: path-dependent TreeSHAP.  For an xgboost model ``shap.TreeExplainer``
   in this mode simply calls ``Booster.predict(pred_contribs=True)`` (measured with xgboost
   3.2 and shap 0.51: the values are identical, max |diff| 0.0; ``tests/test_explain.py``
   checks it), so we call the native routine directly on one DMatrix that also gives the
   margin.  That skips shap's import (2 s) and a second conversion of the rows, and it is the
   fastest exact TreeSHAP on this stack.  The base value is the bias column, never
   ``explainer.expected_value``.
-- ``interventional``: ``shap.TreeExplainer(booster, data=background, model_output="raw",
-  feature_perturbation="interventional")`` on float64 frames.  The background is a sample
-  of approved users (:func:`approved_background`), so the values answer "why you, compared
-  with the users who were approved".  The base value is read from
-  ``Explanation.base_values``.
+- :func:`tree_shapley`: exact Shapley values against a background, leaf by leaf
+  (:mod:`toolkit.explain.group_shapley`): with one player per feature they are
+  interventional TreeSHAP, with the reason groups as players exact group Shapley values.
+- :func:`interventional_shap`: the same interventional values from
+  ``shap.TreeExplainer(booster, data=masker, feature_perturbation="interventional")``.
+  shap 0.51 wraps a background frame in ``maskers.Independent(data, max_samples=100)`` and
+  so silently drops all but 100 rows; the masker is passed explicitly with
+  ``max_samples=len(background)``.  Its cost grows with rows x background x leaves (about
+  100 rows/s with 1,000 background rows on the default model), which is why the explainers
+  use :func:`tree_shapley`; the tests hold the two equal.
 
-Both return a :class:`ShapValues`: values plus base equal the model margin within
+All return a :class:`ShapValues`: values plus base equal the model margin within
 :data:`ADDITIVITY_TOLERANCE` (the largest error is kept as ``additivity_max_error``).
 The booster is already cut at its best iteration (:class:`toolkit.models.xgb.XGBScorer`), so no
 ``iteration_range`` is needed here.
@@ -24,13 +28,14 @@ The booster is already cut at its best iteration (:class:`toolkit.models.xgb.XGB
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from toolkit.errors import InputError
+from toolkit.explain.group_shapley import GroupShapley
 from toolkit.links import sigmoid
 
 ADDITIVITY_TOLERANCE = 1e-4
@@ -45,7 +50,7 @@ class ShapValues:
     margin: shape (n,), the model's log-odds as the booster predicts them.
     index: the rows' index (``user_id`` for synthetic tables).
     features: the p feature names.
-    mode: ``"path"`` or ``"interventional"``.
+    mode: the explainer's name (``"path"``, ``"interventional"``, ``"group"``, ...).
     additivity_max_error: ``max |values.sum(1) + base - margin|``.
     """
 
@@ -136,12 +141,35 @@ def path_shap(scorer, X: pd.DataFrame) -> ShapValues:
                       tuple(scorer.features), "path", max_additivity_error(values, base, margin))
 
 
-def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
-                        chunk_rows: int = 256, n_jobs: int = 1) -> ShapValues:
-    """Interventional TreeSHAP against ``background`` rows (raw margin output, float64).
+def tree_shapley(scorer, X: pd.DataFrame, background: pd.DataFrame,
+                 groups: Mapping[str, str] | None = None, *, mode: str) -> ShapValues:
+    """Exact Shapley values of every row of ``X`` against ``background``, leaf by leaf.
 
-    background: rows with the model's feature columns, typically approved users
-    (:func:`approved_background`); 100 to 1,000 rows is the usual range.
+    groups: feature -> player; None makes every feature its own player (interventional
+    TreeSHAP), the reason groups give exact group Shapley values (Owen values per feature).
+    mode: the name the values carry (the explainer's).  For many calls against one
+    background, bind a :class:`~toolkit.explain.group_shapley.GroupShapley` once and use
+    :func:`from_engine`.
+    """
+    players = groups if groups is not None else {f: f for f in scorer.features}
+    engine = GroupShapley(scorer.booster, scorer.features, players, background)
+    return from_engine(engine, X, mode=mode)
+
+
+def from_engine(engine: GroupShapley, X: pd.DataFrame, *, mode: str) -> ShapValues:
+    """:class:`ShapValues` of ``X`` from a bound :class:`GroupShapley`."""
+    values, base, margin = engine.values(X)
+    return ShapValues(values, base, margin, X.index, tuple(engine.features), mode,
+                      max_additivity_error(values, base, margin))
+
+
+def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
+                        chunk_rows: int = 32, n_jobs: int = 1) -> ShapValues:
+    """Interventional TreeSHAP from shap against every row of ``background`` (raw margin
+    output, float64).
+
+    background: rows with the model's feature columns; all of them are used (shap's default
+        masker would keep 100).
     chunk_rows: rows per call into shap.  Short calls keep shap's C extension from drawing
         its progress bar on stderr (it does for calls of several seconds) and let
         ``n_jobs`` threads share the work (results do not depend on either setting).
@@ -151,10 +179,11 @@ def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
 
     check_interventional(scorer)
     if len(background) == 0:
-        raise InputError("the interventional background is empty; it needs approved users")
+        raise InputError("the interventional background is empty; it needs at least one row")
     bg = pd.DataFrame(_matrix(scorer, background), columns=list(scorer.features))
     Xf = pd.DataFrame(_matrix(scorer, X), columns=list(scorer.features))
-    explainer = shap.TreeExplainer(scorer.booster, data=bg, model_output="raw",
+    masker = shap.maskers.Independent(bg, max_samples=len(bg))
+    explainer = shap.TreeExplainer(scorer.booster, data=masker, model_output="raw",
                                    feature_perturbation="interventional")
 
     def run(start: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,9 +212,20 @@ def interventional_shap(scorer, X: pd.DataFrame, background: pd.DataFrame, *,
                       max_additivity_error(values, base, margin))
 
 
+def sample_rows(X: pd.DataFrame, mask: np.ndarray | None, size: int | None, *,
+                seed: int = 0) -> pd.DataFrame:
+    """A seeded sample of ``size`` rows of ``X`` where ``mask`` holds (None: every row),
+    without replacement, in table order; all of them when ``size`` is None or larger."""
+    pool = np.arange(len(X)) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
+    if size is not None and size < len(pool):
+        rng = np.random.default_rng(seed)
+        pool = np.sort(rng.choice(pool, size=size, replace=False))
+    return X.iloc[pool]
+
+
 def approved_background(X: pd.DataFrame, decisions: pd.DataFrame, size: int, *,
                         seed: int = 0, mask: np.ndarray | None = None) -> pd.DataFrame:
-    """A sample of ``size`` approved rows of ``X`` (without replacement), for interventional mode.
+    """A sample of ``size`` approved rows of ``X`` (without replacement).
 
     decisions: the policy frame aligned with ``X`` (column ``zero``).
     mask: optional extra restriction (e.g. the training split), shape (n,).
@@ -193,12 +233,9 @@ def approved_background(X: pd.DataFrame, decisions: pd.DataFrame, size: int, *,
     ok = ~decisions["zero"].to_numpy(bool)
     if mask is not None:
         ok &= np.asarray(mask, dtype=bool)
-    pool = np.flatnonzero(ok)
-    if len(pool) == 0:
+    if not ok.any():
         raise InputError("no approved users to form the interventional background")
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(pool, size=min(size, len(pool)), replace=False))
-    return X.iloc[pick]
+    return sample_rows(X, ok, size, seed=seed)
 
 
 def interaction_values(scorer, X: pd.DataFrame) -> np.ndarray:

@@ -183,11 +183,11 @@ WORDS = {
     "en": {"normal": "normal", "stressed": "stressed", "train": "train", "valid": "validation",
            "test": "test", "all": "all", "approved": "approved", "xgboost": "xgboost",
            "scorecard": "scorecard", "path": "path SHAP", "interventional": "interventional SHAP",
-           "none": "none", "yes": "yes", "no": "no", "list_sep": ", "},
+           "group": "group Shapley", "none": "none", "yes": "yes", "no": "no", "list_sep": ", "},
     "zh": {"normal": "正常", "stressed": "市场压力", "train": "训练集", "valid": "验证集",
            "test": "测试集", "all": "全部", "approved": "通过", "xgboost": "xgboost 模型",
            "scorecard": "评分卡", "path": "路径 SHAP", "interventional": "干预式 SHAP",
-           "none": "无", "yes": "是", "no": "否", "list_sep": "、"},
+           "group": "类别 Shapley", "none": "无", "yes": "是", "no": "否", "list_sep": "、"},
 }
 
 
@@ -221,16 +221,35 @@ METRIC_TEXT = {
                                "limit or not) equals the truth's"),
         "mechanism_accuracy": ("mechanism accuracy", "among truly refused users, the share "
                                "refused for the true reason (score, policy or monitoring)"),
-        "top1_group_accuracy": ("top-1 group accuracy", "among true score refusals that the "
-                                "model also refuses, the share whose top reason group is the "
+        "top1_group_accuracy": ("top-1 group accuracy", "among true score refusals, whatever "
+                                "the model decided, the share whose top reason group is the "
                                 "true one"),
+        "top1_tolerant_accuracy": ("top-1 accuracy, tolerant", "the same, counting a group "
+                                   "within 0.1 log-odds of the true largest contribution as "
+                                   "right (near-ties)"),
+        "top1_clear_accuracy": ("top-1 accuracy, clear cases", "top-1 accuracy on the users "
+                                "whose true top two groups differ by more than 0.2 log-odds"),
+        "clear_share": ("share of clear cases", "users whose true top two groups differ by "
+                        "more than 0.2 log-odds"),
+        "top1_regret": ("top-1 regret", "true log-odds lost by naming the explainer's top "
+                        "group instead of the true one (lower is better)"),
+        "top1_baseline": ("constant baseline", "top-1 accuracy of always naming the group most "
+                          "often the true top one among training users"),
+        "top1_skill": ("top-1 skill", "(accuracy − baseline) / (1 − baseline): 0 is no better "
+                       "than the constant answer, 1 is perfect"),
         "top3_group_recall": ("top-3 group recall", "share of the true top-3 reason groups "
                               "found among the explainer's top 3"),
         "group_rank_corr": ("group rank correlation", "mean Spearman correlation between the "
-                            "explainer's and the true group contributions"),
+                            "explainer's and the true contributions of the adverse groups"),
+        "fidelity_top1": ("fidelity", "share whose top group equals the model's own exact "
+                          "group attribution against the population (explainer error alone)"),
+        "alignment_top1": ("alignment", "top-1 accuracy of that exact attribution (model error "
+                           "alone)"),
+        "oracle_top1": ("oracle top-1", "top-1 accuracy of the explainer on a model fit to the "
+                        "noise-free true log-odds (its ceiling here)"),
         "additivity_max_error": ("additivity error", "largest gap between the contributions "
                                  "plus the base value and the model's log-odds"),
-        "group_rows": ("users scored", "users the three group metrics average over"),
+        "group_rows": ("users scored", "users the group metrics average over"),
     },
     "zh": {
         "auc": ("AUC", "随机抽取一名违约用户和一名未违约用户，前者预测违约概率更高的概率"
@@ -247,13 +266,28 @@ METRIC_TEXT = {
         "decision_agreement": ("决策一致率", "决策（是否零额度）与真实决策一致的用户占比"),
         "mechanism_accuracy": ("机制准确率", "真实被拒用户中，被拒原因（评分、策略收紧或实时监控）"
                                "判断正确的占比"),
-        "top1_group_accuracy": ("首要原因准确率", "真实因评分被拒且模型也拒绝的用户中，首要原因"
-                                "类别与真实一致的占比"),
+        "top1_group_accuracy": ("首要原因准确率", "真实因评分被拒的用户中（不论模型如何决策），首要"
+                                "原因类别与真实一致的占比"),
+        "top1_tolerant_accuracy": ("首要原因准确率（容忍并列）", "同上，但与真实最大贡献相差不超过"
+                                   "0.1 对数几率的类别也算正确"),
+        "top1_clear_accuracy": ("首要原因准确率（明确情形）", "真实前两大原因相差超过 0.2 对数几率"
+                                "的用户中的首要原因准确率"),
+        "clear_share": ("明确情形占比", "真实前两大原因相差超过 0.2 对数几率的用户占比"),
+        "top1_regret": ("首要原因损失", "以解释给出的首要类别代替真实首要类别所损失的真实对数几率"
+                        "（越低越好）"),
+        "top1_baseline": ("常数基准", "始终给出训练用户中最常见的真实首要类别时的准确率"),
+        "top1_skill": ("首要原因技能分", "（准确率 − 基准）/（1 − 基准）：0 表示不优于常数答案，"
+                       "1 表示完全正确"),
         "top3_group_recall": ("前三原因召回率", "真实前三原因类别出现在解释前三名中的占比"),
-        "group_rank_corr": ("原因排序相关性", "解释给出的各类别贡献与真实贡献之间的平均 Spearman "
-                            "相关系数"),
+        "group_rank_corr": ("原因排序相关性", "不利类别上解释给出的贡献与真实贡献之间的平均 "
+                            "Spearman 相关系数"),
+        "fidelity_top1": ("忠实度", "首要类别与模型自身精确类别归因（以全体用户为参照）一致的占比"
+                          "（仅解释方法误差）"),
+        "alignment_top1": ("一致度", "该精确归因的首要原因准确率（仅模型误差）"),
+        "oracle_top1": ("理想模型首要原因准确率", "同一解释方法用于拟合无噪声真实对数几率的模型时"
+                        "的首要原因准确率（此世界中的上限）"),
         "additivity_max_error": ("可加性误差", "各项贡献加基准值与模型对数几率之间的最大差距"),
-        "group_rows": ("参与评估的用户数", "三项原因类别指标所平均的用户数"),
+        "group_rows": ("参与评估的用户数", "原因类别指标所平均的用户数"),
     },
 }
 
@@ -264,7 +298,7 @@ def metric_text(name: str, lang: str = "en") -> tuple[str, str]:
     ``(name, "")``."""
     table = METRIC_TEXT[check_lang(lang)]
     key = name.removeprefix("explain_")
-    for suffix in ("_interventional", "_scorecard"):
+    for suffix in ("_interventional", "_group", "_scorecard"):
         key = key.removesuffix(suffix)
     if key not in table:
         key = key.split("_", 1)[-1] if "_" in key else key
@@ -585,6 +619,7 @@ CLI_TEXT = {
                       "so its metrics carry 95% bootstrap intervals (500 resamples); read "
                       "differences between runs against them",
         "decision_rule": "decision rule: refuse from a predicted probability of {cutoff:.4g} on",
+        "audit": "audit: {line}",
     },
     "zh": {
         "metrics_title": "{stem}：关键指标（测试集）", "metric": "指标", "value": "值",
@@ -603,6 +638,7 @@ CLI_TEXT = {
         "small_data": "小样本：{split} 集只有 {rows:,.0f} 行（少于 1,000），其指标附 95% 自助法"
                       "区间（500 次重抽样）；比较运行时请对照区间",
         "decision_rule": "决策规则：预测概率不低于 {cutoff:.4g} 即拒绝",
+        "audit": "审计（英文）：{line}",
     },
 }
 

@@ -10,6 +10,7 @@ import pandas as pd
 from toolkit.config import ModelConfig, PolicyConfig
 from toolkit.data.splits import SPLITS
 from toolkit.data.table import ModelTable
+from toolkit.errors import InputError
 from toolkit.links import logit
 from toolkit.metrics import (
     SMALL_SPLIT_ROWS,
@@ -92,6 +93,37 @@ def _rounds(progress: Callable[[int, int], None], total: int):
             return model
 
     return Rounds()
+
+
+def fit_oracle_xgboost(table: ModelTable, cfg: ModelConfig) -> XGBScorer:
+    """The model's family fit to the noise-free truth: the same settings, monotone
+    constraints and early stopping, but squared error on the true log-odds
+    (``truth["true_logit"]``) of the training rows instead of log loss on the labels.
+
+    Its margin is its estimate of the true log-odds, so explaining it shows what an explainer
+    recovers from this model family when labels carry no noise (``explain_oracle_top1``).
+    It is fit on the same rows as the model (the labelled training rows, validation for
+    early stopping).  Needs a synthetic table (a truth).
+    """
+    import xgboost as xgb
+
+    if table.truth is None:
+        raise InputError("the oracle model needs the synthetic world's true log-odds; this "
+                         "table has no truth")
+    target = table.truth["true_logit"].to_numpy(np.float64)
+    names = table.feature_names
+    parts = []
+    for split in ("train", "valid"):
+        m = table.labelled_mask(split)
+        parts.append(xgb.DMatrix(table.X[names][m].to_numpy(np.float64), label=target[m],
+                                 feature_names=names))
+    params = {**xgb_params(cfg, table.monotone), "objective": "reg:squarederror",
+              "eval_metric": "rmse"}
+    booster = xgb.train(params, parts[0], num_boost_round=cfg.n_estimators,
+                        evals=[(parts[1], "valid")],
+                        early_stopping_rounds=cfg.early_stopping_rounds, verbose_eval=False)
+    best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
+    return XGBScorer(booster=booster[: best + 1], features=names, best_iteration=best)
 
 
 def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,

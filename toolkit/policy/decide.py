@@ -7,6 +7,10 @@ the point-in-time features, and assigns the first mechanism of
 
 A PD fails a cutoff when ``pd >= cutoff``.  The generator's platform uses this same class on
 the true PD, so the stored true decisions are reproduced exactly.
+
+A biased policy (``bias``) judges the members of one protected group by cutoffs or rule
+thresholds of their own; it reads the group from the ``protected_group`` column of the
+features, the only thing it reads that no model sees.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import PolicyConfig
-from toolkit.data.features import REGISTRY
+from toolkit.data.features import FORBIDDEN, REGISTRY
 from toolkit.errors import InputError
 from toolkit.links import logit
 from toolkit.policy.mechanisms import Signals, assign
-from toolkit.vocab import APPROVED
+from toolkit.vocab import APPROVED, PROTECTED
 
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 
@@ -52,7 +56,8 @@ def policy_for(config: PolicyConfig, columns, *, income: str | None = "income") 
     its feature and the columns a rule may use.  income: the column that sizes limits (None:
     no limits).
     """
-    known = set(columns)
+    # the audit-only columns a table carries (the protected attribute) are no rule inputs
+    known = set(columns) - set(FORBIDDEN)
     rule = _unknown_rule(config.rules, known)
     if rule is not None:
         allowed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
@@ -89,24 +94,60 @@ class LimitPolicy:
                 f"allowed: any feature of the registry (e.g. inq_cnt_1m, balance_drop_1m)"
             )
 
-    def cutoff_in_force(self, stressed: np.ndarray) -> np.ndarray:
-        c = self.config
-        tight = c.stressed_cutoff if c.tighten_in_stress else c.normal_cutoff
-        return np.where(np.asarray(stressed, dtype=bool), tight, c.normal_cutoff)
+    def members(self, features: pd.DataFrame | dict | None, n: int) -> np.ndarray:
+        """True on the rows of the group a biased policy judges differently, shape (n,)."""
+        bias = self.config.bias
+        if bias is None:
+            return np.zeros(n, dtype=bool)
+        if features is None or PROTECTED not in features:
+            raise InputError(
+                f"policy.bias judges group {bias.group!r} by its own settings, so the "
+                f"decisions need the protected attribute column {PROTECTED!r}, which the data "
+                "lacks; a biased platform exists only in the synthetic world")
+        return np.asarray(features[PROTECTED]).astype(str) == bias.group
+
+    def normal_cutoffs(self, member: np.ndarray) -> np.ndarray:
+        """The normal-regime cutoff of each row (a biased policy's group has its own)."""
+        c, b = self.config, self.config.bias
+        own = c.normal_cutoff if b is None or b.normal_cutoff is None else b.normal_cutoff
+        return np.where(member, own, c.normal_cutoff)
+
+    def cutoff_in_force(self, stressed: np.ndarray,
+                        features: pd.DataFrame | dict | None = None) -> np.ndarray:
+        """The cutoff in force on each row; ``features`` give a biased policy the group."""
+        c, b = self.config, self.config.bias
+        stressed = np.asarray(stressed, dtype=bool)
+        member = self.members(features, len(stressed))
+        normal = self.normal_cutoffs(member)
+        if not c.tighten_in_stress:
+            return normal
+        own = c.stressed_cutoff if b is None or b.stressed_cutoff is None else b.stressed_cutoff
+        return np.where(stressed, np.where(member, own, c.stressed_cutoff), normal)
 
     def rules_fired(self, features: pd.DataFrame | dict) -> np.ndarray:
         """The name of the first rule that fired on each row, or "" (object array)."""
+        return self._fired(features)[0]
+
+    def _fired(self, features: pd.DataFrame | dict) -> tuple[np.ndarray, np.ndarray]:
+        """The first rule that fired on each row ("" when none) and the threshold it used
+        (NaN when none)."""
         n = len(next(iter(features.values()))) if isinstance(features, dict) else len(features)
+        bias = self.config.bias
+        member = self.members(features, n) if bias and bias.rule_thresholds else \
+            np.zeros(n, dtype=bool)
         fired = np.full(n, "", dtype=object)
+        used = np.full(n, np.nan)
         for rule in reversed(self.config.rules):
             if rule.feature not in features:
                 raise InputError(
                     f"features lack column {rule.feature!r} used by rule {rule.name!r}"
                 )
-            hit = _OPS[rule.op](np.asarray(features[rule.feature], dtype=np.float64),
-                                rule.threshold)
+            own = bias.rule_thresholds.get(rule.name, rule.threshold) if bias else rule.threshold
+            threshold = np.where(member, own, rule.threshold)
+            hit = _OPS[rule.op](np.asarray(features[rule.feature], dtype=np.float64), threshold)
             fired[hit] = rule.name
-        return fired
+            used[hit] = threshold[hit]
+        return fired, used
 
     def decide(
         self, pd_: np.ndarray, stressed: np.ndarray, features: pd.DataFrame | dict
@@ -119,17 +160,19 @@ class LimitPolicy:
             synthetic world) that sizes the limit; without it the limit is NaN.
 
         Returns columns ``limit`` (CNY), ``zero`` (bool), ``mechanism``, ``rule`` ("" if none),
-        ``cutoff`` (in force), ``normal_cutoff``, ``distance_logit`` (logit PD minus logit
-        cutoff in force; positive means the PD fails it).
+        ``rule_threshold`` (the threshold the rule used; NaN if none), ``cutoff`` (in force),
+        ``normal_cutoff``, ``distance_logit`` (logit PD minus logit cutoff in force; positive
+        means the PD fails it).  A biased policy's group gets its own cutoffs and thresholds.
         """
         c = self.config
         p = np.asarray(pd_, dtype=np.float64)
         stressed = np.asarray(stressed, dtype=bool)
         if p.shape != stressed.shape:
             raise InputError(f"pd has shape {p.shape} but stressed has shape {stressed.shape}")
-        cutoff = self.cutoff_in_force(stressed)
-        rule = self.rules_fired(features)
-        mechanism = assign(Signals(pd=p, cutoff=cutoff, normal_cutoff=c.normal_cutoff,
+        cutoff = self.cutoff_in_force(stressed, features)
+        normal = self.normal_cutoffs(self.members(features, len(p)))
+        rule, threshold = self._fired(features)
+        mechanism = assign(Signals(pd=p, cutoff=cutoff, normal_cutoff=normal,
                                    rule=rule, stressed=stressed, features=features))
         zero = mechanism != APPROVED
         if self.income is not None and self.income in features:
@@ -144,7 +187,8 @@ class LimitPolicy:
             "zero": zero,
             "mechanism": mechanism,
             "rule": rule,
+            "rule_threshold": threshold,
             "cutoff": cutoff,
-            "normal_cutoff": np.full(len(p), c.normal_cutoff),
+            "normal_cutoff": normal,
             "distance_logit": logit(p) - logit(cutoff),
         })

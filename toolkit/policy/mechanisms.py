@@ -27,15 +27,15 @@ class Signals:
     """What a mechanism may look at, one entry per row (all arrays of shape (n,)).
 
     pd: probability of default; cutoff: the PD cutoff in force that month;
-    normal_cutoff: the cutoff in normal times; rule: the first monitoring rule that fired
-    ("" when none); stressed: the month is in the stressed regime; features: the rows'
-    point-in-time features (a DataFrame or a dict of arrays), for a mechanism that reads
-    them directly.
+    normal_cutoff: the cutoff in normal times (a number, or one per row); rule: the first
+    monitoring rule that fired ("" when none); stressed: the month is in the stressed regime;
+    features: the rows' point-in-time features (a DataFrame or a dict of arrays), for a
+    mechanism that reads them directly.
     """
 
     pd: np.ndarray
     cutoff: np.ndarray
-    normal_cutoff: float
+    normal_cutoff: float | np.ndarray
     rule: np.ndarray
     stressed: np.ndarray
     features: Any

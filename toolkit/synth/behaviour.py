@@ -31,6 +31,29 @@ HISTORY_DTYPES = {
     "market_liquidity": np.float32,
 }
 
+# The credit account's accounting, shared with anything that plays a history forward
+# (toolkit.recourse): credit capacity is a multiple of income, the balance grows by 1.5%
+# interest a month, and the minimum due is 12% of the balance plus CNY 50 once more than
+# CNY 1 is owed.  Each missed month adds 30 days past due.
+CAPACITY_MULTIPLE = 3.0
+BALANCE_GROWTH = 1.015
+DUE_SHARE = 0.12
+DUE_FIXED = 50.0
+CLOSED_BELOW = 1.0
+DAYS_PER_MISSED_MONTH = 30
+
+
+def minimum_due(owed: np.ndarray) -> np.ndarray:
+    """The month's minimum due (CNY) on the balance ``owed`` carried into it."""
+    return np.where(owed > CLOSED_BELOW, DUE_SHARE * owed + DUE_FIXED, 0.0)
+
+
+def roll_balance(owed: np.ndarray, paid: np.ndarray, extra: np.ndarray, draws: np.ndarray,
+                 capacity: np.ndarray) -> np.ndarray:
+    """The month-end balance: interest on ``owed``, less the payment and any extra
+    repayment, plus new draws, kept within ``[0, capacity]`` (all CNY)."""
+    return np.clip(owed * BALANCE_GROWTH - paid - extra + draws, 0.0, capacity)
+
 
 def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: int,
                      rng: np.random.Generator, *, future_months: int = 0
@@ -58,7 +81,7 @@ def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: i
     social = users["social_trait"].to_numpy()
     seg = pd.Categorical(users["segment"], categories=SEGMENTS).codes
     vol = np.array([SEGMENT_TRAITS[s][3] for s in SEGMENTS])[seg]
-    capacity = 3.0 * income
+    capacity = CAPACITY_MULTIPLE * income
 
     out = {k: np.zeros((n, T), dtype=dt) for k, dt in HISTORY_DTYPES.items()}
     e = rng.normal(0, 0.5, size=n)
@@ -80,13 +103,13 @@ def simulate_history(users: pd.DataFrame, macro: pd.DataFrame, history_months: i
 
         draws = rng.poisson(np.exp(-1.1 - 0.55 * health + 0.15 * act + 0.4 * s))
         draw_amt = draws * capacity * 0.08 * np.exp(0.3 * rng.normal(size=n))
-        due = np.where(owed > 1.0, 0.12 * owed + 50.0, 0.0)
+        due = minimum_due(owed)
         pays = rng.random(n) < sigmoid(2.8 + 1.4 * health)
         paid = np.where(pays, due, due * rng.uniform(0, 0.5, size=n))
         missed = (due > 0) & ~pays
-        dpd = np.where(missed, dpd + 30, 0)
+        dpd = np.where(missed, dpd + DAYS_PER_MISSED_MONTH, 0)
         extra = np.where(health > 0.5, 0.15 * owed, 0.0)
-        owed = np.clip(owed * 1.015 - paid - extra + draw_amt, 0.0, capacity)
+        owed = roll_balance(owed, paid, extra, draw_amt, capacity)
 
         balance = income * 0.8 * np.exp(0.6 * health + 0.3 * rng.normal(size=n))
         drain = rng.random(n) < 0.004 + 0.03 * s + 0.006 * (health < -1)

@@ -10,7 +10,8 @@ own ``SeedSequence`` child, so output never depends on how many workers produce 
    (:mod:`toolkit.synth.truth`) and the platform's decision with :class:`LimitPolicy` under
    ``world.platform`` (the platform's true policy),
    which gives the monthly ``limit`` column;
-4. at the observation month keep the truth: group terms, PD, decision, mechanism, rule;
+4. at the observation month keep the truth: group terms, PD, decision, mechanism, rule (and,
+   where the platform is biased, the decision with the protected group flipped);
 5. simulate the performance window's months on and draw default month by month from each
    month's true PD as a hazard (censored where the window passes the calendar's end).
 
@@ -54,10 +55,19 @@ from toolkit.synth.truth import (
     rank_adverse,
     true_logit,
 )
-from toolkit.vocab import REASON_GROUPS, TRUE_TOP_K, contrib_column, true_top_columns
+from toolkit.vocab import (
+    FLIPPED_MECHANISM,
+    FLIPPED_ZERO,
+    PROTECTED,
+    PROTECTED_GROUPS,
+    REASON_GROUPS,
+    TRUE_TOP_K,
+    contrib_column,
+    true_top_columns,
+)
 
 USER_COLUMNS = ("user_id", "segment", "age", "city_tier", "tenure_months", "income",
-                "latent_creditworthiness", "protected_group", "obs_month")
+                "latent_creditworthiness", PROTECTED, "obs_month")
 DEFAULT_ROOT = Path("data/synthetic")
 PARTIAL_TRUTH = "truth-partial"
 # Bytes on disk per user-month of history and per user otherwise, measured at about 54 and
@@ -98,9 +108,11 @@ def make_block(cfg: ExperimentConfig, macro: pd.DataFrame, block: int, n: int,
     needed = _needed_features(policy)
     stressed_by_month = (macro["regime"] == "stressed").to_numpy()
     limits = np.zeros((n, T), dtype=np.float32)
+    group = people[PROTECTED].to_numpy()
     for pos in range(T):
         month = sim["month"][:, pos].astype(np.int64)
         feats = build_features(panel, asof=month, names=needed)
+        feats[PROTECTED] = group  # read by a biased platform only
         terms = group_terms(feats)
         logit_ = true_logit(terms)
         pd_ = sigmoid(logit_)
@@ -127,6 +139,13 @@ def make_block(cfg: ExperimentConfig, macro: pd.DataFrame, block: int, n: int,
     truth["true_mechanism"] = decision["mechanism"].to_numpy().astype(str)
     truth["true_rule"] = decision["rule"].to_numpy().astype(str)
     truth["true_cutoff"] = decision["cutoff"].to_numpy()
+    if policy.config.bias is not None:
+        # The counterfactual of direct treatment: the same user, PD and features, judged as
+        # a member of the other group.  Without a bias it cannot differ, so it is not written.
+        other = np.where(group == PROTECTED_GROUPS[0], PROTECTED_GROUPS[1], PROTECTED_GROUPS[0])
+        flipped = policy.decide(pd_, stressed_by_month[month], feats.assign(**{PROTECTED: other}))
+        truth[FLIPPED_ZERO] = flipped["zero"].to_numpy()
+        truth[FLIPPED_MECHANISM] = flipped["mechanism"].to_numpy().astype(str)
     truth["activity_trait"] = people["activity_trait"].to_numpy()
     truth["social_trait"] = people["social_trait"].to_numpy()
     return {"users": users, "history": history, "outcomes": outcomes, "truth": truth}

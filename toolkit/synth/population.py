@@ -27,7 +27,8 @@ def draw_population(world: WorldConfig, n: int, first_id: int,
     Columns: ``user_id``, ``segment``, ``age`` (years), ``city_tier`` (1..4),
     ``tenure_months`` (months on the platform at the observation month), ``income``
     (CNY per month), ``latent_creditworthiness`` (standard-normal-ish, never a feature),
-    ``protected_group`` ("A"/"B", audit only, never a feature), ``activity_trait``,
+    ``protected_group`` ("A"/"B", audit only, never a feature; ``world.protected`` ties it
+    to city tier and income), ``activity_trait``,
     ``social_trait`` (hidden behaviour traits) and ``obs_month`` (calendar index).
     """
     mix = np.array([world.segment_mix[s] for s in SEGMENTS])
@@ -38,11 +39,16 @@ def draw_population(world: WorldConfig, n: int, first_id: int,
     age = np.where(student, 18 + rng.integers(0, 8, size=n),
                    np.clip(np.round(rng.normal(37, 9, size=n)), 21, 65))
     tier = rng.choice(4, size=n, p=[0.2, 0.3, 0.3, 0.2]) + 1
-    # The protected attribute is tied to city tier only, so a fair model can still differ
-    # across groups through legitimate features: the audit case worth studying.
-    protected = np.where(rng.random(n) < 0.40 + 0.06 * tier, "B", "A")
-    income = np.exp(np.log(traits[seg, 1]) + 0.25 * z + TIER_INCOME[tier - 1]
-                    + rng.normal(0, 0.3, size=n))
+    # The protected attribute is tied to city tier (and, if set, to income) only, so a fair
+    # model can still differ across groups through legitimate features: the proxy an audit
+    # must tell apart from a platform that treats the groups differently.
+    b_share = 0.40 + world.protected.tier_link * tier
+    protected = np.where(rng.random(n) < b_share, "B", "A")
+    log_income = (np.log(traits[seg, 1]) + 0.25 * z + TIER_INCOME[tier - 1]
+                  + rng.normal(0, 0.3, size=n))
+    if world.protected.income_shift:  # off by default: the default world's bytes stay put
+        log_income = log_income + world.protected.income_shift * (protected == "B")
+    income = np.exp(log_income)
     income = np.round(income / 10.0) * 10.0
     tenure = world.history_months + rng.geometric(1 / 18, size=n) - 1
     activity = 0.3 * z + np.sqrt(1 - 0.09) * rng.normal(size=n) + traits[seg, 2]

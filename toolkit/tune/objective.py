@@ -99,7 +99,8 @@ def trial_metrics(scorer, table: ModelTable, cfg: ExperimentConfig,
     metrics, decisions = evaluate(table, pd_all, cfg.policy, splits=("train", "valid"))
     metrics["best_iteration"] = float(scorer.best_iteration)
     if any(o.explain for o in objectives):
-        metrics.update(explain_metrics(scorer, table, decisions, "valid", suffix="_valid"))
+        metrics.update(explain_metrics(scorer, table, decisions, "valid", config=cfg.explain,
+                                       suffix="_valid"))
     return metrics
 
 

@@ -1,17 +1,19 @@
 """The explanation stage of a run, and ``toolkit explain`` on a logged run.
 
 :func:`explain_stage` explains the test split's zero-limit users with the configured
-explainer, measures every explainer of ``[explain] compare`` against the truth, writes the
-explanations folder (the analyst's report among it, :func:`report_context` gives it what it
-says beyond the explanations) and logs it all to the run it is handed.
-:func:`explain_logged_run` rebuilds a logged model and explains it into a new child run of
-that model's run, so a finished run is never reopened or edited.
+explainer, measures every explainer of ``[explain] compare`` against the truth
+(:func:`compared_metrics`, also what a study child measures), writes the explanations
+folder (the analyst's report among it, :func:`report_context` gives it what it says beyond
+the explanations) and logs it all to the run it is handed.  :func:`explain_logged_run`
+rebuilds a logged model and explains it into a new child run of that model's run, so a
+finished run is never reopened or edited.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,17 +23,30 @@ import pandas as pd
 from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.data.features import feature_lookup, format_value
-from toolkit.explain import ExplanationResult, explain_table, get_explainer
+from toolkit.explain import (
+    ExplanationResult,
+    exact_attribution,
+    explain_table,
+    get_explainer,
+    measure,
+)
 from toolkit.explain.figures import feature_label
+from toolkit.explain.quality import group_rows
 from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
 from toolkit.explain.text import SCORECARD_TEXT
+from toolkit.models.train import fit_oracle_xgboost
 from toolkit.safety import check_writable
 from toolkit.tracking import Run, standard_tags
-from toolkit.vocab import SPLITS
+from toolkit.vocab import LANGS, SPLITS
 from toolkit.workflows.fitted import Fitted
 from toolkit.workflows.hooks import SILENT, Hooks
+from toolkit.workflows.recourse import plans_for
 from toolkit.workflows.reload import load_logged_run
 from toolkit.workflows.stages import stage
+
+#: A later stage that runs inside the explanation stage, before its report is written, and
+#: returns what the report should add: sections and language -> user id -> plan steps.
+ReportExtras = Callable[[], tuple[Sequence[Section], Mapping[str, Mapping]]]
 
 
 @dataclass
@@ -46,9 +61,40 @@ class Explained:
     folder: Path | None = None
 
 
-def compared_metrics(cfg: ExperimentConfig, fitted: Fitted,
-                     hooks: Hooks = SILENT) -> tuple[dict, dict]:
-    """Truth metrics of every explainer in ``[explain] compare`` but the configured one.
+@dataclass
+class Yardsticks:
+    """What every explainer of a run is measured against besides the truth, made once.
+
+    oracles: model family -> a model of that family fit to the noise-free true logit
+    (``[explain] oracle``; xgboost only, the scorecard has no such fit); exact: model family
+    -> its exact group attribution against the population on the measured rows.
+    """
+
+    oracles: dict[str, object] = field(default_factory=dict)
+    exact: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def exact_for(self, fitted: Fitted, family: str) -> pd.DataFrame | None:
+        if family not in self.exact and fitted.table.truth is not None:
+            table = fitted.table
+            rows = group_rows(table.truth, table.X.index[table.mask("test")])
+            self.exact[family] = exact_attribution(fitted.models[family], family, table, rows)
+        return self.exact.get(family)
+
+
+def yardsticks(cfg: ExperimentConfig, fitted: Fitted) -> Yardsticks:
+    """The run's :class:`Yardsticks`: the oracle model is fit here when the table has a
+    truth and ``[explain] oracle`` is on; exact attributions are made when first asked."""
+    oracles = {}
+    if cfg.explain.oracle and fitted.table.truth is not None:
+        oracles["xgboost"] = fit_oracle_xgboost(fitted.table, cfg.model)
+    return Yardsticks(oracles=oracles)
+
+
+def compared_metrics(cfg: ExperimentConfig, fitted: Fitted, hooks: Hooks = SILENT, *,
+                     skip: Sequence[str] = (),
+                     sticks: Yardsticks | None = None) -> tuple[dict, dict]:
+    """Truth metrics on the test split of the configured explainer and every explainer in
+    ``[explain] compare``, but those in ``skip``.
 
     Returns ``(metrics, scorecard_metrics)``; explainers of a model the run lacks (the
     scorecard when it is disabled) are skipped, and nothing is measured without a truth.
@@ -57,18 +103,18 @@ def compared_metrics(cfg: ExperimentConfig, fitted: Fitted,
     card: dict[str, float] = {}
     if fitted.table.truth is None:
         return metrics, card
-    for name in cfg.explain.compare:
+    sticks = sticks or yardsticks(cfg, fitted)
+    for name in dict.fromkeys((cfg.explain.mode, *cfg.explain.compare)):
         explainer = get_explainer(name)
-        if name == cfg.explain.mode:
-            continue
         model = fitted.models.get(explainer.model)
-        if model is None:
+        if name in skip or model is None:
             continue
         # the xgboost decisions are the run's own; another model's are made from its PDs
         decisions = fitted.decisions if model is fitted.scorer else None
-        hooks.step(f"explain ({name})")
-        found = explain_table(model, fitted.table, decisions, cfg.explain, policy=cfg.policy,
-                              mode=name, change=False, progress=hooks.advance).metrics
+        hooks.step(f"measure ({name})")
+        found = measure(model, fitted.table, decisions, cfg.explain, mode=name,
+                        policy=cfg.policy, oracle=sticks.oracles.get(explainer.model),
+                        exact=sticks.exact_for(fitted, explainer.model))
         metrics.update(found)
         if model is fitted.scorecard:
             card.update(found)
@@ -143,9 +189,11 @@ def scorecard_section(scorecard, registry, *, top: int = 15, binned: int = 6) ->
 
 def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run_id: str = "",
                    question: Mapping[str, str] | None = None,
-                   metrics: dict | None = None) -> ReportContext:
+                   metrics: dict | None = None, sections: Sequence[Section] = (),
+                   plans: Mapping[str, Mapping] | None = None) -> ReportContext:
     """What the report says beyond the explanations: the question, the data, both models on
-    the test split, the policy and regimes in force, and the scorecard's section."""
+    the test split, the policy and regimes in force, the scorecard's section, and what later
+    stages add (``sections``, and the users' ``plans`` by language)."""
     table = fitted.table
     # curves need outcomes: censored test rows (window not over by the calendar's end) have none
     test = table.labelled_mask("test")
@@ -166,28 +214,39 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
     else:
         data = DataFacts("table", table.source, table.dataset_hash, cfg.split, _split_rows(table))
         stressed, threshold = (), None
-    sections = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
+    card = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
         if fitted.scorecard is not None else ()
     return ReportContext(stem=stem, run_id=run_id, question=dict(question or {}), data=data,
                          models=tuple(models), policy=cfg.policy, stressed_periods=stressed,
-                         stress_threshold=threshold, metrics=metrics, sections=sections)
+                         stress_threshold=threshold, metrics=metrics,
+                         sections=(*card, *sections), plans=dict(plans or {}))
 
 
 def explain_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path | None = None,
                   stem: str = "", question: Mapping[str, str] | None = None,
-                  hooks: Hooks = SILENT) -> Explained:
+                  hooks: Hooks = SILENT, sections: Sequence[Section] = (),
+                  extras: ReportExtras | None = None) -> Explained:
     """Explain the test split into ``run``: ``explain_*`` metrics and ``explanations/``
     (reasons, the report and figures in English, and in ``zh/`` too when ``[explain] lang``
-    is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained)."""
+    is Chinese), kept locally in ``out`` when given.  hooks: progress (rows explained);
+    sections: report sections of earlier stages (the audit's), after the scorecard's.
+    extras: a later stage run after the explanations and before the report is written
+    (the recourse stage), whose sections and plans join the report."""
+    if cfg.explain.oracle and fitted.table.truth is not None:
+        hooks.step("oracle model")
+    sticks = yardsticks(cfg, fitted)
     hooks.step(f"explain ({cfg.explain.mode})")
     res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
-                        policy=cfg.policy, progress=hooks.advance)
+                        policy=cfg.policy, oracle=sticks.oracles.get("xgboost"),
+                        exact=sticks.exact_for(fitted, "xgboost"), progress=hooks.advance)
     metrics = dict(res.metrics)
-    extra, card = compared_metrics(cfg, fitted, hooks)
+    extra, card = compared_metrics(cfg, fitted, hooks, skip=(cfg.explain.mode,),
+                                   sticks=sticks)
     metrics.update(extra)
+    later, plans = extras() if extras is not None else ((), {})
     hooks.step("report")
     context = report_context(cfg, fitted, stem=stem, run_id=run.run_id, question=question,
-                             metrics=metrics)
+                             metrics=metrics, sections=(*sections, *later), plans=plans)
     if out is not None:
         res.write(out, context=context)
         run.log_folder(out, "explanations")
@@ -222,7 +281,8 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
     """Explain a logged xgboost run (or a ``toolkit run`` parent's xgboost child).
 
     settings: ``[explain]`` keys to override (``top_k``, ``lang``, ``mode``).  With ``users``
-    only those users are explained and nothing is logged; otherwise the test split is
+    only those users are explained (with the plan of each zero-limit one in a synthetic
+    world, in the context's ``plans``) and nothing is logged; otherwise the test split is
     explained into a new child run ``<run name>-explain`` of the model run (its metrics, and
     ``explanations/``, with ``zh/`` beside the English files for ``lang = "zh"``) and written
     to ``outputs/explain-<model run id[:8]>/explanations``.  The model run itself is only
@@ -240,8 +300,10 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
     if users:
         res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
                             policy=cfg.policy, users=users, progress=hooks.advance)
+        plans = plans_for(cfg, fitted, users)
+        steps = {lang: plans.steps(lang) for lang in LANGS} if plans is not None else {}
         context = ReportContext(stem=stem, run_id=loaded.run_id, question=question,
-                                policy=cfg.policy)
+                                policy=cfg.policy, plans=steps)
         return None, res, loaded.run_id, context
     tags = standard_tags(dataset_hash=fitted.table.dataset_hash,
                          config_hash=cfg.config_hash(), model_family="explain",

@@ -1,8 +1,11 @@
 """The main job: every stage of an experiment under one MLflow parent run.
 
-generate (or reuse) -> features -> train (or tune) -> explain -> report.  A stage that fails
-marks the parent run (and the stage's own run) FAILED; the local report folder is built
-under a temporary name and renamed only when complete.
+generate (or reuse) -> features -> train (or tune) -> audit -> explain -> recourse -> report.
+The audit (with ``[audit] enabled``) runs first inside the model's run, so that its section
+joins the explanation report; the recourse stage runs inside the explanation stage, so that
+the plans join it too.  A stage that fails marks the parent run (and the stage's own run)
+FAILED; the local report folder is built under a temporary name and renamed only when
+complete.
 """
 
 from __future__ import annotations
@@ -16,17 +19,20 @@ import pandas as pd
 from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.data.table import from_dataset
+from toolkit.explain import get_explainer
 from toolkit.source import load_or_generate, own_table_path, preflight, prepare_table
 from toolkit.tune.study import default_storage
 from toolkit.vocab import MECHANISMS
+from toolkit.workflows.audit import audit_stage
 from toolkit.workflows.explain import explain_stage, question_tags
 from toolkit.workflows.fitted import summary_frame
 from toolkit.workflows.hooks import SILENT, Hooks
+from toolkit.workflows.recourse import Planned, recourse_stage
 from toolkit.workflows.stages import stage
 from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
 
-STAGES = ("generate", "features", "train", "explain", "report")
+STAGES = ("generate", "features", "train", "audit", "explain", "recourse", "report")
 OUTPUTS = Path("outputs")
 
 
@@ -44,6 +50,9 @@ class RunSummary:
     uri: str
     tuned: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    explainer_suffix: str = ""
+    audit: list[str] = field(default_factory=list)
+    recourse: Planned | None = None
     outcome: str | None = None
 
 
@@ -64,15 +73,18 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
                    tune_options: dict | None = None, strict: bool = False) -> RunSummary:
     """Run every stage of the experiment under one parent run named ``stem``.
 
-    The parent run holds the config, the dataset hash, the split summary, the test and
-    explanation metrics, ``stage_<name>_seconds`` for each stage and the explanations; the
-    model runs (or the tuning study) are its children, and the explanation stage runs inside
-    the xgboost run (or the study's run).  A failing stage marks the parent FAILED with the
-    tag ``toolkit.failed_stage``.  question: the experiment's research question by language
-    (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
-    ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is
-    refused before the parent run opens (:func:`toolkit.source.preflight`); ``strict``
-    refuses ``--data`` of another world.
+    The parent run holds the config, the dataset hash, the split summary, the test,
+    explanation, audit and recourse metrics, ``stage_<name>_seconds`` for each stage, the
+    explanations, the audit and the plans (``recourse/``); the model runs (or the tuning
+    study) are its children.  The audit and explanation stages run inside the xgboost run
+    (or the study's run), the audit first so that its section joins the report, and the
+    recourse stage inside the explanation stage, after the explanations and before the
+    report is written, so that the plans join the report.  A failing stage marks the
+    parent FAILED with the tag ``toolkit.failed_stage``.  question: the experiment's
+    research question by language (:func:`toolkit.config.research_question`; the tags
+    ``toolkit.question`` and ``toolkit.question_zh`` and the report's first line); hooks:
+    progress.  Bad input is refused before the parent run opens
+    (:func:`toolkit.source.preflight`); ``strict`` refuses ``--data`` of another world.
     """
     uri = tracking.resolve_uri(uri, cfg.tracking.uri)
     storage = None
@@ -105,14 +117,34 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
             parent.set_tags({"toolkit.dataset_hash": table.dataset_hash})
 
         out = outputs / f"{stem}-{parent.run_id[:8]}"
-        explained = {}
+        explained, audited = {}, {}
 
         def explain(fitted, run):
-            # The explanation stage runs inside the model's run; its timing is its own.
+            # The audit, explanation and recourse stages run inside the model's run; their
+            # timings are their own.  The audit goes first, so that its section joins the
+            # report; the recourse stage runs inside the explanation stage for its plans.
+            sections = ()
+            if cfg.audit.enabled:
+                with stage("audit", parent, hooks=hooks, timings=timings):
+                    audited["result"] = audit_stage(
+                        cfg, fitted, run, out=out / "audit", progress=hooks.step,
+                        title=f"{stem}: audit (run {parent.run_id[:8]})")
+                sections = (audited["result"].section,)
+
+            def recourse():
+                with stage("recourse", parent, hooks=hooks, timings=timings):
+                    explained["recourse"] = recourse_stage(cfg, fitted, run,
+                                                           out=out / "recourse", hooks=hooks)
+                return explained["recourse"].report_parts()
+
             with stage("explain", parent, hooks=hooks, timings=timings):
                 explained["result"] = explain_stage(cfg, fitted, run,
                                                     out=out / "explanations", stem=stem,
-                                                    question=question, hooks=hooks)
+                                                    question=question, hooks=hooks,
+                                                    sections=sections, extras=recourse)
+            timings["stage_explain_seconds"] -= timings.get("stage_recourse_seconds", 0.0)
+            if audited:
+                explained["result"].metrics.update(audited["result"].metrics)
             return explained["result"]
 
         tuned = cfg.tune is not None
@@ -125,22 +157,34 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
                 fitted = train_experiment(cfg, stem=stem, uri=uri,
                                           parent_run_id=parent.run_id, prepared=prepared,
                                           explain=explain, hooks=hooks)
-        if "stage_explain_seconds" in timings:
-            timings["stage_train_seconds"] -= timings["stage_explain_seconds"]
+        for inner in ("audit", "explain", "recourse"):
+            if f"stage_{inner}_seconds" in timings:
+                timings["stage_train_seconds"] -= timings[f"stage_{inner}_seconds"]
 
         with stage("report", parent, hooks=hooks, timings=timings):
             res = explained["result"]
-            metrics = {**fitted.metrics, **res.metrics}
+            planned = explained.get("recourse")
+            metrics = {**fitted.metrics, **res.metrics,
+                       **(planned.metrics if planned is not None else {})}
             counts = res.primary.decisions.loc[res.primary.decisions["zero"], "mechanism"] \
                 .value_counts()
             parent.log_metrics(metrics)
             parent.log_frame(summary_frame(table, fitted.decisions), "split_summary.csv")
             parent.log_folder(out / "explanations", "explanations")
+            if audited:
+                parent.log_folder(out / "audit", "audit")
+            if planned is not None and planned.folder is not None:
+                parent.log_folder(planned.folder, "recourse")
+            elif planned is not None and planned.skipped:
+                parent.set_tags({"toolkit.recourse": planned.skipped_text("en")})
         parent.log_metrics(timings)
     return RunSummary(
         stem=stem, parent_run_id=parent.run_id, run_ids=dict(fitted.run_ids),
         metrics=metrics, mechanism_counts={str(k): int(v) for k, v in counts.items()},
         examples=examples_by_mechanism(res.primary, lang=cfg.explain.lang),
         report=out / "explanations" / "report.html", uri=uri, tuned=tuned, timings=timings,
+        explainer_suffix=get_explainer(cfg.explain.mode).suffix,
+        audit=audited["result"].result.verdicts() if audited else [],
+        recourse=planned,
         outcome=table.outcome,
     )

@@ -64,7 +64,8 @@ from toolkit.workflows.train import ExplainHook
 STABILITY_TRIALS = 5
 # Settings that change neither the data, the trials' models nor their scores; a study may
 # be resumed with other values of these.
-_FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.")
+_FREE_KEYS = ("tune.", "tracking.", "model.nthread", "data.table", "explain.", "scorecard.",
+              "audit.", "recourse.")
 
 
 @dataclass
@@ -374,7 +375,7 @@ def _stability(cfg, fitted: Fitted, complete, objectives, search: _Search, picke
     for t in ranked:
         s = fitted.scorer if t.number == picked.number else fit_xgboost(
             table, model_config(cfg.model, t.params), matrices=search.matrices)
-        tops.append(top1_groups(s, table, rows))
+        tops.append(top1_groups(s, table, rows, config=cfg.explain))
     return {"explain_stability_top1": top1_stability(tops),
             "explain_stability_trials": float(len(ranked)),
             "explain_stability_rows": float(len(rows))}
