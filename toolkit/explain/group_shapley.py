@@ -23,6 +23,11 @@ conditions of every feature in ``R``.  Features off the path are null players, s
 enumerates only its own 2^|F| coalitions, once, when the explainer is bound to its
 background; a row then costs one table look-up per leaf.
 
+A categorical split (xgboost's partition split on an own table's native category column) is
+a condition like any other: the row's category code is in the split's set (right) or not
+(left), a missing value takes the default side.  Rows are read as xgboost reads them: a
+category column as its codes.
+
 Feature-level values are the Owen values with the reason groups as unions: within a group
 a feature gets its share of the group's value, and the values of a group's features sum to
 its exact group Shapley value (the Owen value's quotient-game property).  So the reasons
@@ -62,7 +67,9 @@ class _Leaves:
     """The leaves of an ensemble whose path has at least one condition, as flat arrays.
 
     Distinct splits (N): ``node_feature``, ``node_threshold`` (float32, as xgboost
-    compares), ``node_default_left`` (where a missing value goes).  Conditions (C), sorted
+    compares), ``node_default_left`` (where a missing value goes), ``node_categories``
+    (for a categorical split, the category codes that go right; None for a numeric
+    one).  Conditions (C), sorted
     by leaf, slot and split: ``cond_node`` (the split), ``cond_left`` (the path goes left
     there), ``cond_pair`` and
     ``cond_rank`` (its (leaf, slot) pair and its place among that pair's conditions).
@@ -73,6 +80,7 @@ class _Leaves:
     node_feature: np.ndarray
     node_threshold: np.ndarray
     node_default_left: np.ndarray
+    node_categories: tuple[np.ndarray | None, ...]
     cond_node: np.ndarray
     cond_left: np.ndarray
     cond_pair: np.ndarray
@@ -88,18 +96,32 @@ def _parse(booster, n_features: int) -> _Leaves:
     model = json.loads(bytes(booster.save_raw("json")))
     trees = model["learner"]["gradient_booster"]["model"]["trees"]
     node_feature, node_threshold, node_default = [], [], []
+    # a categorical split's key: the index of its category set (-1: a numeric split)
+    node_catset: list[int] = []
+    catsets: dict[tuple[int, ...], int] = {}
     conds: list[tuple[int, int, int, int]] = []  # (leaf, slot, node, left)
     value, slots = [], []
     for tree in trees:
-        if any(t != 0 for t in tree.get("split_type", [])):
-            raise InputError("the group explainer needs numeric splits; this model has "
-                             "categorical splits (allowed: numeric features only)")
+        # xgboost's partition splits send the listed categories right, the others left
+        # (and a missing value to the default side), as a numeric split sends x >= t right.
+        cat_of = {}
+        for node, start, size in zip(tree.get("categories_nodes", []),
+                                     tree.get("categories_segments", []),
+                                     tree.get("categories_sizes", []), strict=True):
+            key = tuple(int(v) for v in tree["categories"][start:start + size])
+            cat_of[int(node)] = catsets.setdefault(key, len(catsets))
+        types = tree.get("split_type", [])
+        if any(t != 0 and i not in cat_of for i, t in enumerate(types)
+               if tree["left_children"][i] != -1):
+            raise InputError("the group explainer cannot read a split of this model: a "
+                             "categorical split without its categories")
         left, right = tree["left_children"], tree["right_children"]
         feat, cond, dflt = tree["split_indices"], tree["split_conditions"], tree["default_left"]
         offset = len(node_feature)
         node_feature.extend(int(f) for f in feat)
         node_threshold.extend(float(c) for c in cond)
         node_default.extend(bool(d) for d in dflt)
+        node_catset.extend(cat_of.get(i, -1) for i in range(len(feat)))
         stack = [(0, ())]
         while stack:
             node, path = stack.pop()
@@ -124,9 +146,12 @@ def _parse(booster, n_features: int) -> _Leaves:
     split = np.stack([np.asarray(node_feature, np.int64)[c[:, 2]],
                       np.asarray(node_threshold, np.float32)[c[:, 2]].view(np.int32)
                       .astype(np.int64),
-                      np.asarray(node_default, np.int64)[c[:, 2]]], axis=1)
+                      np.asarray(node_default, np.int64)[c[:, 2]],
+                      np.asarray(node_catset, np.int64)[c[:, 2]]], axis=1) if len(c) else \
+        np.zeros((0, 4), np.int64)
     unique, cond_node = np.unique(split, axis=0, return_inverse=True) if len(c) else \
-        (np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+        (np.zeros((0, 4), np.int64), np.zeros(0, np.int64))
+    sets = {i: np.asarray(k, np.float32) for k, i in catsets.items()}
     new_pair = np.r_[True, (c[1:, 0] != c[:-1, 0]) | (c[1:, 1] != c[:-1, 1])] if len(c) \
         else np.zeros(0, bool)
     cond_pair = np.cumsum(new_pair) - 1
@@ -135,6 +160,7 @@ def _parse(booster, n_features: int) -> _Leaves:
         node_feature=unique[:, 0].copy(),
         node_threshold=unique[:, 1].astype(np.int32).view(np.float32),
         node_default_left=unique[:, 2].astype(bool),
+        node_categories=tuple(sets[i] if i >= 0 else None for i in unique[:, 3].tolist()),
         cond_node=np.asarray(cond_node).ravel(), cond_left=c[:, 3].astype(bool),
         cond_pair=cond_pair,
         cond_rank=np.arange(len(c)) - first[cond_pair], pair_leaf=c[first, 0],
@@ -145,10 +171,16 @@ def _go_left(leaves: _Leaves, X32: np.ndarray) -> np.ndarray:
     """Whether each row goes left at each distinct split: bool (N, n)."""
     x = np.ascontiguousarray(X32.T)[leaves.node_feature]
     if not np.isnan(X32).any():
-        return x < leaves.node_threshold[:, None]
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isnan(x), leaves.node_default_left[:, None],
-                        x < leaves.node_threshold[:, None])
+        left = x < leaves.node_threshold[:, None]
+    else:
+        with np.errstate(invalid="ignore"):
+            left = np.where(np.isnan(x), leaves.node_default_left[:, None],
+                            x < leaves.node_threshold[:, None])
+    for k, cats in enumerate(leaves.node_categories):
+        if cats is not None:  # a category code goes left unless it is in the split's set
+            left[k] = np.where(np.isnan(x[k]), leaves.node_default_left[k],
+                               ~np.isin(x[k], cats))
+    return left
 
 
 def _pairs_met(leaves: _Leaves, met: np.ndarray) -> np.ndarray:
@@ -335,12 +367,21 @@ class GroupShapley:
         if missing:
             raise InputError(f"rows lack model feature column(s): {', '.join(missing[:5])}; "
                              f"the model expects {len(self.features)} columns")
-        return np.ascontiguousarray(X[self.features].to_numpy(np.float64))
+        X = X[self.features]
+        # a category column reads as its codes (NaN where missing), as xgboost sees it
+        self._types = ["c" if isinstance(X[c].dtype, pd.CategoricalDtype) else "q"
+                       for c in self.features]
+        if "c" in self._types:
+            X = X.apply(lambda col: col.cat.codes.where(col.cat.codes >= 0).astype(np.float64)
+                        if isinstance(col.dtype, pd.CategoricalDtype) else col)
+        return np.ascontiguousarray(X.to_numpy(np.float64))
 
     def _margin(self, X: np.ndarray) -> np.ndarray:
         import xgboost as xgb
 
-        dm = xgb.DMatrix(X, feature_names=self.features)
+        types = getattr(self, "_types", None)
+        dm = xgb.DMatrix(X, feature_names=self.features, feature_types=types,
+                         enable_categorical=types is not None and "c" in types)
         return self.booster.predict(dm, output_margin=True).astype(np.float64)
 
     def values(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
