@@ -77,11 +77,11 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     explanations, the audit and the plans (``recourse/``); the model runs (or the tuning
     study) are its children.  The explanation stage runs inside the xgboost run (or the
     study's run), and the recourse and audit stages inside it, after the explanations and
-    before the report is written, so that their sections and the plans join the report.  A failing stage marks the
-    parent FAILED with the tag ``toolkit.failed_stage``.  question: the experiment's
-    research question by language (:func:`toolkit.config.research_question`; the tags
-    ``toolkit.question`` and ``toolkit.question_zh`` and the report's first line); hooks:
-    progress.  Bad input is refused before the parent run opens
+    before the report is written, so that their sections and the plans join the report.
+    A failing stage marks the parent FAILED with the tag ``toolkit.failed_stage``.
+    question: the experiment's research question by language
+    (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
+    ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is refused before the parent run opens
     (:func:`toolkit.source.preflight`); ``strict`` refuses ``--data`` of another world.
     """
     uri = tracking.resolve_uri(uri, cfg.tracking.uri)
