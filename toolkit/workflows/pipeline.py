@@ -81,8 +81,9 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     A failing stage marks the parent FAILED with the tag ``toolkit.failed_stage``.
     question: the experiment's research question by language
     (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
-    ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is refused before the parent run opens
-    (:func:`toolkit.source.preflight`); ``strict`` refuses ``--data`` of another world.
+    ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is
+    refused before the parent run opens (:func:`toolkit.source.preflight`); ``strict``
+    refuses ``--data`` of another world.
     """
     uri = tracking.resolve_uri(uri, cfg.tracking.uri)
     storage = None
