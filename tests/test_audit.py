@@ -500,3 +500,26 @@ def test_every_mechanism_is_audited_in_precedence_order(worlds):
     for group, part in gates.groupby("protected_group"):
         approval = res.fairness[0].groups.loc[group, "approval_rate"]
         assert np.prod(part["pass_rate"].to_numpy()) == pytest.approx(approval)
+
+
+def test_recourse_burden_compares_each_group_with_the_reference():
+    from toolkit.audit.burden import recourse_burden
+
+    plans = pd.DataFrame({
+        "found": [True, True, False, True, True, True],
+        "months": [2, 4, 0, 6, 8, 10],
+        "cost": [1.0, 3.0, 0.0, 5.0, 5.0, 8.0],
+        "mechanism": ["score", "score", "policy", "score", "monitoring", "score"],
+    }, index=pd.Index([11, 12, 13, 21, 22, 23], name="user_id"))
+    groups = pd.Series(["A", "A", "A", "B", "B", "B", "A"], index=[11, 12, 13, 21, 22, 23, 99])
+    table, metrics = recourse_burden(plans, groups, "A")
+    overall = table[table["mechanism"] == "all"].set_index("group")
+    # months and cost are over found plans only; the found rate is over every refused user
+    assert overall.loc["A", "found_rate"] == pytest.approx(2 / 3)
+    assert overall.loc["A", "mean_months"] == 3 and overall.loc["B", "mean_months"] == 8
+    assert metrics == pytest.approx({"recourse_found_gap": 1 / 3, "recourse_months_gap": 5.0,
+                                     "recourse_cost_gap": 4.0})
+    score = table[table["mechanism"] == "score"].set_index("group")
+    assert score.loc["B", "refused"] == 2 and score.loc["B", "median_months"] == 8
+    with pytest.raises(ValueError, match="1 planned users have no group, e.g. user 13"):
+        recourse_burden(plans, groups.drop(13), "A")

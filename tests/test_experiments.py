@@ -68,6 +68,9 @@ def test_parent_runs_hold_their_stages(e2e):
         assert name in base, name
     # the default world's platform treats the groups alike, and the audit says so
     assert base["audit_fairness_flagged"] == 0 and base["audit_fairness_truth_agreement"] == 1
+    # the audit follows recourse and weighs its plans by group
+    assert {"audit_fairness_recourse_found_gap", "audit_fairness_recourse_months_gap",
+            "audit_fairness_recourse_cost_gap"} <= set(base)
     # an own table without protected columns gets the drift audit, not the fairness one
     own = by_name["own_table"][0].data.metrics
     assert not any(k.startswith("audit_fairness_") for k in own)

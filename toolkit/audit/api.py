@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from toolkit.audit.burden import recourse_burden
 from toolkit.audit.drift import drift_audit
 from toolkit.audit.fairness import FairnessResult, drivers_frame, fairness_audit, metric_key
 from toolkit.audit.reasons import contributions
@@ -28,20 +29,23 @@ from toolkit.explain import top_groups
 
 def audit_table(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: ExperimentConfig, *,
                 split: str = "test", retrains: int | None = None, seed: int = 0,
-                progress: Callable[[str], None] | None = None) -> AuditResult:
+                progress: Callable[[str], None] | None = None,
+                plans: pd.DataFrame | None = None) -> AuditResult:
     """Audit the decisions of ``scorer`` on ``split`` of ``table``.
 
     decisions: the policy frame of every table row (from
     :func:`toolkit.models.train.evaluate`), indexed like ``table.X``.  retrains: ``k`` per
     kind for the stability part (default ``cfg.audit.retrains``).  The truth checks run
-    where the table has a truth (the synthetic world).
+    where the table has a truth (the synthetic world).  plans: the recourse stage's plans
+    of the split's zero-limit users (indexed by user id), for the recourse burden by group.
     """
     say = progress or (lambda _: None)
     rows = table.mask(split)
     if not rows.any():
         raise DataError(f"split {split!r} has no rows to audit")
     say("fairness")
-    fairness = fairness_of(scorer, table, decisions, cfg, split=split, seed=seed)
+    fairness = fairness_of(scorer, table, decisions, cfg, split=split, seed=seed,
+                           plans=plans)
     say("stability")
     stability = stability_audit(scorer, table, cfg, split=split, retrains=retrains, seed=seed,
                                 progress=say)
@@ -63,9 +67,12 @@ BANDS = 5
 
 
 def fairness_of(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: ExperimentConfig, *,
-                split: str = "test", seed: int = 0) -> list[FairnessResult]:
+                split: str = "test", seed: int = 0,
+                plans: pd.DataFrame | None = None) -> list[FairnessResult]:
     """The fairness part of :func:`audit_table`: one result per protected attribute of the
-    table (none without one); the decisions may come from any policy (``[policy]``)."""
+    table (none without one); the decisions may come from any policy (``[policy]``).  With
+    ``plans``, each result carries the recourse burden by group
+    (:func:`toolkit.audit.burden.recourse_burden`)."""
     leaked = sorted(set(table.protected) & set(scorer.features))
     if leaked:
         raise DataError(f"protected attribute {leaked[0]!r} is a model feature; a protected "
@@ -88,11 +95,17 @@ def fairness_of(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: Experim
     out = []
     for attr in table.protected:
         prefix = "audit_fairness_" if single else f"audit_fairness_{metric_key(attr)}_"
-        out.append(fairness_audit(
-            protected_groups(table.features.loc[ids, attr]), dec.reset_index(drop=True),
+        groups = protected_groups(table.features.loc[ids, attr])
+        result = fairness_audit(
+            groups, dec.reset_index(drop=True),
             drivers, pd_=1 / (1 + np.exp(-margin)), y=table.y[rows], attribute=attr,
             top1=top1, truth=truth, four_fifths=cfg.audit.four_fifths, min_z=cfg.audit.min_z,
-            prefix=prefix, seed=seed))
+            prefix=prefix, seed=seed)
+        if plans is not None and len(plans):
+            result.burden, burden = recourse_burden(plans, pd.Series(groups, index=ids),
+                                                    result.reference)
+            result.metrics.update({f"{prefix}{k}": v for k, v in burden.items()})
+        out.append(result)
     return out
 
 

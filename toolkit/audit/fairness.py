@@ -78,6 +78,9 @@ class FairnessResult:
     flagged: tuple[str, ...]
     prefix: str = "audit_fairness_"
     metrics: dict[str, float] = field(default_factory=dict)
+    # found rate, months and cost of the recourse plans by group (toolkit.audit.burden);
+    # None when the audit had no plans
+    burden: pd.DataFrame | None = None
 
     @property
     def rule(self) -> str:

@@ -70,6 +70,8 @@ class AuditResult:
                     gap=fmt(worst["gap"], "pp", lang),
                     explained=fmt(worst["explained"], "pp", lang),
                     unexplained=fmt(worst["unexplained"], "pp", lang)))
+            if f.burden is not None:
+                out += _burden_lines(f, t, lang)
             if f.truth is not None:
                 biased = [mechanism_label(m, lang)
                           for m in f.truth.loc[f.truth["truth_biased"], "mechanism"]]
@@ -136,6 +138,16 @@ class AuditResult:
                      r["gap"], r["explained"], r["unexplained"])
                     for _, r in f.decomposition.iterrows()]
             blocks.append(TableBlock(cols, rows))
+            if f.burden is not None:
+                cols = [(t["mechanism"], "text"), (t["group"], "text"),
+                        (t["refused"], "count"), (t["found_rate"], "percent"),
+                        (t["mean_months"], "decimal"), (t["median_months"], "decimal"),
+                        (t["mean_cost"], "decimal")]
+                rows = [(t["all"] if r["mechanism"] == "all" else
+                         mechanism_label(r["mechanism"], lang), str(r["group"]), r["refused"],
+                         r["found_rate"], r["mean_months"], r["median_months"], r["mean_cost"])
+                        for _, r in f.burden.iterrows()]
+                blocks.append(TableBlock(cols, rows))
         retrains = self.stability.retrains
         if (retrains["kind"] != "original").any():
             cols = [(t["kind"], "text"), (t["kept"], "percent"), (t["top1"], "percent"),
@@ -169,7 +181,8 @@ class AuditResult:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by file stem (fairness tables stacked over attributes)."""
         out: dict[str, pd.DataFrame] = {}
-        for name in ("groups", "gates", "decomposition", "reasons", "calibration", "truth"):
+        for name in ("groups", "gates", "decomposition", "reasons", "calibration", "truth",
+                     "burden"):
             parts = []
             for f in self.fairness:
                 t = getattr(f, name)
@@ -247,6 +260,22 @@ class AuditResult:
                                              encoding="utf-8")
             names["report"] = Path("report.html")
         return {name: folder / rel for name, rel in names.items()}
+
+
+def _burden_lines(f: FairnessResult, t: Mapping[str, str], lang: str) -> list[str]:
+    """One sentence per non-reference group: its plans against the reference group's."""
+    overall = f.burden[f.burden["mechanism"] == "all"].set_index("group")
+    if f.reference not in overall.index:
+        return []
+    ref = overall.loc[f.reference]
+    return [t["burden"].format(
+        attribute=f.attribute, group=name, reference=f.reference,
+        found=fmt(r["found_rate"], "percent0", lang),
+        ref_found=fmt(ref["found_rate"], "percent0", lang),
+        months=fmt(r["mean_months"], "decimal", lang),
+        ref_months=fmt(ref["mean_months"], "decimal", lang),
+        cost=fmt(r["mean_cost"], "decimal", lang), ref_cost=fmt(ref["mean_cost"], "decimal", lang))
+        for name, r in overall.drop(f.reference).iterrows()]
 
 
 def _esc(text: str) -> str:

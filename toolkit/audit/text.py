@@ -25,6 +25,11 @@ AUDIT_TEXT = {
                         "the drivers, {unexplained} not.",
         "truth": "Truth check: the platform treats the groups differently at {biased}; the "
                  "audit {verdict}.",
+        "burden": "Recourse burden ({attribute}): a plan restores the limit for {found} of "
+                  "the refused users of group {group}, in {months} months at a cost of "
+                  "{cost} on average (the recourse stage's units), against {ref_found}, "
+                  "{ref_months} months and {ref_cost} for group {reference} (descriptive: "
+                  "the drivers are not separated out).",
         "no_mechanism": "no mechanism", "agrees": "agrees", "disagrees": "DISAGREES",
         "stability": "Stability: the top-1 reason of a refused user is unchanged for {seed} "
                      "of users after retraining with other seeds and for {boot} after "
@@ -52,6 +57,9 @@ AUDIT_TEXT = {
         "period": "month", "rows": "rows", "flag_feature": "shifted feature",
         "stressed": "stressed (truth)", "yes": "yes", "no": "no",
         "months_shown": "Months flagged or stressed ({shown} of {total}).",
+        "all": "all zero-limit users", "found_rate": "plan found",
+        "mean_months": "mean months to restore", "median_months": "median months",
+        "mean_cost": "mean cost",
     },
     "zh": {
         "heading": "审计：按机制的公平性、原因的稳定性、压力期的漂移",
@@ -72,6 +80,9 @@ AUDIT_TEXT = {
                         "零额度率差距为 {gap}：其中 {explained} 可由驱动因素解释，{unexplained} "
                         "不能。",
         "truth": "真值核对：平台在{biased}上区别对待两组；审计结论{verdict}。",
+        "burden": "恢复额度的负担（{attribute}）：{group}组被拒用户中{found}找到恢复方案，"
+                  "平均{months}个月、成本{cost}；{reference}组为{ref_found}、{ref_months}个月、"
+                  "成本{ref_cost}（描述性比较，未剔除驱动因素的差异）。",
         "no_mechanism": "任何机制上都没有", "agrees": "一致", "disagrees": "不一致",
         "stability": "稳定性：以其他随机种子重训后，{seed}的被拒用户首要原因不变；自助法重训后"
                      "为{boot}（随机一致率：{chance}）；通知发生变化的比例分别为{seed_changed}"
@@ -95,5 +106,8 @@ AUDIT_TEXT = {
         "period": "月份", "rows": "行数", "flag_feature": "偏移特征",
         "stressed": "压力期（真值）", "yes": "是", "no": "否",
         "months_shown": "被标记或处于压力期的月份（{shown}/{total}）。",
+        "all": "全部零额度用户", "found_rate": "找到方案",
+        "mean_months": "平均恢复月数", "median_months": "月数中位数",
+        "mean_cost": "平均成本",
     },
 }

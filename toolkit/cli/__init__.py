@@ -6,7 +6,15 @@ from __future__ import annotations
 
 # Each module registers its commands on ``app``; they import nothing heavy at module level.
 from toolkit.cli import (  # noqa: F401
-    audit, explain, generate, policy, recourse, run, study, train, tune,
+    audit,
+    explain,
+    generate,
+    policy,
+    recourse,
+    run,
+    study,
+    train,
+    tune,
 )
 from toolkit.cli.app import app
 

@@ -45,7 +45,7 @@ def run(
     strict: Strict = False,
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
-    file has a [tune] section), audit, explain, recourse, report, all under one MLflow
+    file has a [tune] section), explain, recourse, audit, report, all under one MLflow
     parent run."""
     from toolkit.config import load_config, research_question
     from toolkit.workflows.pipeline import STAGES, run_experiment

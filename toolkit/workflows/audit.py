@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from toolkit import tracking
 from toolkit.audit import AuditResult, audit_table
 from toolkit.config import ExperimentConfig
@@ -40,11 +42,13 @@ class Audited:
 
 def audit_stage(cfg: ExperimentConfig, fitted: Fitted, run: Run, *, out: Path | None = None,
                 title: str | None = None, retrains: int | None = None,
-                progress: Callable[[str], None] | None = None) -> Audited:
+                progress: Callable[[str], None] | None = None,
+                plans: pd.DataFrame | None = None) -> Audited:
     """Audit the test split into ``run``: ``audit_*`` metrics and ``audit/`` (tables,
-    figures, metrics.json, report.html), kept locally in ``out`` when given."""
+    figures, metrics.json, report.html), kept locally in ``out`` when given.  plans: the
+    recourse stage's plans, for the recourse burden by group."""
     res = audit_table(fitted.scorer, fitted.table, fitted.decisions, cfg, retrains=retrains,
-                      progress=progress)
+                      progress=progress, plans=plans)
     title = title or f"Audit of run {run.run_id}"
     with tempfile.TemporaryDirectory(prefix="toolkit-audit-") as tmp:
         folder = out if out is not None else Path(tmp) / "audit"
@@ -76,6 +80,7 @@ def audit_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | Non
     loaded = load_logged_run(run_id, uri=uri)
     cfg = loaded.cfg
     record = tracking.get_run(loaded.run_id, loaded.uri)
+    plans = logged_plans(loaded.run_id, loaded.uri)
     tags = standard_tags(dataset_hash=loaded.fitted.table.dataset_hash,
                          config_hash=cfg.config_hash(), model_family="audit",
                          run_kind="audit", audits_run=loaded.run_id,
@@ -87,5 +92,16 @@ def audit_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | Non
         out = None if outputs is None else outputs / f"audit-{loaded.run_id[:8]}" / "audit"
         with stage("audit", run):
             audited = audit_stage(cfg, loaded.fitted, run, out=out, retrains=retrains,
-                                  title=f"Audit of run {loaded.run_id}", progress=progress)
+                                  title=f"Audit of run {loaded.run_id}", progress=progress,
+                                  plans=plans)
     return audited, loaded.run_id
+
+
+def logged_plans(run_id: str, uri: str) -> pd.DataFrame | None:
+    """The plans the run's recourse stage logged (``recourse/plans.parquet``), or None when
+    it logged none (an own table, recourse disabled, a run from before recourse)."""
+    with tempfile.TemporaryDirectory(prefix="toolkit-audit-") as tmp:
+        try:
+            return pd.read_parquet(tracking.download(run_id, "recourse/plans.parquet", uri, tmp))
+        except InputError:
+            return None

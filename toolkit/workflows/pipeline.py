@@ -1,11 +1,11 @@
 """The main job: every stage of an experiment under one MLflow parent run.
 
-generate (or reuse) -> features -> train (or tune) -> audit -> explain -> recourse -> report.
-The audit (with ``[audit] enabled``) runs first inside the model's run, so that its section
-joins the explanation report; the recourse stage runs inside the explanation stage, so that
-the plans join it too.  A stage that fails marks the parent run (and the stage's own run)
-FAILED; the local report folder is built under a temporary name and renamed only when
-complete.
+generate (or reuse) -> features -> train (or tune) -> explain -> recourse -> audit -> report.
+Recourse and the audit (with ``[audit] enabled``) run inside the explanation stage, after the
+explanations and before the report is written, so that their sections and the plans join
+the report; the audit follows recourse to weigh the plans by group.  A stage that fails
+marks the parent run (and the stage's own run) FAILED; the local report folder is built
+under a temporary name and renamed only when complete.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from toolkit.workflows.stages import stage
 from toolkit.workflows.train import train_experiment
 from toolkit.workflows.tune import tune_experiment
 
-STAGES = ("generate", "features", "train", "audit", "explain", "recourse", "report")
+STAGES = ("generate", "features", "train", "explain", "recourse", "audit", "report")
 OUTPUTS = Path("outputs")
 
 
@@ -76,15 +76,15 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
     The parent run holds the config, the dataset hash, the split summary, the test,
     explanation, audit and recourse metrics, ``stage_<name>_seconds`` for each stage, the
     explanations, the audit and the plans (``recourse/``); the model runs (or the tuning
-    study) are its children.  The audit and explanation stages run inside the xgboost run
-    (or the study's run), the audit first so that its section joins the report, and the
-    recourse stage inside the explanation stage, after the explanations and before the
-    report is written, so that the plans join the report.  A failing stage marks the
-    parent FAILED with the tag ``toolkit.failed_stage``.  question: the experiment's
-    research question by language (:func:`toolkit.config.research_question`; the tags
-    ``toolkit.question`` and ``toolkit.question_zh`` and the report's first line); hooks:
-    progress.  Bad input is refused before the parent run opens
-    (:func:`toolkit.source.preflight`); ``strict`` refuses ``--data`` of another world.
+    study) are its children.  The explanation stage runs inside the xgboost run (or the
+    study's run), and the recourse and audit stages inside it, after the explanations and
+    before the report is written, so that their sections and the plans join the report.
+    A failing stage marks the parent FAILED with the tag ``toolkit.failed_stage``.
+    question: the experiment's research question by language
+    (:func:`toolkit.config.research_question`; the tags ``toolkit.question`` and
+    ``toolkit.question_zh`` and the report's first line); hooks: progress.  Bad input is
+    refused before the parent run opens (:func:`toolkit.source.preflight`); ``strict``
+    refuses ``--data`` of another world.
     """
     uri = tracking.resolve_uri(uri, cfg.tracking.uri)
     storage = None
@@ -120,29 +120,32 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
         explained, audited = {}, {}
 
         def explain(fitted, run):
-            # The audit, explanation and recourse stages run inside the model's run; their
-            # timings are their own.  The audit goes first, so that its section joins the
-            # report; the recourse stage runs inside the explanation stage for its plans.
-            sections = ()
-            if cfg.audit.enabled:
-                with stage("audit", parent, hooks=hooks, timings=timings):
-                    audited["result"] = audit_stage(
-                        cfg, fitted, run, out=out / "audit", progress=hooks.step,
-                        title=f"{stem}: audit (run {parent.run_id[:8]})")
-                sections = (audited["result"].section,)
-
-            def recourse():
+            # The explanation, recourse and audit stages run inside the model's run; their
+            # timings are their own.  Recourse and the audit run after the explanations and
+            # before the report is written, so that their sections and the plans join it;
+            # the audit follows recourse, so that it can weigh the plans by group.
+            def later():
                 with stage("recourse", parent, hooks=hooks, timings=timings):
                     explained["recourse"] = recourse_stage(cfg, fitted, run,
                                                            out=out / "recourse", hooks=hooks)
-                return explained["recourse"].report_parts()
+                sections, plans = explained["recourse"].report_parts()
+                if cfg.audit.enabled:
+                    found = explained["recourse"].result
+                    with stage("audit", parent, hooks=hooks, timings=timings):
+                        audited["result"] = audit_stage(
+                            cfg, fitted, run, out=out / "audit", progress=hooks.step,
+                            title=f"{stem}: audit (run {parent.run_id[:8]})",
+                            plans=found.plans if found is not None else None)
+                    sections = (audited["result"].section, *sections)
+                return sections, plans
 
             with stage("explain", parent, hooks=hooks, timings=timings):
                 explained["result"] = explain_stage(cfg, fitted, run,
                                                     out=out / "explanations", stem=stem,
                                                     question=question, hooks=hooks,
-                                                    sections=sections, extras=recourse)
-            timings["stage_explain_seconds"] -= timings.get("stage_recourse_seconds", 0.0)
+                                                    extras=later)
+            for inner in ("recourse", "audit"):
+                timings["stage_explain_seconds"] -= timings.get(f"stage_{inner}_seconds", 0.0)
             if audited:
                 explained["result"].metrics.update(audited["result"].metrics)
             return explained["result"]
@@ -157,7 +160,7 @@ def run_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None 
                 fitted = train_experiment(cfg, stem=stem, uri=uri,
                                           parent_run_id=parent.run_id, prepared=prepared,
                                           explain=explain, hooks=hooks)
-        for inner in ("audit", "explain", "recourse"):
+        for inner in ("explain", "recourse", "audit"):
             if f"stage_{inner}_seconds" in timings:
                 timings["stage_train_seconds"] -= timings[f"stage_{inner}_seconds"]
 
