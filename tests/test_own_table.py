@@ -318,6 +318,19 @@ def test_categories_are_native_and_reasons_name_them(fitted):
     assert zh.loc[zh["feature"] == "purpose", "text"].str.contains("通过用户最常见").all()
 
 
+def test_the_audit_reads_native_categories(fitted):
+    """Stability retrains and drift run on an own table whose model splits on categories;
+    a table without a month column is compared split by split."""
+    from toolkit.audit import audit_table
+
+    cfg, f = fitted
+    audit = audit_table(f.scorer, f.table, f.decisions, cfg, retrains=1)
+    assert 0.0 <= audit.metrics["audit_stability_top1_agreement_bootstrap"] <= 1.0
+    assert set(audit.drift.months.index) <= {"train", "valid", "test", "gap"}
+    assert any(line.startswith("Drift: ") and "splits flagged" in line
+               for line in audit.verdicts())
+
+
 def test_reasons_drop_near_zero_groups(fitted):
     cfg, f = fitted
     res = explain_table(f.scorer, f.table, f.decisions, cfg.explain, policy=cfg.policy)

@@ -42,7 +42,7 @@ import pandas as pd
 from toolkit.audit.reasons import contributions
 from toolkit.calendar import month_label
 from toolkit.config import AuditConfig, ExplainConfig
-from toolkit.data.table import ModelTable
+from toolkit.data.table import ModelTable, numeric_view
 from toolkit.metrics import psi_by_group, psi_noise
 
 #: Rows of the training split explained for the reference reason shares.
@@ -105,7 +105,9 @@ def drift_audit(scorer, table: ModelTable, settings: AuditConfig, *, seed: int =
     flag) its reference of approved users."""
     code, names, stressed, episode = _periods(table, calendar_start)
     train = table.mask("train")
-    X = table.X
+    # a category column (own tables) is compared by its codes: its PSI bins are its
+    # categories' codes, and it has no risk direction, so a shift either way counts
+    X = numeric_view(table.X)
     series = [c for c in X.columns if _one_value_per_period(X[c].to_numpy(), code)]
     cols = [c for c in X.columns if c not in series]
     psi = pd.DataFrame({c: psi_by_group(X.loc[train, c].to_numpy(np.float64),
@@ -117,7 +119,7 @@ def drift_audit(scorer, table: ModelTable, settings: AuditConfig, *, seed: int =
     adverse = pd.DataFrame({c: (np.sign(shift[c].to_numpy()) == direction.get(c, 0))
                             | (direction.get(c, 0) == 0) for c in cols},
                            index=psi.index)
-    margin = scorer.margin(X)
+    margin = scorer.margin(table.X)
     pd_ = 1.0 / (1.0 + np.exp(-margin))
     score_psi = psi_by_group(pd_[train], pd_, code)
     importance, reason_shift = _importance(

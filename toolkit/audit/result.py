@@ -21,6 +21,7 @@ from toolkit.audit.stability import KINDS, StabilityResult
 from toolkit.audit.text import AUDIT_TEXT
 from toolkit.config import AuditConfig
 from toolkit.data.features import Feature
+from toolkit.data.splits import GAP, SPLITS
 from toolkit.errors import InputError
 from toolkit.explain.figures import feature_label
 from toolkit.explain.html import fmt
@@ -94,7 +95,10 @@ class AuditResult:
             out.append(t["months_no_truth"].format(model=model) if truth is None else
                        t["months"].format(model=model, truth=fmt(truth, "percent0", lang)))
         d = self.drift.months
-        line = t["drift"].format(flagged=int(d["flagged"].sum()), months=len(d))
+        # an own table without a month column is compared split by split
+        by_split = set(map(str, d.index)) <= {*SPLITS, GAP}
+        line = t["drift_splits" if by_split else "drift"].format(
+            flagged=int(d["flagged"].sum()), months=len(d))
         small = int((d["rows"] < MIN_ROWS).sum())
         if small:
             line += " " + t["drift_small"].format(small=small, min_rows=MIN_ROWS)

@@ -155,8 +155,9 @@ def stability_audit(scorer, table: ModelTable, cfg: ExperimentConfig, *, split: 
                     model_cfg = cfg.model.model_copy(update={"nthread": 1})
                     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
                     pick = rng.integers(0, len(Xt), len(Xt))
-                    matrices = (xgb.DMatrix(Xt.to_numpy(np.float64)[pick], label=yt[pick],
-                                            feature_names=table.feature_names), dvalid)
+                    # a frame keeps an own table's category columns native, as in training
+                    matrices = (xgb.DMatrix(Xt.iloc[pick], label=yt[pick],
+                                            enable_categorical=True), dvalid)
                 refit = fit_xgboost(table, model_cfg, matrices=matrices)
                 notes = _notices(refit, table, X, feats, stressed, cfg)
                 records.append({"kind": kind, "replicate": i, "seed": model_cfg.seed,

@@ -39,6 +39,8 @@ AUDIT_TEXT = {
                   "refused in both months (the truth's own reasons: {truth}).",
         "months_no_truth": "The top-1 reason is the same as a month before for {model} of "
                            "users refused in both months.",
+        "drift_splits": "Drift: {flagged} of {months} splits flagged as shifted against the "
+                        "training split (the table has no month column).",
         "drift": "Drift: {flagged} of {months} months flagged as shifted against the training "
                  "period.",
         "drift_small": "{small} months have fewer than {min_rows} rows and are never "
@@ -90,6 +92,8 @@ AUDIT_TEXT = {
         "months": "连续两个月都被拒的用户中，{model}的首要原因与上月相同（真值原因本身："
                   "{truth}）。",
         "months_no_truth": "连续两个月都被拒的用户中，{model}的首要原因与上月相同。",
+        "drift_splits": "漂移：{months}个数据集划分中有{flagged}个相对训练集被标记为发生偏移"
+                        "（该表没有月份列）。",
         "drift": "漂移：{months}个月中有{flagged}个月相对训练期被标记为发生偏移。",
         "drift_small": "{small}个月的行数少于{min_rows}，从不标记。",
         "drift_truth": "对照{stressed}个压力月份：精确率 {precision}，召回率 {recall}"
