@@ -259,6 +259,21 @@ def test_no_synthetic_default_reaches_an_own_table(fitted):
         f"Row {approved}: approved\n" + res.user_report(approved).split("\n", 1)[1])
 
 
+def test_the_report_speaks_of_rows_and_the_split_the_schema_chose(fitted):
+    from toolkit.workflows.explain import report_context
+
+    cfg, f = fitted
+    res = explain_table(f.scorer, f.table, f.decisions, cfg.explain, policy=cfg.policy)
+    ctx = report_context(cfg, f, stem="own", run_id="0e1f2e3d")
+    page, _ = res.report_html(context=ctx, figures=False)
+    refused = int(f.decisions.loc[f.table.mask("test"), "zero"].sum())
+    # the schema's split column gives the split, whatever [split] method says
+    assert cfg.split.method == "out_of_time" and "column split gives it" in page
+    assert "out of time: train up to" not in page
+    assert f"were refused: score {refused:,}." in page
+    assert "real-time monitoring 0" not in page and "got a zero limit" not in page
+
+
 def test_approval_rate_sets_the_cutoff_from_training_rows(gbk_table):
     cfg = _cfg(gbk_table, policy={"approval_rate": 0.7})
     with warnings.catch_warnings():
@@ -320,7 +335,7 @@ def test_categories_are_native_and_reasons_name_them(fitted):
 
 def test_the_audit_reads_native_categories(fitted):
     """Stability retrains and drift run on an own table whose model splits on categories;
-    a table without a month column is compared split by split."""
+    a table without a month column is compared split by split (its split column's)."""
     from toolkit.audit import audit_table
 
     cfg, f = fitted

@@ -89,9 +89,11 @@ class DataFacts:
 
     source: ``world`` (a synthetic dataset) or ``table`` (an own table); name: the world's
     name or the table's path; users, history_months: size of a world; split: the split
-    settings; split_rows: one row per split (index ``split``) with ``months`` (first and
-    last observation month, "" for tables), ``users``, ``labelled`` (users whose outcome
-    window is over), ``default_rate`` (among them) and ``stressed_share``.
+    settings (for an own table, the method its schema implies); split_column: the own
+    table's column that gives each row's split, if any; split_rows: one row per split
+    (index ``split``) with ``months`` (first and last observation month, "" for tables),
+    ``users``, ``labelled`` (users whose outcome window is over), ``default_rate`` (among
+    them) and ``stressed_share``.
     """
 
     source: str
@@ -101,6 +103,7 @@ class DataFacts:
     split_rows: pd.DataFrame
     users: int = 0
     history_months: int = 0
+    split_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,11 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _counts_text(counts: Mapping[str, int], lang: str) -> str:
+def _counts_text(counts: Mapping[str, int], lang: str, *, present: bool = False) -> str:
+    """Counts by mechanism in precedence order; ``present``: only those in ``counts``."""
     return word("list_sep", lang).join(
-        f"{mechanism_label(m, lang)} {_users(counts.get(m, 0), lang)}" for m in MECHANISMS)
+        f"{mechanism_label(m, lang)} {_users(counts.get(m, 0), lang)}" for m in MECHANISMS
+        if not present or m in counts)
 
 
 # -- the summary ---------------------------------------------------------------------------------
@@ -209,11 +214,14 @@ def _summary(result, ctx: ReportContext, lang: str, pngs: Mapping[str, bytes]) -
     zero = d["zero"].to_numpy(bool)
     counts = d.loc[zero, "mechanism"].value_counts().to_dict()
     out = [_h(2, _r(lang, "summary"), "summary")]
-    out.append(paragraph(_r(lang, "summary_text", explained=_users(len(d), lang),
+    own = result.outcome is not None
+    out.append(paragraph(_r(lang, "summary_text_own" if own else "summary_text",
+                            explained=_users(len(d), lang),
                             split=word(result.split or "all", lang),
                             zero=_users(int(zero.sum()), lang),
                             rate=fmt(zero.mean() if len(d) else np.nan, "percent", lang),
-                            counts=_counts_text(counts, lang))))
+                            # an own table: the mechanisms that refused someone
+                            counts=_counts_text(counts, lang, present=own))))
     if ctx.models:
         models = []
         for m in ctx.models:
@@ -238,9 +246,11 @@ def _data(result, ctx: ReportContext, lang: str) -> list[str]:
                  months=facts.history_months) if facts.source == "world"
               else _r(lang, "table", path=facts.name))
     s = facts.split
-    method = (_r(lang, "out_of_time", train_end=s.train_end, valid_end=s.valid_end)
+    method = (_r(lang, "split_column", column=facts.split_column) if facts.split_column else
+              _r(lang, "out_of_time", train_end=s.train_end, valid_end=s.valid_end)
               if s.method == "out_of_time" else
-              _r(lang, "random", valid=fmt(s.valid_fraction, "percent0", lang),
+              _r(lang, "random" if facts.source == "world" else "random_rows",
+                 valid=fmt(s.valid_fraction, "percent0", lang),
                  test=fmt(s.test_fraction, "percent0", lang)))
     rows = [(_r(lang, "source"), source),
             (_r(lang, "dataset_hash"), Markup(f"<code>{esc(facts.dataset_hash)}</code>")),

@@ -319,6 +319,8 @@ REPORT = {
         "summary": "Summary",
         "summary_text": "{explained} users of the {split} split were explained; {zero} of them "
                         "({rate}) got a zero limit: {counts}.",
+        "summary_text_own": "{explained} rows of the {split} split were explained; {zero} of "
+                            "them ({rate}) were refused: {counts}.",
         "summary_models": "Test AUC: {models}.",
         "summary_model": "{family} {auc}",
         "summary_oracle": "{family} {auc} ({ratio} of the oracle)",
@@ -330,6 +332,8 @@ REPORT = {
         "out_of_time": "out of time: train up to {train_end}, validation up to {valid_end}, "
                        "test after",
         "random": "random by user: {valid} validation, {test} test",
+        "random_rows": "random by row: {valid} validation, {test} test",
+        "split_column": "as the table's column {column} gives it",
         "explained_split": "explained",
         "split": "split", "months": "months", "users": "users",
         "labelled": "with an outcome",
@@ -427,6 +431,8 @@ REPORT = {
         "summary": "概要",
         "summary_text": "共解释{split}的 {explained} 名用户，其中 {zero} 人（{rate}）被降为零额度："
                         "{counts}。",
+        "summary_text_own": "共解释{split}的 {explained} 行，其中 {zero} 行（{rate}）被拒绝："
+                            "{counts}。",
         "summary_models": "测试集 AUC：{models}。",
         "summary_model": "{family} {auc}",
         "summary_oracle": "{family} {auc}（达到理想模型的 {ratio}）",
@@ -438,6 +444,8 @@ REPORT = {
         "out_of_time": "按时间外推划分：训练集截至 {train_end}，验证集截至 {valid_end}，"
                        "其后为测试集",
         "random": "按用户随机划分：验证集 {valid}，测试集 {test}",
+        "random_rows": "按行随机划分：验证集 {valid}，测试集 {test}",
+        "split_column": "按表中的 {column} 列划分",
         "explained_split": "解释对象",
         "split": "样本", "months": "月份", "users": "用户数",
         "labelled": "已有表现结果",

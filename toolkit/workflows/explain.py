@@ -211,7 +211,13 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
                          .astype(str))
         threshold = cfg.world.stress_threshold
     else:
-        data = DataFacts("table", table.source, table.dataset_hash, cfg.split, _split_rows(table))
+        # an own table's split follows its schema: a split column, a month column (out of
+        # time) or neither (random by row), whatever [split] method says
+        schema = cfg.data.table_schema
+        split = cfg.split.model_copy(
+            update={"method": "out_of_time" if schema.month_column else "random"})
+        data = DataFacts("table", table.source, table.dataset_hash, split, _split_rows(table),
+                         split_column=schema.split_column)
         stressed, threshold = (), None
     card = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
         if fitted.scorecard is not None else ()
