@@ -71,9 +71,12 @@ def test_parent_runs_hold_their_stages(e2e):
     # the audit follows recourse and weighs its plans by group
     assert {"audit_fairness_recourse_found_gap", "audit_fairness_recourse_months_gap",
             "audit_fairness_recourse_cost_gap"} <= set(base)
-    # an own table without protected columns gets the drift audit, not the fairness one
+    # an own table that names a protected column (age, in quantile bands) gets the fairness
+    # and drift audits without the truth checks, and no recourse burden (no plans)
     own = by_name["own_table"][0].data.metrics
-    assert not any(k.startswith("audit_fairness_") for k in own)
+    assert "audit_fairness_selection_rate_ratio" in own
+    assert not any(k.startswith(("audit_fairness_truth", "audit_fairness_recourse"))
+                   for k in own)
     assert own["audit_drift_months"] > 1 and "audit_drift_precision" not in own
     report = next((e2e["root"] / "outputs").glob("baseline-*/explanations/report.html"))
     assert 'id="section-audit"' in report.read_text(encoding="utf-8")
