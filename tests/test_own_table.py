@@ -272,6 +272,20 @@ def test_the_report_speaks_of_rows_and_the_split_the_schema_chose(fitted):
     assert "out of time: train up to" not in page
     assert f"were refused: score {refused:,}." in page
     assert "real-time monitoring 0" not in page and "got a zero limit" not in page
+    # the mechanism sections and the table of refusals speak of rows, refusals and a
+    # predicted probability, never of users or a PD
+    text = re.sub(r"<[^>]+>", " ", page[page.index('id="mechanism-score"'):])
+    assert "Refused rows" in text and "Two example rows" in text and "Row " in text
+    assert "predicted probability" in text
+    leak = re.search(r"\bPD\b|zero-limit users|Zero-limit users|User \d", text)
+    assert leak is None, text[max(leak.start() - 200, 0):leak.end() + 100]
+    # the report on named rows reads the same way
+    from toolkit.explain.report import render_user_report
+
+    user = res.zero_users[0]
+    one = re.sub(r"<[^>]+>", " ", render_user_report(res, [user], context=ctx))
+    assert f"Row {user}: refused" in one and "predicted probability" in one
+    assert not re.search(r"\bPD\b|zero limit|User \d", one)
 
 
 def test_approval_rate_sets_the_cutoff_from_training_rows(gbk_table):

@@ -47,6 +47,7 @@ from toolkit.explain.text import (
     check_lang,
     group_label,
     metric_text,
+    report_text,
     rule_label,
     word,
 )
@@ -165,8 +166,11 @@ class ReportContext:
     plans: Mapping[str, Mapping[Any, Sequence[str]]] = field(default_factory=dict)
 
 
-def _r(lang: str, key: str, **values) -> str:
-    return REPORT[lang][key].format(**values)
+def _r(lang: str, key: str, *, own: bool = False, **values) -> str:
+    """The report's text ``key`` in ``lang``; ``own``: an own table's wording (rows,
+    refusals, a predicted probability) where the text has one (``<key>_own``)."""
+    texts = REPORT[lang]
+    return texts[f"{key}_own" if own and f"{key}_own" in texts else key].format(**values)
 
 
 def _h(level: int, text: str, ident: str = "") -> str:
@@ -389,8 +393,9 @@ def _first_score_group(reasons: pd.DataFrame, lead: bool) -> pd.Series:
 def _example_block(result, user, reasons: pd.DataFrame, ctx: ReportContext, lang: str,
                    png: bytes | None, caption: str) -> str:
     row = result.decisions.loc[user]
-    parts = ['<div class="example">', _h(4, _r(lang, "example_user", user=user)),
-             paragraph(_r(lang, "risk_line", pd=fmt(row["pd"], "percent", lang),
+    own = result.outcome is not None
+    parts = ['<div class="example">', _h(4, _r(lang, "example_user", own=own, user=user)),
+             paragraph(_r(lang, "risk_line", own=own, pd=fmt(row["pd"], "percent", lang),
                           cutoff=fmt(row["cutoff"], "percent0", lang),
                           normal=fmt(row["normal_cutoff"], "percent0", lang))),
              items(reasons.loc[reasons["user_id"] == user].sort_values("rank")["text"])]
@@ -412,7 +417,8 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     zero = d["zero"].to_numpy(bool)
     mine = d.index[zero & (d["mechanism"].to_numpy().astype(str) == mech)]
     n, total = len(mine), int(zero.sum())
-    heading = _r(lang, "mechanism_heading", label=_capital(mechanism_label(mech, lang)),
+    own = result.outcome is not None
+    heading = _r(lang, "mechanism_heading", own=own, label=_capital(mechanism_label(mech, lang)),
                  n=_users(n, lang))
     out = [_h(2, heading, f"mechanism-{mech}")]
     if n == 0:
@@ -423,7 +429,7 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     base = {"n": _users(n, lang), "zero": _users(total, lang), "share": share}
     normal = fmt(float(sub["normal_cutoff"].iloc[0]), "percent0", lang)
     if mech == "score":
-        prose = _r(lang, "prose_score", normal=normal, **base)
+        prose = _r(lang, "prose_score", own=own, normal=normal, **base)
     elif mech == "policy":
         prose = _r(lang, "prose_policy", normal=normal,
                    cutoff=fmt(float(sub["cutoff"].median()), "percent0", lang),
@@ -454,14 +460,15 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     rows = [(group_label(g, lang) if g else _r(lang, "no_score_reason"), int(c), c / n)
             for g, c in freq.items()]
     out.append(f"<h3>{esc(caption)}</h3>")
-    out.append(table([(_r(lang, "reason_group"), "text"), (_r(lang, "users"), "count"),
+    out.append(table([(_r(lang, "reason_group"), "text"),
+                      (_r(lang, "users", own=own), "count"),
                       (_r(lang, "share"), "percent")], rows, lang, table_id=f"top-{mech}"))
-    out.append(_h(3, _r(lang, "examples")))
+    out.append(_h(3, _r(lang, "examples", own=own)))
     for i, user in enumerate(mine[:EXAMPLES]):
         key = f"waterfall_{mech}"
         png = pngs.get(key) if i == 0 else None
         out.append(_example_block(result, user, reasons, ctx, lang, png,
-                                  _r(lang, "waterfall_caption", user=user)))
+                                  _r(lang, "waterfall_caption", own=own, user=user)))
     return out
 
 
@@ -543,14 +550,15 @@ def _users_table(result, reasons: pd.DataFrame, ctx: ReportContext, lang: str,
     d = result.decisions
     zero = d.index[d["zero"].to_numpy(bool)]
     shown = zero[:max_rows]
-    out = [_h(2, _r(lang, "users_heading"), "users")]
+    own = result.outcome is not None
+    out = [_h(2, _r(lang, "users_heading", own=own), "users")]
     if len(zero) > len(shown):
-        out.append(paragraph(_r(lang, "shown_first", shown=_users(len(shown), lang),
+        out.append(paragraph(_r(lang, "shown_first", own=own, shown=_users(len(shown), lang),
                                 total=_users(len(zero), lang)), "note"))
-    template = _r(lang, "search_count", shown="{shown}", total="{total}")
-    out.append(f'<p><label for="user-filter">{esc(_r(lang, "search"))}</label> '
+    template = _r(lang, "search_count", own=own, shown="{shown}", total="{total}")
+    out.append(f'<p><label for="user-filter">{esc(_r(lang, "search", own=own))}</label> '
                f'<input id="user-filter" type="search" '
-               f'placeholder="{esc(_r(lang, "search_placeholder"))}"> '
+               f'placeholder="{esc(_r(lang, "search_placeholder", own=own))}"> '
                f'<span id="user-count" class="note" data-template="{esc(template)}"></span></p>')
     by_user = {u: g.sort_values("rank")["text"].tolist()
                for u, g in reasons[reasons["user_id"].isin(shown)].groupby("user_id", sort=False)}
@@ -563,9 +571,9 @@ def _users_table(result, reasons: pd.DataFrame, ctx: ReportContext, lang: str,
         rows.append((str(user), mechanism_label(row["mechanism"], lang),
                      rule_label(row["rule"], lang, rules), row["pd"], row["cutoff"],
                      items(by_user.get(user, [])), change))
-    cols = [(_r(lang, "user"), "text"), (_r(lang, "decision"), "text"),
+    cols = [(_r(lang, "user", own=own), "text"), (_r(lang, "decision"), "text"),
             (_r(lang, "rule"), "text"),
-            (_r(lang, "pd"), "percent"), (_r(lang, "cutoff"), "percent0"),
+            (_r(lang, "pd", own=own), "percent"), (_r(lang, "cutoff", own=own), "percent0"),
             (_r(lang, "reasons"), "text"), (_r(lang, "change"), "text")]
     out.append(table(cols, rows, lang, table_id="users"))
     return out
@@ -608,7 +616,8 @@ def render_report(result, context: ReportContext | None = None, *, lang: str = "
     entries += [(f"mechanism-{m}", _capital(mechanism_label(m, lang))) for m in mechanisms]
     if any(name in pngs for name, _ in _DRIVER_FIGURES):
         entries.append(("drivers", _r(lang, "drivers")))
-    entries += [("quality", _r(lang, "quality")), ("users", _r(lang, "users_heading"))]
+    entries += [("quality", _r(lang, "quality")),
+                ("users", _r(lang, "users_heading", own=own))]
     body = [f"<h1>{esc(title)}</h1>", _h(2, _r(lang, "question"), "question"),
             paragraph(ctx.question.get(lang) or ctx.question.get("en") or _r(lang, "no_question"),
                       "lead"), *_notice(lang),
@@ -633,9 +642,12 @@ def render_user_report(result, users: Sequence, *, lang: str = "en",
     ctx = context or ReportContext()
     pngs = pngs or {}
     reasons = result.reasons_in(lang)
-    t = USER_REPORT[lang]
+    own = result.outcome is not None
+    # an own table's heads read "Row 7: refused", with its currency where it sizes limits
+    t = report_text(lang, outcome=result.outcome, regime=result.has_regime,
+                    currency=result.currency) if own else USER_REPORT[lang]
     rules = ctx.policy.rules if ctx.policy is not None else result.rules
-    title = _r(lang, "title_users")
+    title = _r(lang, "title_users", own=own, outcome=result.outcome)
     body = [f"<h1>{esc(title)}</h1>", *_notice(lang)]
     for user in users:
         row = result.decisions.loc[user]
@@ -648,12 +660,13 @@ def render_user_report(result, users: Sequence, *, lang: str = "en",
             head = t["approved"].format(user=user, limit="" if pd.isna(limit) else
                                         t["limit"].format(limit=limit))
         body.append(_h(2, head, f"user-{user}"))
-        body.append(paragraph(_r(lang, "risk_line", pd=fmt(row["pd"], "percent", lang),
+        body.append(paragraph(_r(lang, "risk_line", own=own,
+                                 pd=fmt(row["pd"], "percent", lang),
                                  cutoff=fmt(row["cutoff"], "percent0", lang),
                                  normal=fmt(row["normal_cutoff"], "percent0", lang))))
         png = pngs.get(f"waterfall_{user}")
         if png is not None:
-            body.append(figure(png, _r(lang, "waterfall_caption", user=user)))
+            body.append(figure(png, _r(lang, "waterfall_caption", own=own, user=user)))
         mine = reasons.loc[reasons["user_id"] == user].sort_values("rank")["text"]
         if len(mine):
             body.append(_h(3, _r(lang, "reasons")))

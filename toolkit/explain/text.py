@@ -310,6 +310,7 @@ REPORT = {
     "en": {
         "title": "{stem}: why users hit zero limit",
         "title_users": "Why these users hit zero limit",
+        "title_users_own": "Why these rows are refused (predicted probability of {outcome})",
         "title_plain": "Why users hit zero limit",
         "title_own": "{stem}: why rows are refused (predicted probability of {outcome})",
         "title_own_plain": "Why rows are refused (predicted probability of {outcome})",
@@ -359,6 +360,7 @@ REPORT = {
         "rule_condition": "{feature} {op} {threshold}; froze {n}",
         "sections_hook": "Model tables",
         "mechanism_heading": "{label}: {n} users",
+        "mechanism_heading_own": "{label}: {n} rows",
         "prose_score": "{n} of the {zero} zero-limit users ({share}) were refused on the "
                        "score: their predicted default risk was at or above the normal cutoff "
                        "of {normal}.",
@@ -382,6 +384,11 @@ REPORT = {
         "reason_group": "reason group",
         "no_score_reason": "(no score reason)",
         "examples": "Two example users",
+        "examples_own": "Two example rows",
+        "example_user_own": "Row {user}",
+        "risk_line_own": "predicted probability {pd}; cutoff {cutoff}",
+        "waterfall_caption_own": "Row {user}: from the base value to the model's log-odds, "
+                                 "feature by feature",
         "example_user": "User {user}",
         "risk_line": "PD {pd}; cutoff in force {cutoff}; normal cutoff {normal}",
         "change_line": "Change: {sentence}",
@@ -406,6 +413,16 @@ REPORT = {
         "quality_none": "This data has no truth (an own table), so only the additivity of the "
                         "explanations is measured.",
         "users_heading": "Zero-limit users",
+        "users_heading_own": "Refused rows",
+        "search_own": "Filter rows",
+        "search_placeholder_own": "row id, mechanism or words of a reason",
+        "search_count_own": "{shown} of {total} rows shown",
+        "user_own": "row", "pd_own": "predicted probability", "cutoff_own": "cutoff",
+        "users_own": "rows",
+        "shown_first_own": "The first {shown} of {total} refused rows; reasons.parquet has all "
+                           "of them.",
+        "prose_score_own": "{n} of the {zero} refused rows ({share}) were refused on the score: "
+                           "their predicted probability was at or above the cutoff of {normal}.",
         "search": "Filter users",
         "search_placeholder": "user id, mechanism, rule or words of a reason",
         "search_count": "{shown} of {total} users shown",
@@ -422,6 +439,7 @@ REPORT = {
     "zh": {
         "title": "{stem}：用户为何被降为零额度",
         "title_users": "这些用户为何被降为零额度",
+        "title_users_own": "这些行被拒的原因（预测 {outcome} 的概率）",
         "title_plain": "用户为何被降为零额度",
         "title_own": "{stem}：各行被拒的原因（预测 {outcome} 的概率）",
         "title_own_plain": "各行被拒的原因（预测 {outcome} 的概率）",
@@ -469,6 +487,7 @@ REPORT = {
         "rule_condition": "{feature}{op}{threshold}；冻结 {n}",
         "sections_hook": "模型明细表",
         "mechanism_heading": "{label}：{n} 人",
+        "mechanism_heading_own": "{label}：{n} 行",
         "prose_score": "{zero} 名零额度用户中有 {n} 人（{share}）因评分被拒：其预测违约概率达到或"
                        "超过常规阈值 {normal}。",
         "prose_policy": "{zero} 名零额度用户中有 {n} 人（{share}）本可通过常规阈值 {normal}，但未"
@@ -486,6 +505,10 @@ REPORT = {
         "reason_group": "原因类别",
         "no_score_reason": "（无评分原因）",
         "examples": "两个示例用户",
+        "examples_own": "两个示例行",
+        "example_user_own": "第 {user} 行",
+        "risk_line_own": "预测概率 {pd}；阈值 {cutoff}",
+        "waterfall_caption_own": "第 {user} 行：从基准值出发，逐个特征累加到模型的对数几率",
         "example_user": "用户 {user}",
         "risk_line": "违约概率 {pd}；现行阈值 {cutoff}；常规阈值 {normal}",
         "change_line": "额度变化：{sentence}",
@@ -505,6 +528,15 @@ REPORT = {
         "explainer_regime": "{explainer}（{regime}期）",
         "quality_none": "该数据没有真实原因（自有数据表），因此只评估解释的可加性。",
         "users_heading": "零额度用户",
+        "users_heading_own": "被拒的行",
+        "search_own": "筛选行",
+        "search_placeholder_own": "行号、机制或原因中的词",
+        "search_count_own": "显示 {shown} / {total} 行",
+        "user_own": "行", "pd_own": "预测概率", "cutoff_own": "阈值",
+        "users_own": "行数",
+        "shown_first_own": "仅显示 {total} 个被拒行中的前 {shown} 个；reasons.parquet 包含全部。",
+        "prose_score_own": "{zero} 个被拒的行中有 {n} 行（{share}）因评分被拒：其预测概率达到或"
+                           "超过阈值 {normal}。",
         "search": "筛选用户",
         "search_placeholder": "用户编号、机制、规则或原因中的词",
         "search_count": "显示 {shown} / {total} 名用户",
