@@ -22,7 +22,7 @@ from toolkit.config import ExperimentConfig
 from toolkit.errors import InputError
 from toolkit.explain.report import Section
 from toolkit.safety import check_writable
-from toolkit.tracking import Run, standard_tags
+from toolkit.tracking import Run
 from toolkit.workflows.fitted import Fitted
 from toolkit.workflows.reload import load_logged_run
 from toolkit.workflows.stages import stage
@@ -79,16 +79,8 @@ def audit_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | Non
         check_writable(outputs, "output folder")
     loaded = load_logged_run(run_id, uri=uri)
     cfg = loaded.cfg
-    record = tracking.get_run(loaded.run_id, loaded.uri)
     plans = logged_plans(loaded.run_id, loaded.uri)
-    tags = standard_tags(dataset_hash=loaded.fitted.table.dataset_hash,
-                         config_hash=cfg.config_hash(), model_family="audit",
-                         run_kind="audit", audits_run=loaded.run_id,
-                         experiment=record.tags.get("toolkit.experiment", ""))
-    name = record.name or loaded.run_id[:8]
-    with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{name}-audit",
-                            tags=tags, uri=loaded.uri, parent_run_id=loaded.run_id) as run:
-        run.log_params(cfg.flat())
+    with loaded.child_run("audit", audits_run=loaded.run_id) as run:
         out = None if outputs is None else outputs / f"audit-{loaded.run_id[:8]}" / "audit"
         with stage("audit", run):
             audited = audit_stage(cfg, loaded.fitted, run, out=out, retrains=retrains,

@@ -35,7 +35,7 @@ from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section
 from toolkit.explain.text import SCORECARD_TEXT
 from toolkit.models.train import fit_oracle_xgboost
 from toolkit.safety import check_writable
-from toolkit.tracking import Run, standard_tags
+from toolkit.tracking import Run
 from toolkit.vocab import LANGS, SPLITS
 from toolkit.workflows.fitted import Fitted
 from toolkit.workflows.hooks import SILENT, Hooks
@@ -310,13 +310,7 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
         context = ReportContext(stem=stem, run_id=loaded.run_id, question=question,
                                 policy=cfg.policy, plans=steps)
         return None, res, loaded.run_id, context
-    tags = standard_tags(dataset_hash=fitted.table.dataset_hash,
-                         config_hash=cfg.config_hash(), model_family="explain",
-                         run_kind="explain", explains_run=loaded.run_id, experiment=stem)
-    name = record.name or loaded.run_id[:8]
-    with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{name}-explain",
-                            tags=tags, uri=loaded.uri, parent_run_id=loaded.run_id) as run:
-        run.log_params(cfg.flat())
+    with loaded.child_run("explain", cfg, explains_run=loaded.run_id) as run:
         out = None if outputs is None else \
             outputs / f"explain-{loaded.run_id[:8]}" / "explanations"
         with stage("explain", run):

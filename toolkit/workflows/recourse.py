@@ -15,13 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit import tracking
 from toolkit.config import ExperimentConfig
 from toolkit.explain.report import Section
 from toolkit.recourse import RecourseResult, check_horizon, planned_users, recourse_table
 from toolkit.recourse.text import SKIPPED
 from toolkit.safety import check_writable
-from toolkit.tracking import Run, standard_tags
+from toolkit.tracking import Run
 from toolkit.vocab import LANGS
 from toolkit.workflows.fitted import Fitted
 from toolkit.workflows.hooks import SILENT, Hooks
@@ -122,15 +121,7 @@ def recourse_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | 
     planned_users(fitted.table, fitted.decisions, users=users)
     if users:
         return None, _plan(cfg, fitted, users=users), loaded.run_id
-    record = tracking.get_run(loaded.run_id, loaded.uri)
-    tags = standard_tags(dataset_hash=fitted.table.dataset_hash,
-                         config_hash=cfg.config_hash(), model_family="recourse",
-                         run_kind="recourse", explains_run=loaded.run_id,
-                         experiment=record.tags.get("toolkit.experiment", ""))
-    name = record.name or loaded.run_id[:8]
-    with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{name}-recourse",
-                            tags=tags, uri=loaded.uri, parent_run_id=loaded.run_id) as run:
-        run.log_params(cfg.flat())
+    with loaded.child_run("recourse", cfg, explains_run=loaded.run_id) as run:
         out = None if outputs is None else \
             outputs / f"recourse-{loaded.run_id[:8]}" / "recourse"
         planned = recourse_stage(cfg, fitted, run, out=out, hooks=hooks)

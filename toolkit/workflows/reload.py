@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +78,27 @@ class LoadedRun:
     cfg: ExperimentConfig
     fitted: Fitted
     uri: str
+
+    @contextmanager
+    def child_run(self, kind: str, cfg: ExperimentConfig | None = None,
+                  **tags: str) -> Iterator[tracking.Run]:
+        """A new child run ``<run name>-<kind>`` of this model run, tagged and with the
+        config's parameters, so that a command on a finished run never reopens it.
+
+        cfg: the settings the command ran with (default: the run's); tags: extra
+        ``toolkit.`` tags (which run it explains or audits).
+        """
+        cfg = cfg or self.cfg
+        record = tracking.get_run(self.run_id, self.uri)
+        all_tags = tracking.standard_tags(
+            dataset_hash=self.fitted.table.dataset_hash, config_hash=cfg.config_hash(),
+            model_family=kind, run_kind=kind,
+            experiment=record.tags.get("toolkit.experiment", ""), **tags)
+        name = record.name or self.run_id[:8]
+        with tracking.start_run(experiment=cfg.tracking.experiment, run_name=f"{name}-{kind}",
+                                tags=all_tags, uri=self.uri, parent_run_id=self.run_id) as run:
+            run.log_params(cfg.flat())
+            yield run
 
 
 def load_logged_run(run_id: str, *, uri: str | None = None) -> LoadedRun:
