@@ -173,14 +173,15 @@ def dataset(change: Callable[[Path, dict], None]) -> Callable[[Path, Path], None
 
 
 def flip_byte(ds: Path, _m: dict) -> None:
-    data = bytearray((ds / "history.parquet").read_bytes())
+    data = bytearray((ds / "history/part-00000.parquet").read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (ds / "history.parquet").write_bytes(bytes(data))
+    (ds / "history/part-00000.parquet").write_bytes(bytes(data))
 
 
 def drop_table(ds: Path, m: dict) -> None:
-    (ds / "truth.parquet").write_bytes(b"PAR1 tampered PAR1")
-    del m["files"]["truth.parquet"]
+    shutil.rmtree(ds / "truth")
+    for name in [k for k in m["files"] if k.startswith("truth/")]:
+        del m["files"][name]
     _rehash(ds, m)
 
 
@@ -217,12 +218,12 @@ def edited_config(ds: Path, m: dict) -> None:
 
 
 def garbage_parquet(ds: Path, m: dict) -> None:
-    (ds / "users.parquet").write_bytes(b"this is not parquet at all")
+    (ds / "users/part-00000.parquet").write_bytes(b"this is not parquet at all")
     _rehash(ds, m)
 
 
 def missing_file(ds: Path, _m: dict) -> None:
-    (ds / "history.parquet").unlink()
+    (ds / "history/part-00000.parquet").unlink()
 
 
 def wrong_rows(ds: Path, m: dict) -> None:
@@ -231,7 +232,7 @@ def wrong_rows(ds: Path, m: dict) -> None:
 
 
 def foreign_file(ds: Path, m: dict) -> None:
-    m["files"]["../escape.parquet"] = m["files"]["users.parquet"]
+    m["files"]["../escape.parquet"] = m["files"]["users/part-00000.parquet"]
     _rehash(ds, m, files=False)
 
 
@@ -481,7 +482,7 @@ CASES: list[Case] = [
     Case("data-not-dataset", run("--data", "{case}/notds"), "exists but is not a dataset",
          folder("notds", stray=True)),
     Case("data-flipped-byte", run("--data", "{case}/ds"),
-         "is corrupt: history.parquet does not match its manifest hash", dataset(flip_byte)),
+         "is corrupt: history/part-00000.parquet does not match its manifest hash", dataset(flip_byte)),
     Case("data-table-dropped", run("--data", "{case}/ds"), "its manifest lists no truth table",
          dataset(drop_table)),
     Case("data-files-list", run("--data", "{case}/ds"),
@@ -499,11 +500,11 @@ CASES: list[Case] = [
     Case("data-manifest-edited", run("--data", "{case}/ds"),
          "manifest.json was changed after it was written", dataset(edited_config)),
     Case("data-garbage-parquet", run("--data", "{case}/ds"),
-         "users.parquet cannot be read as Parquet", dataset(garbage_parquet)),
-    Case("data-missing-file", run("--data", "{case}/ds"), "is missing history.parquet",
+         "users/part-00000.parquet cannot be read as Parquet", dataset(garbage_parquet)),
+    Case("data-missing-file", run("--data", "{case}/ds"), "is missing history/part-00000.parquet",
          dataset(missing_file)),
     Case("data-wrong-rows", run("--data", "{case}/ds"),
-         "users.parquet has 700 rows, its manifest says 999", dataset(wrong_rows)),
+         "table users has 700 rows, its manifest says 999", dataset(wrong_rows)),
     Case("data-foreign-file", run("--data", "{case}/ds"), "is missing ../escape.parquet",
          dataset(foreign_file)),
     Case("data-other-world-strict", run("--data", "{case}/ds", "--strict"),

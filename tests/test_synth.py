@@ -27,8 +27,12 @@ runner = CliRunner()
 
 def test_schema(small_world):
     path, manifest, ds = small_world
-    assert sorted(p.name for p in path.iterdir()) == sorted(
-        [f"{t}.parquet" for t in TABLES] + ["manifest.json"])
+    # every table a partitioned dataset: one part per block of 1,000 users (macro: one)
+    assert sorted(p.name for p in path.iterdir()) == sorted([*TABLES, "manifest.json"])
+    parts = {t: sorted(p.name for p in (path / t).iterdir()) for t in TABLES}
+    assert parts["macro"] == ["part-00000.parquet"]
+    for t in ("users", "history", "outcomes", "truth"):
+        assert parts[t] == [f"part-{i:05d}.parquet" for i in range(4)]
     users = ds.users
     assert list(users.columns) == ["user_id", "segment", "age", "city_tier", "tenure_months",
                                    "income", "latent_creditworthiness", "protected_group",
@@ -54,7 +58,7 @@ def test_schema(small_world):
     for g in REASON_GROUPS:
         assert f"term_{g}" in ds.truth and f"contrib_{g}" in ds.truth
     assert manifest["rows"]["history"] == len(ds.history)
-    assert set(manifest["files"]) == {f"{t}.parquet" for t in TABLES}
+    assert set(manifest["files"]) == {f"{t}/{p}" for t in TABLES for p in parts[t]}
 
 
 def test_protected_and_latent_are_never_features(small_world):
@@ -77,7 +81,7 @@ def test_same_config_and_seed_give_identical_bytes_across_workers(tmp_path):
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (
         tmp_path / "c" / "manifest.json").read_bytes()
     d = generate(config=cfg, out=tmp_path / "d", seed=8)
-    assert d["files"]["history.parquet"] != a["files"]["history.parquet"]
+    assert d["files"]["history/part-00000.parquet"] != a["files"]["history/part-00000.parquet"]
 
 
 def test_realism_ranges(realism_world):

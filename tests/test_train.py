@@ -124,10 +124,11 @@ def test_tampered_dataset_is_refused(small_world, tmp_path, store):
     path, _, _ = small_world
     copy = tmp_path / "copy"
     shutil.copytree(path, copy)
-    users = pd.read_parquet(copy / "users.parquet")
+    users = pd.read_parquet(copy / "users/part-00000.parquet")
     users.loc[0, "income"] += 1
-    users.to_parquet(copy / "users.parquet", index=False)
-    with pytest.raises(DataError, match="users.parquet does not match its manifest hash"):
+    users.to_parquet(copy / "users/part-00000.parquet", index=False)
+    with pytest.raises(DataError, match="users/part-00000.parquet does not match its manifest "
+                                        "hash"):
         load_dataset(copy)
     res = runner.invoke(app, ["train", "experiments/baseline.toml", "--data", str(copy),
                               "--tracking-uri", store])

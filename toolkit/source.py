@@ -20,7 +20,14 @@ from toolkit.config import (
     build_config,
     with_overrides,
 )
-from toolkit.data.dataset import Dataset, check_target, load_dataset, read_manifest, verify
+from toolkit.data.dataset import (
+    Dataset,
+    check_target,
+    load_dataset,
+    read_manifest,
+    table_parts,
+    verify,
+)
 from toolkit.data.splits import assign_splits, check_split_plan
 from toolkit.data.table import ModelTable, from_dataset, from_table, preflight_table
 from toolkit.errors import DataError, InputError
@@ -238,8 +245,11 @@ def preflight(cfg: ExperimentConfig, data: str | Path | None = None, *,
 
 def _check_dataset_splits(cfg: ExperimentConfig, path: Path) -> None:
     """Every split of an existing dataset has users (its observation months, read alone)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    users = pq.read_table(path / "users.parquet", columns=["user_id", "obs_month"])
+    parts = table_parts(path, "users", read_manifest(path))
+    users = pa.concat_tables([pq.read_table(p, columns=["user_id", "obs_month"])
+                              for p in parts])
     assign_splits(users["obs_month"].to_numpy(), users["user_id"].to_numpy(), cfg.split,
                   cfg.world)

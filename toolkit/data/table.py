@@ -23,7 +23,7 @@ import pandas as pd
 
 from toolkit.calendar import month_index
 from toolkit.config import ExperimentConfig, MonitoringRule, SplitConfig, TableSchema, WorldConfig
-from toolkit.data.dataset import Dataset
+from toolkit.data.dataset import Dataset, history_blocks
 from toolkit.data.features import Feature, build_features, model_columns, registry
 from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError, ToolkitWarning
@@ -34,12 +34,22 @@ from toolkit.vocab import PROTECTED
 @dataclass(frozen=True)
 class World:
     """The raw synthetic world behind a table, for stages that replay history (change
-    explanations): the monthly ``history`` panel, the ``users`` table and the ``macro``
-    calendar, as the dataset stores them."""
+    explanations, recourse): the ``users`` table and the ``macro`` calendar as the dataset
+    stores them, and its monthly history, read from the dataset only for the users asked
+    for (:meth:`history_of`), so a table never holds the whole panel."""
 
-    history: pd.DataFrame
     users: pd.DataFrame
     macro: pd.DataFrame
+    dataset: Dataset
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """The whole monthly history panel (read on first use)."""
+        return self.dataset.history
+
+    def history_of(self, user_ids) -> pd.DataFrame:
+        """The history rows of ``user_ids`` in stored order (``user_id``, ``month``)."""
+        return self.dataset.history_of(user_ids)
 
 
 @dataclass
@@ -119,9 +129,45 @@ class ModelTable:
         return self.X[m], self.y[m]
 
 
+def features_by_block(ds: Dataset) -> pd.DataFrame:
+    """:func:`build_features` at each user's observation month, one block of users at a
+    time, so that only one block's panel is ever held; the same frame, to the byte, as
+    building them from the whole history at once (every feature reads one user's months).
+    """
+    names = [f.name for f in registry()]
+    values = np.empty((len(names), len(ds.users)))
+    ids = np.empty(len(ds.users), dtype=ds.users["user_id"].dtype)
+    asof = None
+    done = 0
+    for block in history_blocks(ds):
+        feats = build_features(block, ds.users)
+        n = len(feats)
+        if done + n > len(ds.users):
+            raise DataError(f"dataset {str(ds.path)!r}: the history has more users than the "
+                            f"users table ({len(ds.users):,})")
+        # one (features, users) array, as build_features makes it: one float64 block
+        values[:, done:done + n] = feats[names].to_numpy().T
+        ids[done:done + n] = feats.index.to_numpy()
+        if asof is None:
+            asof = np.empty(len(ds.users), dtype=feats["asof_month"].dtype)
+        asof[done:done + n] = feats["asof_month"].to_numpy()
+        done += n
+    if done != len(ds.users):
+        raise DataError(f"dataset {str(ds.path)!r}: the history has {done:,} users, the "
+                        f"users table {len(ds.users):,}")
+    out = pd.DataFrame(values.T, columns=pd.Index(names), copy=False,
+                       index=pd.Index(ids, name="user_id"))
+    out["asof_month"] = asof
+    return out
+
+
 def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
-    """Features at each user's observation month, the label, split and truth."""
-    feats = build_features(ds.history, ds.users)
+    """Features at each user's observation month, the label, split and truth.
+
+    Features are built block by block (:func:`features_by_block`); the history itself is
+    not kept (:class:`World` reads the rows it is asked for).
+    """
+    feats = features_by_block(ds)
     reg = registry()
     cols = model_columns(reg, drop_groups=cfg.features.drop_groups,
                          drop_features=cfg.features.drop_features)
@@ -145,7 +191,7 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
         registry=tuple(lookup[c] for c in cols),
         dataset_hash=ds.hash,
         source=str(ds.path),
-        world=World(history=ds.history, users=ds.users, macro=ds.macro),
+        world=World(users=ds.users, macro=ds.macro, dataset=ds),
         protected=(PROTECTED,),
     )
 

@@ -91,9 +91,10 @@ def explain_change(
                          index=pd.Index([], name="user_id"))
     if table.world is None:
         return empty
-    history, people, macro = table.world.history, table.world.users, table.world.macro
+    people, macro = table.world.users, table.world.macro
     ids = pd.Index(users)
     ids = ids[decisions.loc[ids, "zero"].to_numpy(bool)]
+    history = table.world.history_of(ids.to_numpy())
     obs = table.features.loc[ids, "asof_month"].astype(np.int64)
     limit_before = eligible_users(history, obs, k)
     ok = limit_before.to_numpy() > 0  # NaN (before the history) compares False

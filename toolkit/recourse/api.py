@@ -112,7 +112,8 @@ def recourse_table(scorer, table, decisions: pd.DataFrame, config: RecourseConfi
                                                  index=pd.Index([], name="user_id")),
                               paths=pd.DataFrame(), metrics={}, horizon=horizon,
                               margin=margin, lang=lang)
-    start = starting_points(world.history, world.users, world.macro, ids)
+    start = starting_points(world.history_of(ids.to_numpy()), world.users, world.macro,
+                            ids)
     found = cheapest_plans(scorer, start, model_policy, grid, horizon=horizon, margin=margin)
     values = lever_values(grid, start)
     chosen_row = np.where(found.plan >= 0, found.plan, len(grid) - 1)

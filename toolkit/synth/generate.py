@@ -283,7 +283,7 @@ def generate(
         np.random.SeedSequence(world.seed, spawn_key=(0,))))
     sizes = _block_sizes(world.n_users, world.block_size)
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    # Every table is streamed block by block, so memory follows the block size; what is kept
+    # Every table is streamed block by block, one part each, so memory follows the block size; what is kept
     # for all users is 11 bytes each (true PD, label, observation month) for the oracle AUC,
     # plus running sums of the group terms for the population means.
     term_cols = [f"term_{g}" for g in REASON_GROUPS]
@@ -307,11 +307,10 @@ def generate(
             if progress:
                 progress(int(starts[done] + sizes[done]), world.n_users)
             hold("generate.block")
-        partial = writer.close_stream(PARTIAL_TRUTH)
         means = term_sum / world.n_users
-        for group in pq.ParquetFile(partial).iter_batches(batch_size=world.block_size):
-            writer.append("truth", _finish_truth(group.to_pandas(), means))
-        partial.unlink()
+        for part in writer.parts(PARTIAL_TRUTH):
+            writer.append("truth", _finish_truth(pq.read_table(part).to_pandas(), means))
+        writer.drop(PARTIAL_TRUTH)
         oracle = _oracle_by_split(cfg, *(np.concatenate(keep[k])
                                          for k in ("pd", "y", "obs", "uid")))
         writer.write_table("macro", macro)
