@@ -16,7 +16,7 @@ ROOT = Path(__file__).parents[1] / "toolkit"
 # Lowest first.  A module may import its own layer and the layers below it.
 LAYERS = (
     ("vocab", "calendar", "provenance", "errors", "processes", "safety", "files", "links",
-     "metrics", "ranking"),
+     "metrics", "ranking", "compute"),
     ("config",),
     # tracking sits low so that it can never import dataset, model or explanation code
     ("tracking",),

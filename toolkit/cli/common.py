@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
@@ -28,6 +29,30 @@ Sets = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)]
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse --data generated from another [world] than the experiment's "
     "(default: run on it and log its world as the params).")]
+
+Cluster = Annotated[str | None, typer.Option(
+    "--cluster", help="Where the heavy stages run: none (in-process), local (a Dask "
+    "LocalCluster on this machine) or a scheduler address tcp://host:port (default: "
+    "compute.cluster of the experiment, none).")]
+
+
+def with_cluster(sets: list[str] | None, cluster: str | None) -> list[str]:
+    """The --set list with ``--cluster`` as ``compute.cluster`` (checked with the config)."""
+    out = list(sets or ())
+    if cluster is not None:
+        out.append(f"compute.cluster={json.dumps(cluster)}")
+    return out
+
+
+@contextmanager
+def cluster_for(cfg):
+    """The experiment's ``[compute] cluster``, open for the block (its dashboard printed)."""
+    from toolkit.compute import cluster
+
+    with cluster(cfg.compute.cluster,
+                 echo=lambda line: err_console.print(line, soft_wrap=True)):
+        yield
+
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -104,6 +129,11 @@ def classify(err: BaseException) -> tuple[int, str]:
                                 "removed")
     if isinstance(err, InputError):
         return EXIT_INPUT, str(err)
+    from toolkit.compute import lost
+
+    gone = lost(err)
+    if gone is not None:
+        return EXIT_INPUT, gone
     if isinstance(err, MemoryError):
         return EXIT_INPUT, ("out of memory; use a smaller world (world.n_users), fewer rows "
                             "or fewer --workers")

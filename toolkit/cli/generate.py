@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import Quiet, Sets, console, guard, progress
+from toolkit.cli.common import (
+    Cluster,
+    Quiet,
+    Sets,
+    cluster_for,
+    console,
+    guard,
+    progress,
+    with_cluster,
+)
 
 
 @app.command()
@@ -24,6 +33,7 @@ def generate(
                                 help="Processes generating blocks; output bytes do not change."),
     sets: Sets = None,
     quiet: Quiet = False,
+    cluster: Cluster = None,
 ) -> None:
     """Generate a synthetic credit world with the true cause of every zero-limit decision.
 
@@ -34,9 +44,9 @@ def generate(
     from toolkit.synth import generate as run_generate
     from toolkit.synth.generate import resolve
 
-    cfg, target = resolve(users, config=load_config(config, sets or ()), seed=seed, out=out,
-                          overwrite=overwrite, workers=workers)
-    with progress(("generate",), quiet=quiet) as hooks:
+    cfg, target = resolve(users, config=load_config(config, with_cluster(sets, cluster)),
+                          seed=seed, out=out, overwrite=overwrite, workers=workers)
+    with cluster_for(cfg), progress(("generate",), quiet=quiet) as hooks:
         hooks.start("generate")
         manifest = run_generate(config=cfg, out=target, overwrite=overwrite, workers=workers,
                                 progress=hooks.advance)

@@ -8,17 +8,20 @@ import typer
 
 from toolkit.cli.app import app
 from toolkit.cli.common import (
+    Cluster,
     DataPath,
     ExperimentFile,
     Quiet,
     Sets,
     Strict,
     TrackingUri,
+    cluster_for,
     console,
     guard,
     interval,
     progress,
     small_data_note,
+    with_cluster,
 )
 
 # One run is one draw: the figures to quote come from `toolkit study`.  The additivity
@@ -43,6 +46,7 @@ def run(
                                  help="Folder for the local HTML report and reason tables."),
     quiet: Quiet = False,
     strict: Strict = False,
+    cluster: Cluster = None,
 ) -> None:
     """Run the whole experiment: generate (or reuse) data, features, train (or tune when the
     file has a [tune] section), explain, recourse, audit, report, all under one MLflow
@@ -50,8 +54,8 @@ def run(
     from toolkit.config import load_config, research_question
     from toolkit.workflows.pipeline import STAGES, run_experiment
 
-    cfg = load_config(experiment, sets or ())
-    with progress(STAGES, quiet=quiet) as hooks:
+    cfg = load_config(experiment, with_cluster(sets, cluster))
+    with cluster_for(cfg), progress(STAGES, quiet=quiet) as hooks:
         summary = run_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
                                  hooks=hooks, outputs=outputs,
                                  question=research_question(experiment),

@@ -8,18 +8,21 @@ import typer
 
 from toolkit.cli.app import app
 from toolkit.cli.common import (
+    Cluster,
     DataPath,
     ExperimentFile,
     Quiet,
     Sets,
     Strict,
     TrackingUri,
+    cluster_for,
     console,
     err_console,
     guard,
     interval,
     progress,
     small_data_note,
+    with_cluster,
 )
 
 
@@ -52,6 +55,7 @@ def train(
     sets: Sets = None,
     quiet: Quiet = False,
     strict: Strict = False,
+    cluster: Cluster = None,
 ) -> None:
     """Train the monotone xgboost model and the scorecard baseline; log both to MLflow.
 
@@ -63,8 +67,8 @@ def train(
     from toolkit.config import load_config
     from toolkit.workflows.train import train_experiment
 
-    cfg = load_config(experiment, sets or ())
-    with progress(("train",), quiet=quiet) as hooks:
+    cfg = load_config(experiment, with_cluster(sets, cluster))
+    with cluster_for(cfg), progress(("train",), quiet=quiet) as hooks:
         hooks.start("train")
         trained = train_experiment(cfg, stem=experiment.stem, data=data, uri=tracking_uri,
                                    hooks=hooks, strict=strict)

@@ -19,6 +19,7 @@ from toolkit.config.load import (
 from toolkit.config.reference import reference_markdown
 from toolkit.config.sections import (
     AuditConfig,
+    ComputeConfig,
     DataConfig,
     ExplainConfig,
     FeatureConfig,
@@ -40,10 +41,10 @@ from toolkit.config.sections import (
 from toolkit.config.tune import TuneConfig, TuneParam
 
 __all__ = [
-    "AuditConfig", "DataConfig", "ExperimentConfig", "ExplainConfig", "FeatureConfig",
-    "GroupBias", "ModelConfig", "MonitoringRule", "PlatformPolicy", "PolicyConfig",
-    "ProtectedConfig", "RecourseConfig", "ScorecardConfig", "SplitConfig", "StressEpisode",
-    "StudyConfig",
+    "AuditConfig", "ComputeConfig", "DataConfig", "ExperimentConfig", "ExplainConfig",
+    "FeatureConfig", "GroupBias", "ModelConfig", "MonitoringRule", "PlatformPolicy",
+    "PolicyConfig", "ProtectedConfig", "RecourseConfig", "ScorecardConfig", "SplitConfig",
+    "StressEpisode", "StudyConfig",
     "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
     "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
     "with_overrides",

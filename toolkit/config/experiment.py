@@ -10,6 +10,7 @@ from pydantic import BaseModel, model_validator
 
 from toolkit.config.sections import (
     AuditConfig,
+    ComputeConfig,
     DataConfig,
     ExplainConfig,
     FeatureConfig,
@@ -40,6 +41,7 @@ class ExperimentConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig = DataConfig()
     audit: AuditConfig = AuditConfig()
+    compute: ComputeConfig = ComputeConfig()
     tune: TuneConfig | None = None
     study: StudyConfig | None = None
 

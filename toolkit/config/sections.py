@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolkit.calendar import month_index, month_label, parse_month
+from toolkit.compute import check_cluster
 from toolkit.safety import check_name
 from toolkit.vocab import (
     BACKGROUNDS,
@@ -446,6 +447,19 @@ class TrackingConfig(_Strict):
     @classmethod
     def _safe_names(cls, v: str) -> str:
         return safe_name(v)
+
+class ComputeConfig(_Strict):
+    """Where the heavy stages run: in-process, a LocalCluster, or a running Dask scheduler."""
+
+    cluster: str = Field(
+        "none", description="none (in-process), local (a Dask LocalCluster on this machine, "
+        "started and stopped by the command) or a scheduler address tcp://host:port")
+
+    @field_validator("cluster")
+    @classmethod
+    def _known_cluster(cls, v: str) -> str:
+        return check_cluster(v)
+
 
 class TableSchema(_Strict):
     """How to read an own flat table of one row per decision (its columns by name)."""

@@ -176,6 +176,13 @@ def _as_frame(table) -> pd.DataFrame:
     return df
 
 
+def read_part(part: Path) -> pd.DataFrame:
+    """One part file as a DataFrame; text columns as ``category``."""
+    import pyarrow.parquet as pq
+
+    return _as_frame(pq.read_table(part))
+
+
 def read_parts(path: str | Path, name: str, manifest: dict[str, Any]) -> pd.DataFrame:
     """Table ``name`` of a dataset as one DataFrame; text columns as ``category``."""
     import pyarrow as pa

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from toolkit.calendar import month_index
+from toolkit.compute import active_client
 from toolkit.config import ExperimentConfig, MonitoringRule, SplitConfig, TableSchema, WorldConfig
-from toolkit.data.dataset import Dataset, history_blocks
+from toolkit.data.dataset import Dataset, history_blocks, read_part, table_parts
 from toolkit.data.features import Feature, build_features, model_columns, registry
 from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError, ToolkitWarning
@@ -139,8 +140,7 @@ def features_by_block(ds: Dataset) -> pd.DataFrame:
     ids = np.empty(len(ds.users), dtype=ds.users["user_id"].dtype)
     asof = None
     done = 0
-    for block in history_blocks(ds):
-        feats = build_features(block, ds.users)
+    for feats in _block_features(ds):
         n = len(feats)
         if done + n > len(ds.users):
             raise DataError(f"dataset {str(ds.path)!r}: the history has more users than the "
@@ -159,6 +159,38 @@ def features_by_block(ds: Dataset) -> pd.DataFrame:
                        index=pd.Index(ids, name="user_id"))
     out["asof_month"] = asof
     return out
+
+
+def _block_features(ds: Dataset):
+    """Each block's features in order: on the open Dask cluster, each worker reading its
+    own parts (history and users come in matching parts), else here."""
+    client = active_client()
+    parts = table_parts(ds.path, "history", ds.manifest)
+    users = table_parts(ds.path, "users", ds.manifest)
+    if client is None or len(parts) != len(users) or ds._history is not None \
+            or parts[0].name == "history.parquet":
+        for block in history_blocks(ds):
+            yield build_features(block, ds.users)
+        return
+    from distributed import wait
+
+    width = 2 * max(sum(client.nthreads().values()), 1)
+    pending: dict[int, object] = {}
+    nxt = 0
+    for i in range(len(parts)):
+        while nxt < len(parts) and len(pending) < width:
+            pending[nxt] = client.submit(part_features, parts[nxt], users[nxt], pure=False)
+            nxt += 1
+        future = pending.pop(i)
+        wait(future)
+        feats = future.result()
+        future.release()
+        yield feats
+
+
+def part_features(history_part: Path, users_part: Path) -> pd.DataFrame:
+    """:func:`build_features` of one part of the history with its users' part."""
+    return build_features(read_part(history_part), read_part(users_part))
 
 
 def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:

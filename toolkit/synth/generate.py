@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from toolkit.compute import active_client
 from toolkit.config import ExperimentConfig, build_config
 from toolkit.data.dataset import DatasetWriter, check_target
 from toolkit.data.features import HistoryPanel, build_features
@@ -327,7 +328,16 @@ def generate(
 
 
 def _run_blocks(cfg, macro, sizes, starts, workers):
-    """Yield blocks in order; at most ``2 x workers`` in flight, so memory stays bounded."""
+    """Yield blocks in order; at most ``2 x workers`` in flight, so memory stays bounded.
+
+    With a Dask cluster open (:func:`toolkit.compute.active_client`) its workers make the
+    blocks instead, two per worker thread in flight; the bytes are the same, since every
+    block is seeded by its index alone.
+    """
+    client = active_client()
+    if client is not None:
+        yield from _cluster_blocks(client, cfg, macro, sizes, starts)
+        return
     if workers == 1:
         for b, (n, s) in enumerate(zip(sizes, starts, strict=True)):
             yield make_block(cfg, macro, b, n, int(s))
@@ -343,6 +353,25 @@ def _run_blocks(cfg, macro, sizes, starts, workers):
                                            int(starts[nxt]))
                 nxt += 1
             yield pending.pop(b).result()
+
+
+def _cluster_blocks(client, cfg, macro, sizes, starts):
+    from distributed import wait
+
+    width = 2 * max(sum(client.nthreads().values()), 1)
+    cfg_f, macro_f = client.scatter([cfg, macro], broadcast=True)
+    pending: dict[int, object] = {}
+    nxt = 0
+    for b in range(len(sizes)):
+        while nxt < len(sizes) and len(pending) < width:
+            pending[nxt] = client.submit(make_block, cfg_f, macro_f, nxt, sizes[nxt],
+                                         int(starts[nxt]), pure=False)
+            nxt += 1
+        future = pending.pop(b)
+        wait(future)
+        block = future.result()
+        future.release()
+        yield block
 
 
 def _pool_worker() -> None:

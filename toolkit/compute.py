@@ -1,0 +1,123 @@
+"""Where the heavy stages run: in this process, or on a Dask cluster.
+
+``[compute] cluster`` (and ``--cluster``) is ``none`` (in-process), ``local`` (a
+``distributed.LocalCluster`` sized to this machine, started and stopped by the command) or
+a scheduler address ``tcp://host:port`` (a cluster started elsewhere with ``dask scheduler``
+and ``dask worker``, dask-jobqueue or dask-kubernetes).  :func:`cluster` opens it for the
+length of a command; stages ask :func:`active_client` whether to send their blocks to it.
+dask and distributed are imported only when a cluster is asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from toolkit.errors import InputError
+
+NONE, LOCAL = "none", "local"
+ALLOWED = "none, local or a scheduler address tcp://host:port"
+_ADDRESS = re.compile(r"tcp://(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
+# How long a scheduler may take to answer before the command gives up: long enough for a
+# scheduler under load, short enough that a typo is reported at once.
+CONNECT_TIMEOUT_S = 10
+
+_client: ContextVar[object | None] = ContextVar("toolkit_dask_client", default=None)
+
+
+def check_cluster(value: str) -> str:
+    """The cluster setting, checked; raises ValueError naming the value and what is allowed."""
+    if not isinstance(value, str):
+        raise ValueError(f"cluster must be {ALLOWED}, got {value!r}")
+    if value in (NONE, LOCAL):
+        return value
+    m = _ADDRESS.fullmatch(value)
+    if m is None or not 1 <= int(m["port"]) <= 65_535:
+        raise ValueError(f"cluster must be {ALLOWED}, got {value!r}")
+    return value
+
+
+def active_client():
+    """The Dask client of the cluster this command opened, or None (work in-process)."""
+    return _client.get()
+
+
+@contextmanager
+def cluster(setting: str, *, echo: Callable[[str], None] | None = None) -> Iterator[object]:
+    """Open the cluster of ``setting`` for the block; yields its client (None for ``none``).
+
+    ``local`` starts a LocalCluster of one single-threaded worker process per core (the
+    stages' blocks are numpy work that holds the GIL) and stops it on the way out; an
+    address connects to a running scheduler.  echo: told the dashboard link.  Raises
+    InputError (nothing done yet) when the scheduler cannot be reached.
+    """
+    setting = check_cluster(setting)
+    if setting == NONE:
+        yield None
+        return
+    import dask
+    import distributed
+
+    # Workers spill to disk and are paused well before the machine's memory is gone, and a
+    # worker's tasks are never retried elsewhere: a block that failed twice is a bug.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.admin.system-monitor.gil.enabled": False}):
+        with _open(setting, distributed) as client:
+            if echo is not None:
+                echo(f"Dask dashboard: {client.dashboard_link}")
+            token = _client.set(client)
+            try:
+                yield client
+            finally:
+                _client.reset(token)
+
+
+@contextmanager
+def _open(setting: str, distributed) -> Iterator[object]:
+    if setting == LOCAL:
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+        with distributed.LocalCluster(n_workers=cores, threads_per_worker=1,
+                                      dashboard_address=":0", silence_logs=50) as lc, \
+                distributed.Client(lc) as client:
+            yield client
+        return
+    try:
+        client = distributed.Client(setting, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as err:
+        raise InputError(f"the Dask scheduler at {setting!r} is unreachable ({_reason(err)}); "
+                         f"start one with 'dask scheduler' or set cluster to {ALLOWED}") \
+            from None
+    with client:
+        yield client
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
+
+
+def lost(err: BaseException) -> str | None:
+    """One line for an error that means the cluster went away mid-run, else None."""
+    for e in _chain(err):
+        name = type(e).__name__
+        module = type(e).__module__
+        if module.startswith("distributed") and name in {
+                "CommClosedError", "KilledWorker", "FutureCancelledError", "CancelledError"}:
+            return f"the Dask cluster was lost mid-run ({name}: {_reason(e)})"
+        if module.startswith(("distributed", "tornado")) and isinstance(e, (OSError,
+                                                                             TimeoutError)):
+            return f"the Dask cluster was lost mid-run ({name}: {_reason(e)})"
+    return None
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
