@@ -1,0 +1,140 @@
+"""The same work on a Dask cluster: a LocalCluster of two workers on a small world.
+
+Generation by partition gives the same bytes; features by partition the same table;
+training with xgboost.dask a model close to the in-process one (looser bounds than the
+200,000-user check of the README, since a small test split is noisy).  Bad cluster
+settings exit 2 in one line and write nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.compute import active_client, cluster
+from toolkit.config import build_config
+from toolkit.data.dataset import load_dataset, read_manifest
+from toolkit.data.table import from_dataset
+from toolkit.synth import generate
+from toolkit.workflows.pipeline import run_experiment
+
+runner = CliRunner()
+WORLD = {"n_users": 4_000, "block_size": 1_000}
+SMALL = {"world": WORLD, "model": {"n_estimators": 80},
+         "explain": {"compare": [], "background_size": 100}}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """The same experiment run in-process and through a LocalCluster of 2 workers."""
+    root = tmp_path_factory.mktemp("cluster")
+    cfg = build_config(SMALL)
+    store = f"sqlite:///{root / 'mlflow.db'}"
+    generate(config=cfg, out=root / "here")
+    here = run_experiment(cfg, stem="here", data=root / "here", uri=store,
+                          outputs=root / "out")
+    with cluster("local") as client:
+        assert len(client.scheduler_info()["workers"]) == 2  # one per core of this machine
+        generate(config=cfg, out=root / "there")
+        there = run_experiment(cfg, stem="there", data=root / "there", uri=store,
+                               outputs=root / "out")
+    assert active_client() is None  # the command's cluster is gone with it
+    return root, store, cfg, here, there
+
+
+def test_generation_by_partition_gives_the_same_bytes(both):
+    root, *_ = both
+    assert read_manifest(root / "here")["files"] == read_manifest(root / "there")["files"]
+
+
+def test_features_by_partition_give_the_same_table(both):
+    root, _, cfg, *_ = both
+    here = from_dataset(load_dataset(root / "here"), cfg)
+    with cluster("local"):
+        there = from_dataset(load_dataset(root / "there"), cfg)
+    assert here.X.equals(there.X) and here.features.equals(there.features)
+
+
+def test_a_model_trained_on_the_cluster_gives_the_same_answers(both):
+    _, _, _, here, there = both
+    a, b = here.metrics, there.metrics
+    assert abs(a["test_auc"] - b["test_auc"]) < 0.03
+    # the shares over every explained test user; the regime breakdowns and the skill (a
+    # difference of two shares) are too noisy on 4,000 users for a bound worth stating
+    explain = [k for k in a if k.startswith("explain_") and k in b
+               and not k.endswith(("_normal", "_stressed"))
+               and not any(w in k for w in ("rows", "skill", "regret", "baseline", "additivity"))]
+    assert len(explain) >= 8
+    for k in explain:
+        assert abs(a[k] - b[k]) < 0.1, k
+    za, zb = sum(here.mechanism_counts.values()), sum(there.mechanism_counts.values())
+    assert abs(za - zb) <= 0.15 * max(za, zb)  # zero-limit test users: 279 against 307 seen
+
+
+def test_a_cluster_run_explains_through_the_cli(both, tmp_path):
+    _, store, _, _, there = both
+    res = runner.invoke(app, ["explain", there.run_ids["xgboost"], "--tracking-uri", store,
+                              "--outputs", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+
+
+def test_generate_on_a_local_cluster_prints_the_dashboard(tmp_path):
+    res = runner.invoke(app, ["generate", "--users", "1500", "--set", "world.block_size=500",
+                              "--out", str(tmp_path / "ds"), "--cluster", "local", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "Dask dashboard: http://" in res.output
+    assert len(read_manifest(tmp_path / "ds")["files"]) == 3 * 4 + 1
+
+
+@pytest.mark.parametrize("value", ["lokal", "tcp://host", "http://127.0.0.1:8786",
+                                   "tcp://127.0.0.1:99999"])
+def test_a_bad_cluster_value_is_named_with_what_is_allowed(tmp_path, value):
+    res = runner.invoke(app, ["generate", "--users", "200", "--out", str(tmp_path / "ds"),
+                              "--cluster", value])
+    assert res.exit_code == 2
+    assert f"cluster must be none, local or a scheduler address tcp://host:port, got " \
+           f"{value!r}" in res.output
+    assert not (tmp_path / "ds").exists()
+
+
+def test_an_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("toolkit.compute.CONNECT_TIMEOUT_S", 1)
+    res = runner.invoke(app, ["run", str(_experiment()), "--cluster", "tcp://127.0.0.1:9",
+                              "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                              "--set", "world.n_users=200"])
+    assert res.exit_code == 2
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "the Dask scheduler at 'tcp://127.0.0.1:9' is unreachable" \
+        in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_cluster_lost_mid_run_marks_the_stage_failed(tmp_path, monkeypatch):
+    from distributed.comm.core import CommClosedError
+
+    import toolkit.data.table as table
+
+    def lost(*args, **kwargs):
+        raise CommClosedError("in <TCP (closed)>: Stream is closed")
+
+    monkeypatch.setattr(table, "features_by_block", lost)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = runner.invoke(app, ["run", str(_experiment()), "--tracking-uri", store,
+                              "--set", "world.n_users=500", "--set", "world.block_size=250",
+                              "--data", str(tmp_path / "ds"),
+                              "--outputs", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    assert "the Dask cluster was lost mid-run (CommClosedError" in res.output
+    runs = MlflowClient(store).search_runs(
+        [e.experiment_id for e in MlflowClient(store).search_experiments()])
+    assert runs and all(r.info.status == "FAILED" for r in runs)
+    assert {r.data.tags.get("toolkit.failed_stage") for r in runs} == {"features"}
+
+
+def _experiment():
+    from pathlib import Path
+
+    return Path(__file__).parents[1] / "experiments" / "baseline.toml"
