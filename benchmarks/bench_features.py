@@ -5,8 +5,9 @@
 Generates a default world of ``--users`` users x 24 months into ``--world`` (default
 /tmp/bench_features_<users>) unless a complete dataset is already there, then times:
 
-- load: reading ``history.parquet`` and ``users.parquet``;
-- build: ``build_features`` at each user's observation month (panel preparation included).
+- load: reading the dataset's small tables (users, macro, outcomes, truth);
+- build: the features at each user's observation month, block by block
+  (``features_by_block``: one part of the history at a time, panel preparation included).
 
 Prints both wall times, feature rows/s, history user-months/s and the peak RSS of this
 process.  Target for 1,000,000 x 24 on 2 cores: build at most 30 s.
@@ -19,10 +20,9 @@ import resource
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from toolkit.config import build_config
-from toolkit.data.features import build_features
+from toolkit.data.dataset import load_dataset
+from toolkit.data.table import features_by_block
 from toolkit.synth import generate
 
 
@@ -45,20 +45,19 @@ def main() -> None:
         print(f"reusing               {world}")
 
     t0 = time.perf_counter()
-    history = pd.read_parquet(world / "history.parquet")
-    users = pd.read_parquet(world / "users.parquet")
+    ds = load_dataset(world)
     load = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    feats = build_features(history, users)
+    feats = features_by_block(ds)
     build = time.perf_counter() - t0
 
-    n_users = len(users)
-    months = len(history) // n_users
+    n_users = len(ds.users)
+    months = ds.manifest["rows"]["history"] // n_users
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"users                 {n_users:,} x {months} months -> "
           f"{feats.shape[0]:,} rows x {feats.shape[1] - 1} features")
-    print(f"load                  {load:.1f} s  (history + users parquet)")
+    print(f"load                  {load:.1f} s  (users, macro, outcomes, truth; hashes checked)")
     print(f"build                 {build:.1f} s  (target <= 30 s)")
     print(f"total                 {load + build:.1f} s")
     print(f"rows/s (build)        {n_users / build:,.0f} users, "

@@ -44,8 +44,7 @@ __all__ = [
     "AuditConfig", "ComputeConfig", "DataConfig", "ExperimentConfig", "ExplainConfig",
     "FeatureConfig", "GroupBias", "ModelConfig", "MonitoringRule", "PlatformPolicy",
     "PolicyConfig", "ProtectedConfig", "RecourseConfig", "ScorecardConfig", "SplitConfig",
-    "StressEpisode", "StudyConfig",
-    "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam", "WorldConfig", "build_config",
-    "flatten", "load_config", "parse_sets", "reference_markdown", "research_question",
-    "with_overrides",
+    "StressEpisode", "StudyConfig", "TableSchema", "TrackingConfig", "TuneConfig", "TuneParam",
+    "WorldConfig", "build_config", "flatten", "load_config", "parse_sets", "reference_markdown",
+    "research_question", "with_overrides",
 ]

@@ -284,9 +284,9 @@ def generate(
         np.random.SeedSequence(world.seed, spawn_key=(0,))))
     sizes = _block_sizes(world.n_users, world.block_size)
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    # Every table is streamed block by block, one part each, so memory follows the block size; what is kept
-    # for all users is 11 bytes each (true PD, label, observation month) for the oracle AUC,
-    # plus running sums of the group terms for the population means.
+    # Every table is streamed block by block, one part each, so memory follows the block
+    # size; what is kept for all users is 11 bytes each (true PD, label, observation month)
+    # for the oracle AUC, plus running sums of the group terms for the population means.
     term_cols = [f"term_{g}" for g in REASON_GROUPS]
     term_sum = np.zeros(len(term_cols))
     keep: dict[str, list[np.ndarray]] = {"pd": [], "y": [], "obs": [], "uid": []}

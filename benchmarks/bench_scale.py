@@ -1,0 +1,117 @@
+"""Scale: wall time and peak memory of the process tree for each stage, by world size.
+
+    uv run python benchmarks/bench_scale.py --users 1000000 3000000 [--cluster none|local]
+
+For each size, generates a default world (24 months) into /tmp/bench_scale_<users>_<cluster>
+unless it is already there, then, each in a fresh process so peaks do not carry over:
+
+- generate: the world, by block (``workers=2`` in-process, or by partition on the cluster);
+- features: load the dataset and build the model table (features by block).
+
+Peak memory is sampled every 0.2 s over the whole process tree (the command and every
+worker it started: pool or Dask processes), as RSS summed over live processes.  The
+stages after features (train, explain, recourse) are not timed here: see bench_train.py
+and bench_explain.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+STAGE = r"""
+import json, sys, time
+from toolkit.compute import cluster
+from toolkit.config import build_config
+
+def main():
+    stage, users, out, where = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    cfg = build_config({"world": {"n_users": users}, "compute": {"cluster": where}})
+    with cluster(where):
+        t0 = time.perf_counter()
+        if stage == "generate":
+            from toolkit.synth import generate
+            generate(config=cfg, out=out, workers=2, overwrite=True)
+        else:
+            from toolkit.data.dataset import load_dataset
+            from toolkit.data.table import from_dataset
+            table = from_dataset(load_dataset(out), cfg)
+            assert len(table.X) == users
+        print(json.dumps({"seconds": time.perf_counter() - t0}))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in ``pid`` and all its descendants (from /proc)."""
+    kids: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
+                          if ":" in line)
+        except OSError:
+            continue
+        p = int(status.parent.name)
+        kids.setdefault(int(fields["PPid"]), []).append(p)
+        rss[p] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo.extend(kids.get(p, []))
+    return total
+
+
+def measure(stage: str, users: int, out: Path, where: str, script: Path) -> dict:
+    proc = subprocess.Popen([sys.executable, str(script), stage, str(users), str(out), where],
+                            stdout=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    stdout, _ = proc.communicate()
+    t.join()
+    if proc.returncode:
+        raise SystemExit(f"{stage} at {users:,} users failed (exit {proc.returncode})")
+    res = json.loads(stdout.strip().splitlines()[-1])
+    return {"seconds": res["seconds"], "peak_gib": peak[0] / 2**30}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, nargs="+", default=[1_000_000])
+    ap.add_argument("--cluster", default="none", help="none, local or tcp://host:port")
+    ap.add_argument("--stages", nargs="+", default=["generate", "features"],
+                    choices=["generate", "features"])
+    args = ap.parse_args()
+    script = Path("/tmp/bench_scale_stage.py")
+    script.write_text(STAGE)
+    print(f"cluster={args.cluster}")
+    print("| users | stage | wall s | peak GiB (process tree) | GiB per million users |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for users in args.users:
+        out = Path(f"/tmp/bench_scale_{users}_{args.cluster.replace('/', '_')}")
+        for stage in args.stages:
+            if stage == "generate" and (out / "manifest.json").is_file():
+                print(f"| {users:,} | generate | reused {out} | | |")
+                continue
+            r = measure(stage, users, out, args.cluster, script)
+            print(f"| {users:,} | {stage} | {r['seconds']:.1f} | {r['peak_gib']:.2f} | "
+                  f"{r['peak_gib'] / (users / 1e6):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
