@@ -206,7 +206,9 @@ def _months(scorer, table: ModelTable, cfg, base: _Notices, ids: pd.Index) -> pd
     if table.world is None or not len(users):
         return pd.DataFrame(columns=["source", "users", "refused_both", "top1_agreement",
                                      "notice_changed"])
-    history, people, macro = table.world.history, table.world.users, table.world.macro
+    people, macro = table.world.users, table.world.macro
+    # only the refused users' months: a table never holds the whole panel (10M users)
+    history = table.world.history_of(users.to_numpy())
     now = table.features.loc[users, "asof_month"].astype(np.int64)
     first = history.groupby("user_id", sort=False)["month"].min()
     users = users[(now - 1 >= first.reindex(users)).to_numpy()]
