@@ -62,6 +62,22 @@ def test_a_table_never_holds_the_whole_history(small_world):
                 whole[whole["user_id"].isin(ids)].reset_index(drop=True))
 
 
+@pytest.mark.parametrize("drop", [(), ("util_mean_3m", "age")])
+def test_the_model_table_holds_the_feature_matrix_once(small_world, drop):
+    """X is the model's columns of the features, the same memory, not a copy."""
+    path, _, _ = small_world
+    cfg = build_config({"world": {"n_users": 4_000, "block_size": 1_000},
+                        "features": {"drop_features": list(drop)}})
+    table = from_dataset(load_dataset(path), cfg)
+    whole = build_features(load_dataset(path).history, table.world.users)
+    assert not set(drop) & set(table.X.columns)
+    assert set(table.features.columns) >= set(whole.columns)  # dropped ones still there
+    for col in table.X.columns:
+        assert np.shares_memory(table.X[col].to_numpy(), table.features[col].to_numpy())
+    _same_bytes(table.X, whole[list(table.X.columns)])
+    _same_bytes(table.features[list(whole.columns)], whole)
+
+
 def _single_file_copy(src, dst, *, row_group_size=None):
     """The dataset as an older toolkit wrote it: one file per table, one row group per
     block (or ``row_group_size`` rows), and a manifest hashing those files."""

@@ -196,6 +196,18 @@ def read_parts(path: str | Path, name: str, manifest: dict[str, Any]) -> pd.Data
     return _as_frame(table)
 
 
+def release_arrow_memory() -> None:
+    """Hand the memory pyarrow freed back to the operating system.
+
+    Its allocator (mimalloc) keeps freed pages for reuse: reading the truth table of 1M
+    users (Arrow buffers, then pandas columns, then categories) leaves about 0.35 GiB
+    resident that nothing uses, which counts against a stage's peak memory.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def history_blocks(ds: Dataset) -> Iterator[pd.DataFrame]:
     """The history in blocks of whole users, in stored order: one block per part, or per
     row group of an older single-file dataset.
@@ -360,4 +372,5 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     path = Path(path)
     manifest = verify(path) if check else read_manifest(path)
     tables = {name: read_parts(path, name, manifest) for name in TABLES if name != "history"}
+    release_arrow_memory()
     return Dataset(path=path, manifest=manifest, **tables)

@@ -24,7 +24,13 @@ import pandas as pd
 from toolkit.calendar import month_index
 from toolkit.compute import active_client
 from toolkit.config import ExperimentConfig, MonitoringRule, SplitConfig, TableSchema, WorldConfig
-from toolkit.data.dataset import Dataset, history_blocks, read_part, table_parts
+from toolkit.data.dataset import (
+    Dataset,
+    history_blocks,
+    read_part,
+    release_arrow_memory,
+    table_parts,
+)
 from toolkit.data.features import Feature, build_features, model_columns, registry
 from toolkit.data.splits import GAP, SPLITS, assign_splits, check_nonempty, random_split
 from toolkit.errors import DataError, ToolkitWarning
@@ -130,13 +136,25 @@ class ModelTable:
         return self.X[m], self.y[m]
 
 
-def features_by_block(ds: Dataset) -> pd.DataFrame:
+def features_by_block(ds: Dataset, *, first: Sequence[str] = ()) -> pd.DataFrame:
     """:func:`build_features` at each user's observation month, one block of users at a
     time, so that only one block's panel is ever held; the same frame, to the byte, as
     building them from the whole history at once (every feature reads one user's months).
+
+    first: feature names to put first, in this order (the rest follow in registry order):
+    the frame's features are one float64 block, so its first columns can be sliced out
+    as the model's ``X`` without a copy (:func:`from_dataset`).
     """
-    names = [f.name for f in registry()]
-    values = np.empty((len(names), len(ds.users)))
+    every = [f.name for f in registry()]
+    unknown = sorted(set(first) - set(every))
+    if unknown:
+        raise DataError(f"unknown features {', '.join(unknown)}; allowed: the registry's")
+    names = [*first, *(n for n in every if n not in set(first))]
+    # (users, features): each block fills one contiguous stretch, so memory is committed as
+    # the blocks arrive.  A (features, users) array would touch every feature's row at each
+    # block, and numpy asks for huge pages (2 MiB each) for large arrays: most of the matrix
+    # would be resident after the first blocks, on top of the blocks' own working memory.
+    values = np.empty((len(ds.users), len(names)))
     ids = np.empty(len(ds.users), dtype=ds.users["user_id"].dtype)
     asof = None
     done = 0
@@ -145,17 +163,18 @@ def features_by_block(ds: Dataset) -> pd.DataFrame:
         if done + n > len(ds.users):
             raise DataError(f"dataset {str(ds.path)!r}: the history has more users than the "
                             f"users table ({len(ds.users):,})")
-        # one (features, users) array, as build_features makes it: one float64 block
-        values[:, done:done + n] = feats[names].to_numpy().T
+        values[done:done + n] = feats[names].to_numpy()
         ids[done:done + n] = feats.index.to_numpy()
         if asof is None:
             asof = np.empty(len(ds.users), dtype=feats["asof_month"].dtype)
         asof[done:done + n] = feats["asof_month"].to_numpy()
         done += n
+        release_arrow_memory()  # the block's Arrow buffers: not kept for the next block
     if done != len(ds.users):
         raise DataError(f"dataset {str(ds.path)!r}: the history has {done:,} users, the "
                         f"users table {len(ds.users):,}")
-    out = pd.DataFrame(values.T, columns=pd.Index(names), copy=False,
+    # pandas keeps it as its one float64 block (its transpose, a view): no copy
+    out = pd.DataFrame(values, columns=pd.Index(names), copy=False,
                        index=pd.Index(ids, name="user_id"))
     out["asof_month"] = asof
     return out
@@ -199,18 +218,21 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
     Features are built block by block (:func:`features_by_block`); the history itself is
     not kept (:class:`World` reads the rows it is asked for).
     """
-    feats = features_by_block(ds)
     reg = registry()
     cols = model_columns(reg, drop_groups=cfg.features.drop_groups,
                          drop_features=cfg.features.drop_features)
+    # The model's columns come first, so X is a slice of the features' one float64 block:
+    # the same memory, not a second matrix (pandas' copy-on-write keeps them apart if
+    # either is ever changed).  At 1M users that matrix is 0.5 GiB.
+    feats = features_by_block(ds, first=cols)
+    X = feats.iloc[:, :len(cols)]
     lookup = {f.name: f for f in reg}
-    truth = ds.truth.set_index("user_id").loc[feats.index]
-    label = ds.outcomes.set_index("user_id").loc[feats.index, "default_12m"]
+    truth = _aligned(ds.truth, feats.index)
+    label = _aligned(ds.outcomes, feats.index)["default_12m"]
     y = label.astype("Int8").fillna(-1).to_numpy(np.int8)
     split = assign_splits(feats["asof_month"].to_numpy(), feats.index.to_numpy(), cfg.split,
                           cfg.world)
     stressed = (truth["regime"].astype(str) == "stressed").to_numpy()
-    X = feats[cols].astype(np.float64)
     feats[PROTECTED] = ds.users.set_index("user_id").loc[feats.index, PROTECTED] \
         .astype(str).to_numpy()
     return ModelTable(
@@ -226,6 +248,16 @@ def from_dataset(ds: Dataset, cfg: ExperimentConfig) -> ModelTable:
         world=World(users=ds.users, macro=ds.macro, dataset=ds),
         protected=(PROTECTED,),
     )
+
+
+def _aligned(df: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """``df`` indexed by ``user_id`` in the order of ``ids``.  Tables of a dataset are stored
+    in the same user order, and then the frame shares the dataset's memory (a lazy copy)
+    instead of being copied by a reindex."""
+    out = df.set_index("user_id")
+    if len(out) == len(ids) and (out.index.to_numpy() == ids.to_numpy()).all():
+        return out.set_axis(ids, axis=0)
+    return out.loc[ids]
 
 
 def numeric_view(X: pd.DataFrame) -> pd.DataFrame:
