@@ -8,6 +8,7 @@ settings exit 2 in one line and write nothing.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
@@ -76,8 +77,49 @@ def test_a_model_trained_on_the_cluster_gives_the_same_answers(both):
 def test_a_cluster_run_explains_through_the_cli(both, tmp_path):
     _, store, _, _, there = both
     res = runner.invoke(app, ["explain", there.run_ids["xgboost"], "--tracking-uri", store,
-                              "--outputs", str(tmp_path / "out")])
+                              "--outputs", str(tmp_path / "out"), "--cluster", "local"])
     assert res.exit_code == 0, res.output
+    assert "Dask dashboard: http://" in res.output
+    assert (tmp_path / "out" / f"explain-{there.run_ids['xgboost'][:8]}" / "explanations"
+            / "reasons.parquet").is_file()
+
+
+@pytest.mark.parametrize("mode", ["path", "group"])
+def test_explanations_on_the_cluster_are_those_made_here(both, monkeypatch, mode):
+    """SHAP values spread over the workers in blocks of rows equal those made here: the
+    values, the reasons and the truth metrics."""
+    from distributed import get_task_stream
+
+    from toolkit.explain.api import explain_table
+    from toolkit.workflows.reload import load_logged_run
+
+    _, store, _, here, _ = both
+    loaded = load_logged_run(here.run_ids["xgboost"], uri=store)
+    fitted, cfg = loaded.fitted, loaded.cfg
+    args = (fitted.scorer, fitted.table, fitted.decisions, cfg.explain)
+    kw = dict(policy=cfg.policy, mode=mode, change=False)
+    mine = explain_table(*args, **kw)
+    monkeypatch.setattr("toolkit.compute.ROWS_PER_TASK", 150)  # several blocks per worker
+    with cluster("local") as client, get_task_stream(client) as stream:
+        theirs = explain_table(*args, **kw)
+    assert len(mine.shap) > 4 * 150
+    assert sum("_call" in t["key"] for t in stream.data) >= len(mine.shap) // 150
+    assert theirs.shap.index.equals(mine.shap.index)
+    assert abs(theirs.shap.values - mine.shap.values).max() < 1e-12
+    pd.testing.assert_frame_equal(theirs.reasons, mine.reasons)
+    assert theirs.metrics.keys() == mine.metrics.keys()
+    for k, v in mine.metrics.items():
+        assert theirs.metrics[k] == pytest.approx(v, abs=1e-12, nan_ok=True), k
+
+
+def test_a_bad_cluster_value_on_explain_exits_2(both, tmp_path):
+    _, store, _, here, _ = both
+    res = runner.invoke(app, ["explain", here.run_ids["xgboost"], "--tracking-uri", store,
+                              "--outputs", str(tmp_path / "out"), "--cluster", "lokal"])
+    assert res.exit_code == 2
+    assert "cluster must be none, local or a scheduler address tcp://host:port, got " \
+           "'lokal'" in res.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_generate_on_a_local_cluster_prints_the_dashboard(tmp_path):

@@ -36,6 +36,13 @@ Cluster = Annotated[str | None, typer.Option(
     "compute.cluster of the experiment, none).")]
 
 
+ClusterOnly = Annotated[str, typer.Option(
+    "--cluster", help="Where the SHAP values and the model table's features are computed: "
+    "none (in-process), local (a Dask LocalCluster on this machine) or a scheduler address "
+    "tcp://host:port. The logged run's own [compute] is not reused (its scheduler may be "
+    "gone).")]
+
+
 def with_cluster(sets: list[str] | None, cluster: str | None) -> list[str]:
     """The --set list with ``--cluster`` as ``compute.cluster`` (checked with the config)."""
     out = list(sets or ())
@@ -47,10 +54,21 @@ def with_cluster(sets: list[str] | None, cluster: str | None) -> list[str]:
 @contextmanager
 def cluster_for(cfg):
     """The experiment's ``[compute] cluster``, open for the block (its dashboard printed)."""
-    from toolkit.compute import cluster
+    with open_cluster(cfg.compute.cluster):
+        yield
 
-    with cluster(cfg.compute.cluster,
-                 echo=lambda line: err_console.print(line, soft_wrap=True)):
+
+@contextmanager
+def open_cluster(setting: str):
+    """The cluster ``setting`` (checked: InputError naming it), open for the block."""
+    from toolkit.compute import check_cluster, cluster
+    from toolkit.errors import InputError
+
+    try:
+        check_cluster(setting)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    with cluster(setting, echo=lambda line: err_console.print(line, soft_wrap=True)):
         yield
 
 

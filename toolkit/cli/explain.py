@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import Quiet, TrackingUri, console, err_console, guard, progress
+from toolkit.cli.common import (
+    ClusterOnly,
+    Quiet,
+    TrackingUri,
+    console,
+    err_console,
+    guard,
+    open_cluster,
+    progress,
+)
 
 
 @app.command()
@@ -26,6 +35,7 @@ def explain(
                               "(with --user: a report on those users only)."),
     tracking_uri: TrackingUri = None,
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Local output folder."),
+    cluster: ClusterOnly = "none",
     quiet: Quiet = False,
 ) -> None:
     """Explain zero-limit decisions of a logged run with SHAP, following each user's
@@ -59,7 +69,7 @@ def explain(
         check_file_target(html, "--html")
     settings = {k: v for k, v in {"top_k": top, "lang": lang, "mode": mode}.items()
                 if v is not None}
-    with progress(("explain",), quiet=quiet) as hooks:
+    with open_cluster(cluster), progress(("explain",), quiet=quiet) as hooks:
         hooks.start("explain")
         explained, res, model_run, context = explain_logged_run(
             run_id, uri=tracking_uri, users=users or None,

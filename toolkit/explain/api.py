@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.compute import active_client
 from toolkit.config import ExplainConfig, PolicyConfig
 from toolkit.errors import InputError
 from toolkit.explain.change import explain_change
@@ -260,8 +261,12 @@ PROGRESS_BLOCK = 500
 
 def _in_blocks(values: Callable[[pd.DataFrame], ShapValues], X: pd.DataFrame,
                progress: Callable[[int, int], None] | None) -> ShapValues:
-    """``values(X)``, in blocks of :data:`PROGRESS_BLOCK` rows when progress is reported."""
-    if progress is None or len(X) <= PROGRESS_BLOCK:
+    """``values(X)``, in blocks of :data:`PROGRESS_BLOCK` rows when progress is reported.
+
+    On an open Dask cluster ``values`` spreads the rows over the workers itself
+    (:func:`toolkit.compute.by_row_blocks`): it gets them all at once and progress is
+    reported at the end."""
+    if progress is None or len(X) <= PROGRESS_BLOCK or active_client() is not None:
         sv = values(X)
     else:
         parts = []

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from toolkit.compute import by_row_blocks
 from toolkit.config import ExplainConfig
 from toolkit.errors import InputError
 from toolkit.explain.group_shapley import GroupShapley
@@ -80,7 +81,15 @@ class Explainer:
 
 
 def _path(model, ref: Reference) -> Values:
-    return lambda X: path_shap(model, X)
+    return _rowwise(lambda X: path_shap(model, X))
+
+
+def _rowwise(values: Values) -> Values:
+    """The tree explainers' values, computed in blocks of rows on the workers when a Dask
+    cluster is open: each row's values depend on that row, the model and the background
+    alone, so the answers are those computed here.  The scorecard's are cheap enough to stay
+    here."""
+    return by_row_blocks(values, ShapValues.concat)
 
 
 def _engine(model, groups: Mapping[str, str], background: pd.DataFrame) -> GroupShapley:
@@ -90,12 +99,12 @@ def _engine(model, groups: Mapping[str, str], background: pd.DataFrame) -> Group
 def _interventional(model, ref: Reference) -> Values:
     singletons = {f: f for f in model.features}
     engine = _engine(model, singletons, ref.rows(ref.config.background_size))
-    return lambda X: from_engine(engine, X, mode="interventional")
+    return _rowwise(lambda X: from_engine(engine, X, mode="interventional"))
 
 
 def _group(model, ref: Reference) -> Values:
     engine = _engine(model, ref.groups, ref.rows())
-    return lambda X: from_engine(engine, X, mode="group")
+    return _rowwise(lambda X: from_engine(engine, X, mode="group"))
 
 
 def _scorecard(model, ref: Reference) -> Values:
@@ -130,7 +139,7 @@ if tuple(EXPLAINER_REGISTRY) != EXPLAINERS:  # config validates names without th
 
 def _exact_xgboost(model, ref: Reference) -> Values:
     engine = _engine(model, ref.groups, ref.X)
-    return lambda X: from_engine(engine, X, mode="exact")
+    return _rowwise(lambda X: from_engine(engine, X, mode="exact"))
 
 
 def _exact_scorecard(model, ref: Reference) -> Values:
