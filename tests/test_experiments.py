@@ -114,6 +114,25 @@ def test_the_report_carries_the_recourse_section_and_own_tables_say_why_not(e2e)
         in res.output
 
 
+def test_toolkit_audit_weighs_the_plans_the_run_logged(e2e):
+    """``toolkit audit`` on a finished run reads the plans its recourse stage logged, so the
+    recourse burden by group is the one the run's own audit stage reported."""
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    client = MlflowClient(e2e["store"])
+    exp = client.get_experiment_by_name("zero-limit")
+    parent = client.search_runs([exp.experiment_id], "attributes.run_name = 'baseline'")[0]
+    res = CliRunner().invoke(app, ["audit", parent.info.run_id, "--retrains", "0",
+                                   "--tracking-uri", e2e["store"]])
+    assert res.exit_code == 0, res.output
+    assert "Recourse burden (protected_group)" in res.output
+    child = client.search_runs([exp.experiment_id], "tags.`toolkit.run_kind` = 'audit'")[0]
+    for key in ("audit_fairness_recourse_months_gap", "audit_fairness_recourse_cost_gap"):
+        assert child.data.metrics[key] == pytest.approx(parent.data.metrics[key]), key
+
+
 def test_no_tightening_removes_policy_refusals(e2e):
     client = MlflowClient(e2e["store"])
     exp = client.get_experiment_by_name("zero-limit")
