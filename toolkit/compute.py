@@ -115,6 +115,29 @@ def _call(fn, X):
     return fn(X)
 
 
+def in_order(client, fn: Callable[..., T], args: Sequence[tuple]) -> Iterator[T]:
+    """``fn(*a)`` for each ``a`` of ``args`` on the cluster's workers, yielded in order.
+
+    At most two tasks per worker thread are in flight, and each result is released on the
+    workers once handed over: a stream of blocks (generation, features) never piles up on
+    the cluster faster than the client consumes it.
+    """
+    from distributed import wait
+
+    width = 2 * max(sum(client.nthreads().values()), 1)
+    pending: dict[int, object] = {}
+    nxt = 0
+    for i in range(len(args)):
+        while nxt < len(args) and len(pending) < width:
+            pending[nxt] = client.submit(fn, *args[nxt], pure=False)
+            nxt += 1
+        future = pending.pop(i)
+        wait(future)
+        result = future.result()
+        future.release()
+        yield result
+
+
 @contextmanager
 def _open(setting: str, distributed) -> Iterator[object]:
     if setting == LOCAL:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.calendar import month_index
-from toolkit.compute import active_client
+from toolkit.compute import active_client, in_order
 from toolkit.config import ExperimentConfig, MonitoringRule, SplitConfig, TableSchema, WorldConfig
 from toolkit.data.dataset import (
     Dataset,
@@ -191,20 +191,7 @@ def _block_features(ds: Dataset):
         for block in history_blocks(ds):
             yield build_features(block, ds.users)
         return
-    from distributed import wait
-
-    width = 2 * max(sum(client.nthreads().values()), 1)
-    pending: dict[int, object] = {}
-    nxt = 0
-    for i in range(len(parts)):
-        while nxt < len(parts) and len(pending) < width:
-            pending[nxt] = client.submit(part_features, parts[nxt], users[nxt], pure=False)
-            nxt += 1
-        future = pending.pop(i)
-        wait(future)
-        feats = future.result()
-        future.release()
-        yield feats
+    yield from in_order(client, part_features, list(zip(parts, users, strict=True)))
 
 
 def part_features(history_part: Path, users_part: Path) -> pd.DataFrame:

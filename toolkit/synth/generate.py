@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from toolkit.compute import active_client
+from toolkit.compute import active_client, in_order
 from toolkit.config import ExperimentConfig, build_config
 from toolkit.data.dataset import DatasetWriter, check_target
 from toolkit.data.features import HistoryPanel, build_features
@@ -356,22 +356,9 @@ def _run_blocks(cfg, macro, sizes, starts, workers):
 
 
 def _cluster_blocks(client, cfg, macro, sizes, starts):
-    from distributed import wait
-
-    width = 2 * max(sum(client.nthreads().values()), 1)
     cfg_f, macro_f = client.scatter([cfg, macro], broadcast=True)
-    pending: dict[int, object] = {}
-    nxt = 0
-    for b in range(len(sizes)):
-        while nxt < len(sizes) and len(pending) < width:
-            pending[nxt] = client.submit(make_block, cfg_f, macro_f, nxt, sizes[nxt],
-                                         int(starts[nxt]), pure=False)
-            nxt += 1
-        future = pending.pop(b)
-        wait(future)
-        block = future.result()
-        future.release()
-        yield block
+    yield from in_order(client, make_block, [(cfg_f, macro_f, b, sizes[b], int(starts[b]))
+                                             for b in range(len(sizes))])
 
 
 def _pool_worker() -> None:
