@@ -11,22 +11,20 @@ One small world (700 users in four blocks) and small models, shared by the modul
 
 from __future__ import annotations
 
-import io
 import os
 import select
 import signal
 import subprocess
 import sys
-from contextlib import chdir, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import optuna
 import pytest
+from inproc import cli
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from toolkit.cli import main
 from toolkit.data.dataset import verify
 from toolkit.files import leftovers, sweep
 from toolkit.processes import HOLD_AT, HOLD_FD
@@ -56,15 +54,6 @@ pruner = "none"
 WAIT = 240  # seconds: only a guard against a process that never reaches its stage
 
 
-def cli(root: Path, *args: str) -> tuple[int, str]:
-    """Run a toolkit command in this process (in ``root``); returns (status, output)."""
-    out = io.StringIO()
-    with chdir(root), redirect_stdout(out), redirect_stderr(out):
-        try:
-            main(list(args))
-        except SystemExit as done:
-            return int(done.code or 0), out.getvalue()
-    return 0, out.getvalue()
 
 
 def launch(root: Path, point: str, *args: str) -> subprocess.Popen:

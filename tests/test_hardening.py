@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import io
 import json
 import os
 import select
@@ -15,15 +14,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from contextlib import chdir, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from inproc import cli
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from toolkit import tracking
-from toolkit.cli import main
 from toolkit.config import build_config
 from toolkit.errors import DataError, InputError
 from toolkit.files import TargetExists, staged_folder
@@ -34,14 +32,6 @@ from toolkit.synth import generate
 SECRET = "hunter2"
 
 
-def cli(root: Path, *args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with chdir(root), redirect_stdout(out), redirect_stderr(out):
-        try:
-            main(list(args))
-        except SystemExit as done:
-            return int(done.code or 0), out.getvalue()
-    return 0, out.getvalue()
 
 
 def last(out: str) -> str:

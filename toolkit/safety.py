@@ -97,7 +97,12 @@ def check_writable(path: str | Path, what: str) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(f"{what} {str(path)!r} is a file, not a folder")
-    parent = existing_ancestor(path)
+    _probe(path, existing_ancestor(path), what)
+
+
+def _probe(path: Path, parent: Path, what: str) -> None:
+    """Refuse ``path`` (InputError) unless ``parent``, its nearest existing ancestor, is a
+    folder this process can really write in."""
     if not parent.is_dir():
         raise InputError(f"{what} {str(path)!r} cannot be created: {str(parent)!r} is a file")
     try:
@@ -113,14 +118,7 @@ def check_file_target(path: str | Path, what: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{what} {str(path)!r} is a folder; give a file name")
-    parent = existing_ancestor(path.parent)
-    if not parent.is_dir():
-        raise InputError(f"{what} {str(path)!r} cannot be created: {str(parent)!r} is a file")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
-    except OSError as err:
-        raise InputError(f"{what} {str(path)!r} is not writable ({str(parent)!r}: "
-                         f"{err.strerror})") from None
+    _probe(path, existing_ancestor(path.parent), what)
 
 
 # -- stores ----------------------------------------------------------------------------------
