@@ -89,8 +89,8 @@ def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
     the workers (one partition each).  Rounds are not reported as they go.
 
     The histogram bins are the in-process ones: they are sketched here from the training
-    rows (:func:`histogram_cuts`) and every worker bins its rows on them
-    (:func:`on_cuts`), so with ``subsample = 1`` the booster is byte for byte the
+    rows (:func:`histogram_cuts`) and each worker's block of rows is binned on them
+    (:func:`on_cuts`) before it is sent, so with ``subsample = 1`` the booster is byte for byte the
     in-process one.  With ``subsample < 1`` it is not: xgboost draws a row's coin from its
     position within the worker's partition, so the sampled rows differ.
     """
@@ -102,19 +102,28 @@ def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
             f"[model] subsample = {cfg.subsample:g}: on a Dask cluster xgboost samples each "
             "worker's rows apart, so this model differs slightly from the in-process one; "
             "set subsample = 1 for the same model on either"), stacklevel=3)
-    n = max(len(client.scheduler_info()["workers"]), 1)
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        raise InputError("the Dask cluster has no workers to train on; start some with "
+                         "'dask worker <scheduler address>'")
     names = table.feature_names
     params = xgb_params(cfg, table.monotone)
 
     def spread(split: str, binned: bool = False):
+        # one block per worker, scattered to it: the rows travel once, not in the graph
         X, y = table.part(split)
         A = X.to_numpy(np.float64)
-        rows = max(-(-len(A) // n), 1)
-        X = da.from_array(A, chunks=(rows, len(names)))
-        if binned:
-            X = X.map_blocks(on_cuts, client.scatter(histogram_cuts(A), broadcast=True),
-                             dtype=np.float32)
-        return X, da.from_array(np.asarray(y, dtype=np.float64), chunks=rows)
+        y = np.asarray(y, dtype=np.float64)
+        cuts = histogram_cuts(A) if binned else None
+        rows = max(-(-len(A) // len(workers)), 1)
+        xs, ys = [], []
+        for start, worker in zip(range(0, len(A), rows), workers, strict=False):
+            block = A[start:start + rows]
+            block = on_cuts(block, cuts) if binned else block
+            for parts, b in ((xs, block), (ys, y[start:start + rows])):
+                future = client.scatter(b, workers=[worker], hash=False)
+                parts.append(da.from_delayed(future, shape=b.shape, dtype=b.dtype))
+        return da.concatenate(xs), da.concatenate(ys)
 
     Xt, yt = spread("train", binned=True)
     Xv, yv = spread("valid")  # evaluated by the trees, whose thresholds are cut values
