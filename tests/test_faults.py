@@ -20,6 +20,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from held import WAIT, launch
 from inproc import cli
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
@@ -27,7 +28,6 @@ from optuna.trial import TrialState
 
 from toolkit.data.dataset import verify
 from toolkit.files import leftovers, sweep
-from toolkit.processes import HOLD_AT, HOLD_FD
 
 EXPERIMENT = """# fault tests: a small world and small models, so every stage is reached quickly
 [world]
@@ -51,30 +51,6 @@ TUNE = """
 trials = 3
 pruner = "none"
 """
-WAIT = 240  # seconds: only a guard against a process that never reaches its stage
-
-
-
-
-def launch(root: Path, point: str, *args: str) -> subprocess.Popen:
-    """Start ``toolkit ARGS`` as a process and return once it holds at ``point``."""
-    read, write = os.pipe()
-    env = {**os.environ, HOLD_AT: point, HOLD_FD: str(write)}
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", *args], cwd=root, env=env,
-                            pass_fds=(write,), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    os.close(write)
-    try:
-        ready, _, _ = select.select([read], [], [], WAIT)
-        said = os.read(read, 200).decode() if ready else ""
-    finally:
-        os.close(read)
-    if not said.startswith(point.split("#")[0] + " "):  # it ended (or hung) before it
-        proc.kill()
-        pytest.fail(f"{args} never reached {point}: {proc.communicate()[0].decode()[-2000:]}")
-    return proc
-
-
 def stop(proc: subprocess.Popen, sig: int) -> tuple[int, str]:
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=WAIT)

@@ -9,16 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from held import launch
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 from typer.testing import CliRunner
@@ -249,34 +246,14 @@ def test_two_workers_share_one_study_without_repeating_work(small_world, store, 
 
 # -- resume after SIGKILL ------------------------------------------------------------------
 
-def _kill_mid_trial(args, storage, name, attempts=3):
-    """Start ``toolkit tune`` as a worker process and SIGKILL it while a trial runs."""
-    for attempt in range(attempts):
-        proc = subprocess.Popen([sys.executable, "-m", "toolkit", *args,
-                                 *(["--resume"] if attempt else [])],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 180  # only a guard against hanging forever
-            while time.monotonic() < deadline:
-                assert proc.poll() is None, "the worker ended before it was killed"
-                try:
-                    trials = load(storage, name).get_trials(deepcopy=False)
-                except KeyError:  # the study is not created yet
-                    trials = []
-                done = sum(t.state == TrialState.COMPLETE for t in trials)
-                running = [t for t in trials if t.state == TrialState.RUNNING
-                           and "toolkit.mlflow_run_id" in t.user_attrs]  # model training
-                if done >= 2 and running:
-                    break
-                time.sleep(0.05)
-            os.kill(proc.pid, signal.SIGKILL)
-        finally:
-            proc.wait()
-        trials = load(storage, name).get_trials()
-        if any(t.state == TrialState.RUNNING and "toolkit.mlflow_run_id" in t.user_attrs
-               for t in trials):
-            return trials
-    pytest.fail("never caught the worker in the middle of a trial")
+def _kill_mid_trial(args, storage, name, root):
+    """Start ``toolkit tune`` as a worker process and SIGKILL it in its third trial, after
+    the trial's run has opened and before it trains (the fault-injection point
+    ``tune.trial``): two trials are done and one is running, whatever the machine's load."""
+    proc = launch(root, "tune.trial#3", *args)
+    proc.kill()
+    proc.wait()
+    return load(storage, name).get_trials()
 
 
 def test_resume_after_sigkill_loses_no_trial_and_retries_the_dead_one(small_world, store,
@@ -286,7 +263,7 @@ def test_resume_after_sigkill_loses_no_trial_and_retries_the_dead_one(small_worl
     storage = f"sqlite:///{tmp_path / 'killed.db'}"
     args = ["tune", str(exp), "--data", str(path), "--tracking-uri", store,
             "--storage", storage]
-    before = _kill_mid_trial(args, storage, "killed")
+    before = _kill_mid_trial(args, storage, "killed", tmp_path)
     complete = {t.number: (t.params, t.value) for t in before if t.state == TrialState.COMPLETE}
     stale = next(t for t in before if t.state == TrialState.RUNNING
                  and "toolkit.mlflow_run_id" in t.user_attrs)
