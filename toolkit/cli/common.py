@@ -36,11 +36,15 @@ Cluster = Annotated[str | None, typer.Option(
     "compute.cluster of the experiment, none).")]
 
 
-ClusterOnly = Annotated[str, typer.Option(
-    "--cluster", help="Where the SHAP values and the model table's features are computed: "
-    "none (in-process), local (a Dask LocalCluster on this machine) or a scheduler address "
-    "tcp://host:port. The logged run's own [compute] is not reused (its scheduler may be "
-    "gone).")]
+def logged_cluster(what: str):
+    """The ``--cluster`` option of a command on a logged run, naming what runs there."""
+    return Annotated[str, typer.Option(
+        "--cluster", help=f"Where {what} computed: none (in-process), local (a Dask "
+        "LocalCluster on this machine) or a scheduler address tcp://host:port. The logged "
+        "run's own [compute] is not reused (its scheduler may be gone).")]
+
+
+ClusterOnly = logged_cluster("the SHAP values and the model table's features are")
 
 
 def with_cluster(sets: list[str] | None, cluster: str | None) -> list[str]:
