@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -62,9 +63,16 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
     Monotone constraints come from the registry directions of the table's features.
     progress(done, total): after every boosting round, with ``total`` the round limit; at
     the end (early stopping included) with ``done == total`` = the rounds trained.
+    matrices: the pair of :func:`dmatrices`, or :class:`DaskMatrices` (trained on their
+    cluster; no callbacks, rounds not reported).
     """
     import xgboost as xgb
 
+    if isinstance(matrices, DaskMatrices):
+        if callbacks:
+            raise ValueError("xgboost callbacks run on the Dask workers; none can be passed "
+                             "with DaskMatrices")
+        return fit_dask_matrices(matrices, table, cfg)
     client = active_client()
     if client is not None and matrices is None and not callbacks:
         return fit_xgboost_dask(client, table, cfg)
@@ -110,6 +118,56 @@ def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
     booster = out["booster"]
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
     return XGBScorer(booster=booster[: best + 1], features=names, best_iteration=best)
+
+
+@dataclass(frozen=True)
+class DaskMatrices:
+    """A table's train and validation ``DaskDMatrix`` on a cluster, built once for the many
+    fits of a search (its trials, the refit), as :func:`dmatrices` is in-process."""
+
+    client: object
+    train: object
+    valid: object
+
+
+def shared_matrices(table: ModelTable):
+    """The matrices the fits of one table share: :class:`DaskMatrices` on the open
+    cluster, else the in-process :func:`dmatrices`."""
+    client = active_client()
+    return dmatrices(table) if client is None else dask_matrices(client, table)
+
+
+def dask_matrices(client, table: ModelTable) -> DaskMatrices:
+    """The rows of train and validation spread over the workers (one partition each), as
+    :func:`fit_xgboost_dask` spreads them."""
+    import dask.array as da
+    import xgboost.dask as dxgb
+
+    n = max(len(client.scheduler_info()["workers"]), 1)
+    names = table.feature_names
+
+    def spread(split: str):
+        X, y = table.part(split)
+        rows = max(-(-len(X) // n), 1)
+        Xd = da.from_array(X.to_numpy(np.float64), chunks=(rows, len(names)))
+        yd = da.from_array(np.asarray(y, dtype=np.float64), chunks=rows)
+        return dxgb.DaskDMatrix(client, Xd, yd, feature_names=names)
+
+    return DaskMatrices(client, spread("train"), spread("valid"))
+
+
+def fit_dask_matrices(matrices: DaskMatrices, table: ModelTable, cfg: ModelConfig
+                      ) -> XGBScorer:
+    """:func:`fit_xgboost_dask` on matrices already on the cluster."""
+    import xgboost.dask as dxgb
+
+    out = dxgb.train(matrices.client, xgb_params(cfg, table.monotone), matrices.train,
+                     num_boost_round=cfg.n_estimators, evals=[(matrices.valid, "valid")],
+                     early_stopping_rounds=cfg.early_stopping_rounds, verbose_eval=False)
+    booster = out["booster"]
+    best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
+    return XGBScorer(booster=booster[: best + 1], features=table.feature_names,
+                     best_iteration=best)
 
 
 def _rounds(progress: Callable[[int, int], None], total: int):
