@@ -161,7 +161,7 @@ def test_an_unreachable_scheduler_on_recourse_study_and_tune_exits_2(command, tm
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("toolkit.compute.CONNECT_TIMEOUT_S", 1)
     first = ["0123456789abcdef0123456789abcdef"] if command == "recourse" else \
-        [str(_experiment()), "--set", "world.n_users=200"]
+        [str(_experiment()), "--set", "world.n_users=1000"]
     res = runner.invoke(app, [command, *first, "--cluster", "tcp://127.0.0.1:1",
                               "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
     assert res.exit_code == 2
@@ -216,6 +216,27 @@ class _Clients(SchedulerPlugin):
 
     def add_client(self, scheduler, client):
         self.seen.add(client)
+
+
+def test_study_children_in_worker_processes_join_the_cluster(tmp_path):
+    import distributed
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    small = ["--set", "world.n_users=1500", "--set", "world.block_size=500",
+             "--set", "model.n_estimators=40", "--set", "explain.compare=[]",
+             "--set", "explain.background_size=100"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
+                                  silence_logs=50) as lc:
+        clients = _Clients()
+        lc.scheduler.add_plugin(clients, name="clients")
+        res = runner.invoke(app, ["study", str(_experiment()), "--world-seeds", "1",
+                                  "--model-seeds", "2", "--workers", "2", "--worlds",
+                                  str(tmp_path / "worlds"), "--tracking-uri", store,
+                                  "--cluster", lc.scheduler_address, "--quiet", *small])
+        assert res.exit_code == 0, res.output
+        # this process, and each child process's own client
+        assert len(clients.seen) >= 3
+    assert "2 children run" in res.output
 
 
 TUNE_TOML = """[world]
