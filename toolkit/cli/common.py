@@ -30,10 +30,10 @@ Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse --data generated from another [world] than the experiment's "
     "(default: run on it and log its world as the params).")]
 
-Cluster = Annotated[str | None, typer.Option(
-    "--cluster", help="Where the heavy stages run: none (in-process), local (a Dask "
-    "LocalCluster on this machine) or a scheduler address tcp://host:port (default: "
-    "compute.cluster of the experiment, none).")]
+CLUSTER_HELP = ("Where the heavy stages run: none (in-process), local (a Dask LocalCluster "
+                "on this machine) or a scheduler address tcp://host:port (default: "
+                "compute.cluster of the experiment, none).")
+Cluster = Annotated[str | None, typer.Option("--cluster", help=CLUSTER_HELP)]
 
 
 def logged_cluster(what: str):

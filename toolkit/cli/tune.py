@@ -9,7 +9,7 @@ import typer
 
 from toolkit.cli.app import app
 from toolkit.cli.common import (
-    Cluster,
+    CLUSTER_HELP,
     DataPath,
     Quiet,
     Sets,
@@ -57,7 +57,10 @@ def tune(
     sets: Sets = None,
     quiet: Quiet = False,
     strict: Strict = False,
-    cluster: Cluster = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help=CLUSTER_HELP + " On a cluster every trial trains with "
+        "xgboost.dask and is not pruned: it trains to its end and is reported then.")
+    ] = None,
 ) -> None:
     """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
     on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
