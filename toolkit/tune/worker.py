@@ -3,7 +3,9 @@
 
 ``toolkit tune --workers N`` runs worker 0 in its own process and starts N-1 of these.  The
 spec (:class:`WorkerSpec`) names the config, data, tracking store, Optuna storage, study,
-worker index and budget.  Exit status 0 when the worker's loop ends.
+worker index, budget and the scheduler address of the command's cluster, which the worker
+joins (its trials then train there, see :func:`pruned_per_round`).  Exit status 0 when
+the worker's loop ends.
 """
 
 from __future__ import annotations

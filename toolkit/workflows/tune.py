@@ -3,10 +3,12 @@
 The study is one MLflow parent run; every trial is a nested child run (see
 :mod:`toolkit.tune.objective`).  Worker 0 runs in this process; workers 1..N-1 are
 subprocesses (``python -m toolkit.tune.worker``) on the same Optuna storage, each with its
-own sampler seed.  After the search the chosen trial is refit with the full thread count,
-evaluated on every split (test included), logged on the parent run and explained; it is
-registered, and takes its dataset's ``champion-<hash8>`` alias, only by the rule of
-:mod:`toolkit.workflows.champion`.
+own sampler seed.  With a cluster open, every worker joins it and its trials train with
+``xgboost.dask`` on matrices sent once per worker
+(:func:`toolkit.models.train.shared_matrices`), unpruned.  After the search the chosen
+trial is refit with the full thread count, evaluated on every split (test included), logged
+on the parent run and explained; it is registered, and takes its dataset's
+``champion-<hash8>`` alias, only by the rule of :mod:`toolkit.workflows.champion`.
 
 The parent run holds the refit model, so it is tagged ``toolkit.model_family`` = ``xgboost``
 and ``toolkit.run_kind`` = ``tune`` (trial runs: ``tune-trial`` and ``trial``).  The chosen
