@@ -1,17 +1,20 @@
 """Scale: wall time and peak memory of the process tree for each stage, by world size.
 
     uv run python benchmarks/bench_scale.py --users 1000000 3000000 [--cluster none|local]
+                                            [--stages generate features run]
 
 For each size, generates a default world (24 months) into /tmp/bench_scale_<users>_<cluster>
-unless it is already there, then, each in a fresh process so peaks do not carry over:
+unless it (or the in-process one, /tmp/bench_scale_<users>_none: the same bytes) is
+already there, then, each in a fresh process so peaks do not carry over:
 
 - generate: the world, by block (``workers=2`` in-process, or by partition on the cluster);
-- features: load the dataset and build the model table (features by block).
+- features: load the dataset and build the model table (features by block);
+- run: the whole main job, ``toolkit run`` of the default experiment on that dataset (a
+  sqlite store and outputs beside it), with the wall time of each of its stages as the
+  run records them (``stage_<name>_seconds``); the peak is that of the whole job.
 
 Peak memory is sampled every 0.2 s over the whole process tree (the command and every
-worker it started: pool or Dask processes), as RSS summed over live processes.  The
-stages after features (train, explain, recourse) are not timed here: see bench_train.py
-and bench_explain.py.
+worker it started: pool or Dask processes), as RSS summed over live processes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 STAGE = r"""
 import json, sys, time
+from pathlib import Path
 from toolkit.compute import cluster
 from toolkit.config import build_config
 
@@ -37,6 +41,12 @@ def main():
         if stage == "generate":
             from toolkit.synth import generate
             generate(config=cfg, out=out, workers=2, overwrite=True)
+        elif stage == "run":
+            from toolkit.workflows.pipeline import run_experiment
+            res = run_experiment(cfg, stem="scale", data=out, uri=f"sqlite:///{out}.mlflow.db",
+                                 outputs=Path(f"{out}.outputs"))
+            print(json.dumps({"seconds": time.perf_counter() - t0, "stages": res.timings}))
+            return
         else:
             from toolkit.data.dataset import load_dataset
             from toolkit.data.table import from_dataset
@@ -87,7 +97,8 @@ def measure(stage: str, users: int, out: Path, where: str, script: Path) -> dict
     if proc.returncode:
         raise SystemExit(f"{stage} at {users:,} users failed (exit {proc.returncode})")
     res = json.loads(stdout.strip().splitlines()[-1])
-    return {"seconds": res["seconds"], "peak_gib": peak[0] / 2**30}
+    return {"seconds": res["seconds"], "peak_gib": peak[0] / 2**30,
+            "stages": res.get("stages", {})}
 
 
 def main() -> None:
@@ -95,7 +106,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--cluster", default="none", help="none, local or tcp://host:port")
     ap.add_argument("--stages", nargs="+", default=["generate", "features"],
-                    choices=["generate", "features"])
+                    choices=["generate", "features", "run"])
     args = ap.parse_args()
     script = Path("/tmp/bench_scale_stage.py")
     script.write_text(STAGE)
@@ -104,6 +115,8 @@ def main() -> None:
     print("| ---: | --- | ---: | ---: | ---: |")
     for users in args.users:
         out = Path(f"/tmp/bench_scale_{users}_{args.cluster.replace('/', '_')}")
+        if "generate" not in args.stages and not (out / "manifest.json").is_file():
+            out = Path(f"/tmp/bench_scale_{users}_none")
         for stage in args.stages:
             if stage == "generate" and (out / "manifest.json").is_file():
                 print(f"| {users:,} | generate | reused {out} | | |")
@@ -111,6 +124,9 @@ def main() -> None:
             r = measure(stage, users, out, args.cluster, script)
             print(f"| {users:,} | {stage} | {r['seconds']:.1f} | {r['peak_gib']:.2f} | "
                   f"{r['peak_gib'] / (users / 1e6):.2f} |", flush=True)
+            for name, seconds in r["stages"].items():
+                name = name.removeprefix("stage_").removesuffix("_seconds")
+                print(f"| {users:,} | {stage}: {name} | {seconds:.1f} | | |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The same work on a Dask cluster: a LocalCluster of two workers on a small world.
 
 Generation by partition gives the same bytes; features by partition the same table;
-training with xgboost.dask a model close to the in-process one (looser bounds than the
+training with xgboost.dask, on the in-process histogram bins, the in-process model when
+rows are not sampled, and with row sampling one close to it (looser bounds than the
 200,000-user check of the README, since a small test split is noisy).  Bad cluster
 settings exit 2 in one line and write nothing.
 """
@@ -73,6 +74,48 @@ def test_a_model_trained_on_the_cluster_gives_the_same_answers(both):
         assert abs(a[k] - b[k]) < 0.1, k
     za, zb = sum(here.mechanism_counts.values()), sum(there.mechanism_counts.values())
     assert abs(za - zb) <= 0.15 * max(za, zb)  # zero-limit test users: 279 against 307 seen
+
+
+def test_rows_binned_on_the_in_process_cuts_train_the_in_process_model():
+    """The property the cluster's training rests on: a booster trained on the rows binned
+    on their own in-process cuts is the booster trained on the rows themselves, byte for
+    byte, missing values and ties included."""
+    import numpy as np
+    import xgboost as xgb
+
+    from toolkit.models.train import histogram_cuts, on_cuts
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.lognormal(size=3_000), rng.normal(size=3_000),
+                         rng.integers(0, 4, 3_000), np.round(rng.normal(size=3_000), 1)])
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (rng.random(3_000) < 1 / (1 + np.exp(-np.nan_to_num(X[:, 1])))).astype(float)
+    binned = on_cuts(X, histogram_cuts(X))
+    assert all(len(np.unique(b[~np.isnan(b)])) == len(c) + 1
+               for b, c in zip(binned.T, histogram_cuts(X)[0], strict=True))
+    params = {"tree_method": "hist", "max_depth": 4, "objective": "binary:logistic",
+              "seed": 0}
+    here = xgb.train(params, xgb.DMatrix(X, label=y), 30)
+    there = xgb.train(params, xgb.DMatrix(binned, label=y), 30)
+    assert bytes(here.save_raw("ubj")) == bytes(there.save_raw("ubj"))
+
+
+def test_without_row_sampling_the_cluster_trains_the_in_process_model(both):
+    """With subsample = 1 the model trained with xgboost.dask on two workers is the
+    in-process model byte for byte; with row sampling the toolkit says why it is not."""
+    from toolkit.errors import ToolkitWarning
+    from toolkit.models.train import fit_xgboost
+
+    root, _, cfg, *_ = both
+    table = from_dataset(load_dataset(root / "here"), cfg)
+    model = cfg.model.model_copy(update={"subsample": 1.0})
+    here = fit_xgboost(table, model)
+    with cluster("local"):
+        there = fit_xgboost(table, model)
+        with pytest.warns(ToolkitWarning, match=r"subsample = 0\.8: on a Dask cluster"):
+            fit_xgboost(table, cfg.model)
+    assert there.best_iteration == here.best_iteration
+    assert there.to_bytes() == here.to_bytes()
 
 
 def test_a_cluster_run_explains_through_the_cli(both, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from toolkit.compute import active_client
 from toolkit.config import ModelConfig, PolicyConfig
 from toolkit.data.splits import SPLITS
 from toolkit.data.table import ModelTable
-from toolkit.errors import InputError
+from toolkit.errors import InputError, ToolkitWarning
 from toolkit.links import logit
 from toolkit.metrics import (
     SMALL_SPLIT_ROWS,
@@ -93,31 +94,8 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
 def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
     """:func:`fit_xgboost` on a Dask cluster with ``xgboost.dask``: the same parameters,
     monotone constraints and early stopping on validation logloss, the rows spread over
-    the workers (one partition each).  Histogram bins are sketched per worker, so the model
-    is close to, not the same as, the in-process one.  Rounds are not reported as they go.
-    """
-    import dask.array as da
-    import xgboost.dask as dxgb
-
-    n = max(len(client.scheduler_info()["workers"]), 1)
-    names = table.feature_names
-
-    def spread(split: str):
-        X, y = table.part(split)
-        rows = max(-(-len(X) // n), 1)
-        return (da.from_array(X.to_numpy(np.float64), chunks=(rows, len(names))),
-                da.from_array(np.asarray(y, dtype=np.float64), chunks=rows))
-
-    Xt, yt = spread("train")
-    Xv, yv = spread("valid")
-    dtrain = dxgb.DaskDMatrix(client, Xt, yt, feature_names=names)
-    dvalid = dxgb.DaskDMatrix(client, Xv, yv, feature_names=names)
-    out = dxgb.train(client, xgb_params(cfg, table.monotone), dtrain,
-                     num_boost_round=cfg.n_estimators, evals=[(dvalid, "valid")],
-                     early_stopping_rounds=cfg.early_stopping_rounds, verbose_eval=False)
-    booster = out["booster"]
-    best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
-    return XGBScorer(booster=booster[: best + 1], features=names, best_iteration=best)
+    the workers (:func:`dask_matrices`).  Rounds are not reported as they go."""
+    return fit_dask_matrices(dask_matrices(client, table), table, cfg)
 
 
 @dataclass(frozen=True)
@@ -138,29 +116,58 @@ def shared_matrices(table: ModelTable):
 
 
 def dask_matrices(client, table: ModelTable) -> DaskMatrices:
-    """The rows of train and validation spread over the workers (one partition each), as
-    :func:`fit_xgboost_dask` spreads them."""
+    """The rows of train and validation spread over the workers, one block each.
+
+    The histogram bins are the in-process ones: they are sketched here from the training
+    rows (:func:`histogram_cuts`) and each worker's block of training rows is binned on
+    them (:func:`on_cuts`) before it is sent, so with ``subsample = 1`` the booster is
+    byte for byte the in-process one.  Validation rows go as they are: the trees evaluate
+    them on thresholds that are cut values.
+    """
     import dask.array as da
     import xgboost.dask as dxgb
 
-    n = max(len(client.scheduler_info()["workers"]), 1)
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        raise InputError("the Dask cluster has no workers to train on; start some with "
+                         "'dask worker <scheduler address>'")
     names = table.feature_names
 
-    def spread(split: str):
+    def spread(split: str, binned: bool = False):
+        # each block scattered to its worker: the rows travel once, not in the task graph
         X, y = table.part(split)
-        rows = max(-(-len(X) // n), 1)
-        Xd = da.from_array(X.to_numpy(np.float64), chunks=(rows, len(names)))
-        yd = da.from_array(np.asarray(y, dtype=np.float64), chunks=rows)
-        return dxgb.DaskDMatrix(client, Xd, yd, feature_names=names)
+        A = X.to_numpy(np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        cuts = histogram_cuts(A) if binned else None
+        rows = max(-(-len(A) // len(workers)), 1)
+        xs, ys = [], []
+        for start, worker in zip(range(0, len(A), rows), workers, strict=False):
+            block = A[start:start + rows]
+            block = on_cuts(block, cuts) if binned else block
+            for parts, b in ((xs, block), (ys, y[start:start + rows])):
+                future = client.scatter(b, workers=[worker], hash=False)
+                parts.append(da.from_delayed(future, shape=b.shape, dtype=b.dtype))
+        return dxgb.DaskDMatrix(client, da.concatenate(xs), da.concatenate(ys),
+                                feature_names=names)
 
-    return DaskMatrices(client, spread("train"), spread("valid"))
+    return DaskMatrices(client, spread("train", binned=True), spread("valid"))
 
 
 def fit_dask_matrices(matrices: DaskMatrices, table: ModelTable, cfg: ModelConfig
                       ) -> XGBScorer:
-    """:func:`fit_xgboost_dask` on matrices already on the cluster."""
+    """:func:`fit_xgboost` on matrices already on the cluster.
+
+    With ``subsample < 1`` the model is not the in-process one (a warning says so):
+    xgboost draws a row's coin from its position within the worker's block, so the
+    sampled rows differ.
+    """
     import xgboost.dask as dxgb
 
+    if cfg.subsample < 1:
+        warnings.warn(ToolkitWarning(
+            f"[model] subsample = {cfg.subsample:g}: on a Dask cluster xgboost samples each "
+            "worker's rows apart, so this model differs slightly from the in-process one; "
+            "set subsample = 1 for the same model on either"), stacklevel=3)
     out = dxgb.train(matrices.client, xgb_params(cfg, table.monotone), matrices.train,
                      num_boost_round=cfg.n_estimators, evals=[(matrices.valid, "valid")],
                      early_stopping_rounds=cfg.early_stopping_rounds, verbose_eval=False)
@@ -168,6 +175,42 @@ def fit_dask_matrices(matrices: DaskMatrices, table: ModelTable, cfg: ModelConfi
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
     return XGBScorer(booster=booster[: best + 1], features=table.feature_names,
                      best_iteration=best)
+
+
+def histogram_cuts(X: np.ndarray, max_bin: int = 256) -> tuple[list[np.ndarray], np.ndarray]:
+    """The bin boundaries ``hist`` training draws on ``X`` in-process: per column, the
+    inner cut values (float32, increasing), and each column's smallest value.
+
+    xgboost's own ``get_quantile_cut`` gives, per column, a lower sentinel, the inner cuts
+    and an upper sentinel; a value ``x`` falls in the bin after the last inner cut ``<= x``
+    (the first bin when there is none).
+    """
+    import xgboost as xgb
+
+    ptr, values = xgb.QuantileDMatrix(X, max_bin=max_bin).get_quantile_cut()
+    inner = [values[ptr[f] + 1: ptr[f + 1] - 1].astype(np.float32) for f in range(X.shape[1])]
+    low = np.fmin.reduce(X, axis=0).astype(np.float32)  # fmin skips missing values
+    return inner, low
+
+
+def on_cuts(X: np.ndarray, cuts: tuple[list[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``X`` with each value replaced by the lower edge of its bin of ``cuts`` (the first
+    bin by the column's smallest value); missing values stay missing.
+
+    Every bin of ``cuts`` holds a training value, so the rows binned here have exactly one
+    distinct value per bin: any quantile sketch of them, a distributed one included, finds
+    the cuts again, and every training row lands in the bin it has in-process.
+    """
+    inner, low = cuts
+    X = np.asarray(X, dtype=np.float32)
+    out = np.empty_like(X)
+    for f, c in enumerate(inner):
+        x = X[:, f]
+        j = np.searchsorted(c, x, side="right")
+        edge = np.where(j == 0, low[f], c[np.maximum(j - 1, 0)]) if len(c) else \
+            np.full(len(x), low[f], np.float32)
+        out[:, f] = np.where(np.isnan(x), np.float32(np.nan), edge)
+    return out
 
 
 def _rounds(progress: Callable[[int, int], None], total: int):

@@ -141,7 +141,8 @@ def study_key(cfg: ExperimentConfig, stem: str) -> str:
     data["study"].pop("workers", None)
     data["model"].pop("nthread", None)
     # which cluster does not change a child (its scheduler's address may), but training
-    # on one does (xgboost.dask's bins): in-process and cluster children are not mixed
+    # on one can (xgboost samples rows per worker when subsample < 1): in-process and
+    # cluster children are not mixed
     if data.get("compute", {}).get("cluster", NONE) != NONE:
         data["compute"]["cluster"] = "dask"
     text = json.dumps({"stem": stem, "config": data}, sort_keys=True)

@@ -137,8 +137,9 @@ def fixed_settings(cfg: ExperimentConfig, space) -> dict[str, Any]:
     fixed = {k: v for k, v in cfg.flat().items()
              if k not in tuned and not k.startswith(_FREE_KEYS)}
     # Which cluster does not change a trial (workers on several machines may reach one
-    # scheduler by other addresses), but training on one does (xgboost.dask's bins), so
-    # in-process and cluster trials are not mixed; studies from before [compute] match.
+    # scheduler by other addresses), but training on one can (xgboost samples rows per
+    # worker when subsample < 1), so in-process and cluster trials are not mixed;
+    # studies from before [compute] match.
     if fixed.pop("compute.cluster", NONE) != NONE:
         fixed["compute.cluster"] = "dask"
     return fixed
