@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from distributed.diagnostics.plugin import SchedulerPlugin
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -195,6 +196,148 @@ def test_an_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, monkeypat
     assert len(lines) == 1 and "the Dask scheduler at 'tcp://127.0.0.1:9' is unreachable" \
         in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["recourse", "study", "tune"])
+def test_an_unreachable_scheduler_on_recourse_study_and_tune_exits_2(command, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("toolkit.compute.CONNECT_TIMEOUT_S", 1)
+    first = ["0123456789abcdef0123456789abcdef"] if command == "recourse" else \
+        [str(_experiment()), "--set", "world.n_users=1000"]
+    res = runner.invoke(app, [command, *first, "--cluster", "tcp://127.0.0.1:1",
+                              "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    assert res.exit_code == 2
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "the Dask scheduler at 'tcp://127.0.0.1:1' is unreachable" \
+        in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_recourse_on_the_cluster_plans_as_here(both, monkeypatch):
+    """Users planned in blocks on the workers get the plans and paths planned here."""
+    from distributed import get_task_stream
+
+    from toolkit.recourse import recourse_table
+    from toolkit.workflows.reload import load_logged_run
+
+    _, store, _, here, _ = both
+    loaded = load_logged_run(here.run_ids["xgboost"], uri=store)
+    fitted, cfg = loaded.fitted, loaded.cfg
+
+    def plan():
+        return recourse_table(fitted.scorer, fitted.table, fitted.decisions, cfg.recourse,
+                              policy=cfg.policy, platform=cfg.world.platform)
+
+    mine = plan()
+    monkeypatch.setattr("toolkit.recourse.api.USERS_PER_TASK", 40)  # several per worker
+    with cluster("local") as client, get_task_stream(client) as stream:
+        theirs = plan()
+    assert len(mine.plans) > 4 * 40
+    assert sum("_call" in t["key"] for t in stream.data) >= len(mine.plans) // 40
+    pd.testing.assert_frame_equal(theirs.plans, mine.plans, check_exact=True)
+    pd.testing.assert_frame_equal(theirs.paths, mine.paths, check_exact=True)
+    assert theirs.metrics == mine.metrics
+
+
+def test_recourse_through_the_cli_on_a_cluster(both, tmp_path):
+    _, store, _, here, _ = both
+    run_id = here.run_ids["xgboost"]
+    res = runner.invoke(app, ["recourse", run_id, "--tracking-uri", store, "--outputs",
+                              str(tmp_path / "out"), "--cluster", "local", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "Dask dashboard: http://" in res.output
+    assert (tmp_path / "out" / f"recourse-{run_id[:8]}" / "recourse" / "plans.parquet") \
+        .is_file()
+
+
+class _Clients(SchedulerPlugin):
+    """The clients that connected to a scheduler (added to a LocalCluster's, in-process)."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def add_client(self, scheduler, client):
+        self.seen.add(client)
+
+
+def test_study_children_in_worker_processes_join_the_cluster(tmp_path):
+    import distributed
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    small = ["--set", "world.n_users=1500", "--set", "world.block_size=500",
+             "--set", "model.n_estimators=40", "--set", "explain.compare=[]",
+             "--set", "explain.background_size=100"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
+                                  silence_logs=50) as lc:
+        clients = _Clients()
+        lc.scheduler.add_plugin(clients, name="clients")
+        res = runner.invoke(app, ["study", str(_experiment()), "--world-seeds", "1",
+                                  "--model-seeds", "2", "--workers", "2", "--worlds",
+                                  str(tmp_path / "worlds"), "--tracking-uri", store,
+                                  "--cluster", lc.scheduler_address, "--quiet", *small])
+        assert res.exit_code == 0, res.output
+        # this process, and each child process's own client
+        assert len(clients.seen) >= 3
+    assert "2 children run" in res.output
+
+
+TUNE_TOML = """[world]
+n_users = 4000
+block_size = 1000
+
+[model]
+n_estimators = 40
+nthread = 1
+
+[tune]
+trials = 4
+
+[tune.space]
+max_depth = { low = 2, high = 5 }
+learning_rate = { low = 0.05, high = 0.3, log = true }
+"""
+
+
+def test_two_tune_workers_share_one_storage_while_trials_train_on_the_cluster(both,
+                                                                              tmp_path):
+    """``toolkit tune --workers 2 --cluster tcp://...``: both worker processes join the
+    cluster, train there, and record their trials in the one sqlite study as in-process
+    trials are recorded (Optuna value = the trial run's metric, its state tag)."""
+    import distributed
+    import optuna
+    from optuna.trial import TrialState
+
+    root, store, *_ = both
+    exp = tmp_path / "spread.toml"
+    exp.write_text(TUNE_TOML)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
+                                  silence_logs=50) as lc:
+        clients = _Clients()
+        lc.scheduler.add_plugin(clients, name="clients")
+        res = runner.invoke(app, ["tune", str(exp), "--data", str(root / "here"),
+                                  "--tracking-uri", store, "--storage", storage,
+                                  "--workers", "2", "--cluster", lc.scheduler_address,
+                                  "--quiet"])
+        assert res.exit_code == 0, res.output
+        assert len(clients.seen) >= 2, "the second worker process joined the cluster too"
+    assert "warning: tune.pruner = 'median' prunes nothing on a cluster" in res.output
+    assert "4 complete, 0 pruned, 0 failed" in res.output
+    study = optuna.load_study(study_name="spread", storage=storage)
+    assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))
+    client = MlflowClient(store)
+    for t in study.trials:
+        assert t.state == TrialState.COMPLETE
+        run = client.get_run(t.user_attrs["toolkit.mlflow_run_id"])
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["toolkit.trial_state"] == "complete"
+        assert run.data.metrics["val_auc"] == pytest.approx(t.value)
+        assert run.data.metrics["best_iteration"] == t.user_attrs["best_iteration"]
+    parent = study.user_attrs["toolkit.parent_run_id"]
+    assert client.get_run(parent).info.status == "FINISHED"
+    assert "worker_failures.txt" not in {a.path.rsplit("/", 1)[-1]
+                                         for a in client.list_artifacts(parent, "study")}
 
 
 def test_a_cluster_lost_mid_run_marks_the_stage_failed(tmp_path, monkeypatch):

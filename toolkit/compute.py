@@ -82,6 +82,25 @@ def cluster(setting: str, *, echo: Callable[[str], None] | None = None) -> Itera
                 _client.reset(token)
 
 
+def scheduler_address() -> str:
+    """The open cluster's scheduler address, or ``none``: what a process this command starts
+    is handed, so that it joins this cluster rather than start one of its own."""
+    client = active_client()
+    return NONE if client is None else client.scheduler.address
+
+
+@contextmanager
+def joined(setting: str) -> Iterator[object]:
+    """:func:`cluster` for a process a command started, handed :func:`scheduler_address`;
+    in a process that has a cluster open already, that one."""
+    client = active_client()
+    if client is not None or setting == NONE:
+        yield client
+        return
+    with cluster(setting) as client:
+        yield client
+
+
 def by_row_blocks(fn: Callable[[object], T], concat: Callable[[Sequence[T]], T], *,
                   rows: int | None = None) -> Callable[[object], T]:
     """``fn`` over a frame's rows, spread over the open cluster's workers in blocks.

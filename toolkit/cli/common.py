@@ -30,17 +30,21 @@ Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse --data generated from another [world] than the experiment's "
     "(default: run on it and log its world as the params).")]
 
-Cluster = Annotated[str | None, typer.Option(
-    "--cluster", help="Where the heavy stages run: none (in-process), local (a Dask "
-    "LocalCluster on this machine) or a scheduler address tcp://host:port (default: "
-    "compute.cluster of the experiment, none).")]
+CLUSTER_HELP = ("Where the heavy stages run: none (in-process), local (a Dask LocalCluster "
+                "on this machine) or a scheduler address tcp://host:port (default: "
+                "compute.cluster of the experiment, none).")
+Cluster = Annotated[str | None, typer.Option("--cluster", help=CLUSTER_HELP)]
 
 
-ClusterOnly = Annotated[str, typer.Option(
-    "--cluster", help="Where the SHAP values and the model table's features are computed: "
-    "none (in-process), local (a Dask LocalCluster on this machine) or a scheduler address "
-    "tcp://host:port. The logged run's own [compute] is not reused (its scheduler may be "
-    "gone).")]
+def logged_cluster(what: str):
+    """The ``--cluster`` option of a command on a logged run, naming what runs there."""
+    return Annotated[str, typer.Option(
+        "--cluster", help=f"Where {what} computed: none (in-process), local (a Dask "
+        "LocalCluster on this machine) or a scheduler address tcp://host:port. The logged "
+        "run's own [compute] is not reused (its scheduler may be gone).")]
+
+
+ClusterOnly = logged_cluster("the SHAP values and the model table's features are")
 
 
 def with_cluster(sets: list[str] | None, cluster: str | None) -> list[str]:

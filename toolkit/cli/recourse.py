@@ -8,7 +8,18 @@ from pathlib import Path
 import typer
 
 from toolkit.cli.app import app
-from toolkit.cli.common import Quiet, TrackingUri, console, guard, progress
+from toolkit.cli.common import (
+    Quiet,
+    TrackingUri,
+    console,
+    guard,
+    logged_cluster,
+    open_cluster,
+    progress,
+)
+
+ClusterPlans = logged_cluster("the plans (blocks of users) and the model table's features "
+                              "are")
 
 
 @app.command()
@@ -26,6 +37,7 @@ def recourse(
     html: Path = typer.Option(None, "--html", help="Also write the HTML report to this file."),
     tracking_uri: TrackingUri = None,
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Local output folder."),
+    cluster: ClusterPlans = "none",
     quiet: Quiet = False,
 ) -> None:
     """Find the cheapest plan of behaviour (repay in full, no new draws, no applications
@@ -53,7 +65,7 @@ def recourse(
         check_horizon(horizon)
     if html is not None:
         check_file_target(html, "--html")
-    with progress(("recourse",), quiet=quiet) as hooks:
+    with open_cluster(cluster), progress(("recourse",), quiet=quiet) as hooks:
         hooks.start("recourse")
         planned, res, model_run = recourse_logged_run(
             run_id, uri=tracking_uri, users=users or None, horizon=horizon, lang=lang,

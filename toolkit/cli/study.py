@@ -9,13 +9,16 @@ import typer
 
 from toolkit.cli.app import app
 from toolkit.cli.common import (
+    Cluster,
     ExperimentFile,
     Quiet,
     Sets,
     TrackingUri,
+    cluster_for,
     console,
     guard,
     progress,
+    with_cluster,
 )
 
 # Rows of the printed table: per-explainer figures, then figures of the model itself.
@@ -45,13 +48,15 @@ def study(
     tracking_uri: TrackingUri = None,
     sets: Sets = None,
     quiet: Quiet = False,
+    cluster: Cluster = None,
 ) -> None:
     """Run the experiment for every (world seed, model seed) pair as one MLflow parent run
     (<stem>-study) with a child run per pair, and report each figure as mean ± sd over the
     children with a 95% interval over the worlds.
 
     Worlds are generated once and reused. Run it again after an interruption and it resumes:
-    finished children are read back, not redone.
+    finished children are read back, not redone. With --cluster every child process joins
+    the cluster: generation, features, training and SHAP values run on its workers.
     """
     from toolkit.config import load_config
     from toolkit.workflows.study import (
@@ -62,10 +67,10 @@ def study(
         study_experiment,
     )
 
-    cfg = load_config(experiment, sets or ())
+    cfg = load_config(experiment, with_cluster(sets, cluster))
     preflight_study(study_config(cfg, world_seeds=world_seeds, model_seeds=model_seeds,
                                  workers=workers), worlds or DEFAULT_ROOT)
-    with progress(STAGES, quiet=quiet) as hooks:
+    with cluster_for(cfg), progress(STAGES, quiet=quiet) as hooks:
         result = study_experiment(
             cfg, stem=experiment.stem, uri=tracking_uri, world_seeds=world_seeds,
             model_seeds=model_seeds, workers=workers, root=worlds, hooks=hooks)

@@ -9,14 +9,17 @@ import typer
 
 from toolkit.cli.app import app
 from toolkit.cli.common import (
+    CLUSTER_HELP,
     DataPath,
     Quiet,
     Sets,
     Strict,
     TrackingUri,
+    cluster_for,
     console,
     guard,
     progress,
+    with_cluster,
 )
 
 KEY_METRICS = ["test_auc", "test_ks", "test_brier", "test_auc_oracle_ratio",
@@ -54,6 +57,10 @@ def tune(
     sets: Sets = None,
     quiet: Quiet = False,
     strict: Strict = False,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help=CLUSTER_HELP + " On a cluster every trial trains with "
+        "xgboost.dask and is not pruned: it trains to its end and is reported then.")
+    ] = None,
 ) -> None:
     """Tune the xgboost model with Optuna: a seeded TPE sampler per worker, median pruning
     on validation AUC, heartbeats so a killed worker's trial is retried, and --resume.
@@ -64,13 +71,18 @@ def tune(
     that alias's holder (a model trained on the same data). With objectives = ["val_auc",
     "val_explain_top1_tolerant_accuracy"] the study is multi-objective and tune.pareto_pick
     chooses the Pareto trial to refit.
+
+    With --cluster every trial (and the refit) trains with xgboost.dask on the cluster, the
+    data sent to it once per worker; trials are not pruned there (the rounds run on the
+    Dask workers): each trains to its end and is reported then. Workers on other machines
+    join the study by running the same command with the same --storage.
     """
     from toolkit.config import load_config
     from toolkit.workflows.tune import check_arguments, tune_experiment
 
     check_arguments(trials=trials, timeout=timeout, workers=workers)
-    cfg = load_config(experiment, sets or [])
-    with progress(("tune",), quiet=quiet) as hooks:
+    cfg = load_config(experiment, with_cluster(sets, cluster))
+    with cluster_for(cfg), progress(("tune",), quiet=quiet) as hooks:
         hooks.start("tune")
         result = tune_experiment(
             cfg, stem=experiment.stem, data=data, uri=tracking_uri, trials=trials,

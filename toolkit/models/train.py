@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -63,9 +64,16 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
     Monotone constraints come from the registry directions of the table's features.
     progress(done, total): after every boosting round, with ``total`` the round limit; at
     the end (early stopping included) with ``done == total`` = the rounds trained.
+    matrices: the pair of :func:`dmatrices`, or :class:`DaskMatrices` (trained on their
+    cluster; no callbacks, rounds not reported).
     """
     import xgboost as xgb
 
+    if isinstance(matrices, DaskMatrices):
+        if callbacks:
+            raise ValueError("xgboost callbacks run on the Dask workers; none can be passed "
+                             "with DaskMatrices")
+        return fit_dask_matrices(matrices, table, cfg)
     client = active_client()
     if client is not None and matrices is None and not callbacks:
         return fit_xgboost_dask(client, table, cfg)
@@ -86,31 +94,47 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
 def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
     """:func:`fit_xgboost` on a Dask cluster with ``xgboost.dask``: the same parameters,
     monotone constraints and early stopping on validation logloss, the rows spread over
-    the workers (one partition each).  Rounds are not reported as they go.
+    the workers (:func:`dask_matrices`).  Rounds are not reported as they go."""
+    return fit_dask_matrices(dask_matrices(client, table), table, cfg)
+
+
+@dataclass(frozen=True)
+class DaskMatrices:
+    """A table's train and validation ``DaskDMatrix`` on a cluster, built once for the many
+    fits of a search (its trials, the refit), as :func:`dmatrices` is in-process."""
+
+    client: object
+    train: object
+    valid: object
+
+
+def shared_matrices(table: ModelTable):
+    """The matrices the fits of one table share: :class:`DaskMatrices` on the open
+    cluster, else the in-process :func:`dmatrices`."""
+    client = active_client()
+    return dmatrices(table) if client is None else dask_matrices(client, table)
+
+
+def dask_matrices(client, table: ModelTable) -> DaskMatrices:
+    """The rows of train and validation spread over the workers, one block each.
 
     The histogram bins are the in-process ones: they are sketched here from the training
-    rows (:func:`histogram_cuts`) and each worker's block of rows is binned on them
-    (:func:`on_cuts`) before it is sent, so with ``subsample = 1`` the booster is byte for byte the
-    in-process one.  With ``subsample < 1`` it is not: xgboost draws a row's coin from its
-    position within the worker's partition, so the sampled rows differ.
+    rows (:func:`histogram_cuts`) and each worker's block of training rows is binned on
+    them (:func:`on_cuts`) before it is sent, so with ``subsample = 1`` the booster is
+    byte for byte the in-process one.  Validation rows go as they are: the trees evaluate
+    them on thresholds that are cut values.
     """
     import dask.array as da
     import xgboost.dask as dxgb
 
-    if cfg.subsample < 1:
-        warnings.warn(ToolkitWarning(
-            f"[model] subsample = {cfg.subsample:g}: on a Dask cluster xgboost samples each "
-            "worker's rows apart, so this model differs slightly from the in-process one; "
-            "set subsample = 1 for the same model on either"), stacklevel=3)
     workers = sorted(client.scheduler_info()["workers"])
     if not workers:
         raise InputError("the Dask cluster has no workers to train on; start some with "
                          "'dask worker <scheduler address>'")
     names = table.feature_names
-    params = xgb_params(cfg, table.monotone)
 
     def spread(split: str, binned: bool = False):
-        # one block per worker, scattered to it: the rows travel once, not in the graph
+        # each block scattered to its worker: the rows travel once, not in the task graph
         X, y = table.part(split)
         A = X.to_numpy(np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -123,18 +147,34 @@ def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
             for parts, b in ((xs, block), (ys, y[start:start + rows])):
                 future = client.scatter(b, workers=[worker], hash=False)
                 parts.append(da.from_delayed(future, shape=b.shape, dtype=b.dtype))
-        return da.concatenate(xs), da.concatenate(ys)
+        return dxgb.DaskDMatrix(client, da.concatenate(xs), da.concatenate(ys),
+                                feature_names=names)
 
-    Xt, yt = spread("train", binned=True)
-    Xv, yv = spread("valid")  # evaluated by the trees, whose thresholds are cut values
-    dtrain = dxgb.DaskDMatrix(client, Xt, yt, feature_names=names)
-    dvalid = dxgb.DaskDMatrix(client, Xv, yv, feature_names=names)
-    out = dxgb.train(client, params, dtrain, num_boost_round=cfg.n_estimators,
-                     evals=[(dvalid, "valid")],
+    return DaskMatrices(client, spread("train", binned=True), spread("valid"))
+
+
+def fit_dask_matrices(matrices: DaskMatrices, table: ModelTable, cfg: ModelConfig
+                      ) -> XGBScorer:
+    """:func:`fit_xgboost` on matrices already on the cluster.
+
+    With ``subsample < 1`` the model is not the in-process one (a warning says so):
+    xgboost draws a row's coin from its position within the worker's block, so the
+    sampled rows differ.
+    """
+    import xgboost.dask as dxgb
+
+    if cfg.subsample < 1:
+        warnings.warn(ToolkitWarning(
+            f"[model] subsample = {cfg.subsample:g}: on a Dask cluster xgboost samples each "
+            "worker's rows apart, so this model differs slightly from the in-process one; "
+            "set subsample = 1 for the same model on either"), stacklevel=3)
+    out = dxgb.train(matrices.client, xgb_params(cfg, table.monotone), matrices.train,
+                     num_boost_round=cfg.n_estimators, evals=[(matrices.valid, "valid")],
                      early_stopping_rounds=cfg.early_stopping_rounds, verbose_eval=False)
     booster = out["booster"]
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
-    return XGBScorer(booster=booster[: best + 1], features=names, best_iteration=best)
+    return XGBScorer(booster=booster[: best + 1], features=table.feature_names,
+                     best_iteration=best)
 
 
 def histogram_cuts(X: np.ndarray, max_bin: int = 256) -> tuple[list[np.ndarray], np.ndarray]:

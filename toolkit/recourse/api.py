@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.compute import by_row_blocks
 from toolkit.config import PolicyConfig, RecourseConfig
 from toolkit.errors import InputError
 from toolkit.explain.reasons import plain
@@ -45,6 +46,10 @@ PLAN_COLUMNS = ("mechanism", "rule", "period", "pd_now", "cutoff_now", "normal_c
                 "rule_then", "true_pd", "true_cutoff", "valid_in_truth",
                 "robust_to_tightening", "wait_months", "sentence_en", "sentence_zh")
 MAX_HORIZON = 36
+#: Users planned per task on a cluster: a plan searches every lever setting over the
+#: horizon, so a few hundred users are seconds of work, worth sending, and a test split's
+#: zero-limit users make several blocks per worker.
+USERS_PER_TASK = 250
 
 
 def check_horizon(horizon) -> int:
@@ -114,21 +119,53 @@ def recourse_table(scorer, table, decisions: pd.DataFrame, config: RecourseConfi
                               margin=margin, lang=lang)
     start = starting_points(world.history_of(ids.to_numpy()), world.users, world.macro,
                             ids)
-    found = cheapest_plans(scorer, start, model_policy, grid, horizon=horizon, margin=margin)
-    values = lever_values(grid, start)
-    chosen_row = np.where(found.plan >= 0, found.plan, len(grid) - 1)
-    chosen = {name: v[np.arange(start.n_users), chosen_row] for name, v in values.items()}
-    options = dict(horizon=horizon, policy=model_policy, platform=truth_policy, margin=margin)
-    plan_path = judge(scorer, start, chosen, **options)
-    quo_path = judge(scorer, start, {}, **options)
-    plans = _plans(start, decisions.loc[ids], found, chosen, plan_path, quo_path, horizon,
-                   margin)
-    paths = pd.concat([_long(start, plan_path, np.where(found.plan >= 0, "plan", "strongest"),
-                             found.months),
-                       _long(start, quo_path, "status_quo", np.zeros(start.n_users, int))],
-                      ignore_index=True)
+    planner = _Planner(scorer, start, grid, dict(horizon=horizon, policy=model_policy,
+                                                 platform=truth_policy, margin=margin))
+    plans, paths = by_row_blocks(planner, _joined, rows=USERS_PER_TASK)(decisions.loc[ids])
     return RecourseResult(plans=plans, paths=paths, metrics=recourse_metrics(plans),
                           horizon=horizon, margin=margin, lang=lang)
+
+
+class _Planner:
+    """The plans and paths of the users of a block of their decision rows.
+
+    Every user's plan depends on that user's start alone, so blocks of users planned apart
+    (on a cluster's workers) give the plans of all of them planned together.
+    """
+
+    def __init__(self, scorer, start: Start, grid: pd.DataFrame, options: dict):
+        self.scorer, self.start, self.grid, self.options = scorer, start, grid, options
+
+    def __call__(self, now: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        scorer, grid, options = self.scorer, self.grid, self.options
+        horizon, margin = options["horizon"], options["margin"]
+        start = self.start
+        if len(now) != start.n_users:
+            start = start.take(pd.Index(start.user_ids).get_indexer(now.index))
+        found = cheapest_plans(scorer, start, options["policy"], grid, horizon=horizon,
+                               margin=margin)
+        values = lever_values(grid, start)
+        chosen_row = np.where(found.plan >= 0, found.plan, len(grid) - 1)
+        chosen = {name: v[np.arange(start.n_users), chosen_row] for name, v in values.items()}
+        plan_path = judge(scorer, start, chosen, **options)
+        quo_path = judge(scorer, start, {}, **options)
+        plans = _plans(start, now, found, chosen, plan_path, quo_path, horizon, margin)
+        paths = pd.concat([_long(start, plan_path,
+                                 np.where(found.plan >= 0, "plan", "strongest"), found.months),
+                           _long(start, quo_path, "status_quo", np.zeros(start.n_users, int))],
+                          ignore_index=True)
+        return plans, paths
+
+
+def _joined(parts: Sequence[tuple[pd.DataFrame, pd.DataFrame]]
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The blocks' plans and paths in the order of all users planned together: the paths
+    of the plans (or strongest plans) by user and month, then the status quo's."""
+    paths = pd.concat([q for _, q in parts], ignore_index=True)
+    quo = (paths["path"] == "status_quo").to_numpy()
+    order = np.lexsort((paths["month"].to_numpy(), paths["user_id"].to_numpy(), quo))
+    return (pd.concat([p for p, _ in parts]),
+            paths.iloc[order].reset_index(drop=True))
 
 
 def _first(flags: np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@
 
 ``toolkit tune --workers N`` runs worker 0 in its own process and starts N-1 of these.  The
 spec (:class:`WorkerSpec`) names the config, data, tracking store, Optuna storage, study,
-worker index and budget.  Exit status 0 when the worker's loop ends.
+worker index, budget and the scheduler address of the command's cluster, which the worker
+joins (its trials then train there, see :func:`pruned_per_round`).  Exit status 0 when
+the worker's loop ends.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from toolkit import tracking
+from toolkit.compute import NONE, active_client, joined
 from toolkit.config import ExperimentConfig, TuneConfig, build_config
 from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
-from toolkit.models.train import dmatrices
+from toolkit.models.train import shared_matrices
 from toolkit.processes import exit_with_parent, raise_on_sigterm, without_hold
 from toolkit.safety import redact_value
 from toolkit.source import load_table
@@ -60,6 +63,7 @@ class WorkerSpec:
     heartbeat_interval: int
     grace_period: int | None
     nthread: int
+    cluster: str = NONE  # the scheduler address of the command's cluster
 
 
 def objectives_of(tune: TuneConfig) -> list[Objective]:
@@ -69,6 +73,13 @@ def objectives_of(tune: TuneConfig) -> list[Objective]:
 def prunable(tune: TuneConfig) -> bool:
     obj = objectives_of(tune)
     return tune.pruner != "none" and len(obj) == 1 and obj[0].xgb_key is not None
+
+
+def pruned_per_round(tune: TuneConfig) -> bool:
+    """Whether trials report rounds to the pruner: not on a cluster, where the rounds run
+    on the Dask workers, which cannot reach this process's trial; a trial there runs to
+    its end and is reported then."""
+    return prunable(tune) and active_client() is None
 
 
 # -- the worker loop ------------------------------------------------------------------------
@@ -87,7 +98,7 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
     tune = cfg.tune
     if table is None:
         table = load_table(cfg, spec.data)
-    matrices = matrices or dmatrices(table)
+    matrices = matrices or shared_matrices(table)
     storage = open_storage(spec.storage, heartbeat_interval=spec.heartbeat_interval,
                            grace_period=spec.grace_period)
     study = optuna.load_study(
@@ -114,7 +125,8 @@ def run_worker(spec: WorkerSpec, *, cfg: ExperimentConfig | None = None,
         if spec.parent_run_id else {})
     objective = TrialObjective(table=table, matrices=matrices, cfg=cfg,
                                space=resolve_space(tune.space), objectives=objectives_of(tune),
-                               prune=prunable(tune), nthread=spec.nthread, runs=runs)
+                               prune=pruned_per_round(tune), nthread=spec.nthread,
+                               runs=runs)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -162,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     spec.storage = os.environ.get(STORAGE_ENV) or spec.storage
     spec.uri = os.environ.get(URI_ENV) or spec.uri
     tracking.connect(spec.uri)
-    run_worker(spec)
+    with joined(spec.cluster):
+        run_worker(spec)
     return 0
 
 

@@ -21,6 +21,8 @@ it writes no report.
   reopened: running it again starts a new one.
 - Children run in ``workers`` processes, each with ``max(1, model.nthread // workers)``
   xgboost threads; only this process talks to MLflow, so a child is logged once complete.
+  With a cluster open (``[compute] cluster``), every process joins it: worlds are generated,
+  features built, models trained and SHAP values computed on its workers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import tracking
+from toolkit.compute import NONE, joined, scheduler_address
 from toolkit.config import ExperimentConfig, StudyConfig, with_overrides
 from toolkit.errors import InputError
 from toolkit.source import check_dataset, preflight
@@ -137,6 +140,11 @@ def study_key(cfg: ExperimentConfig, stem: str) -> str:
     data.pop("audit", None)  # a study's children are not audited
     data["study"].pop("workers", None)
     data["model"].pop("nthread", None)
+    # which cluster does not change a child (its scheduler's address may), but training
+    # on one can (xgboost samples rows per worker when subsample < 1): in-process and
+    # cluster children are not mixed
+    if data.get("compute", {}).get("cluster", NONE) != NONE:
+        data["compute"]["cluster"] = "dask"
     text = json.dumps({"stem": stem, "config": data}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -145,20 +153,22 @@ def _world_dir(root: Path, cfg: ExperimentConfig) -> Path:
     return Path(root) / cfg.world.name
 
 
-def _ensure_world(config: dict, folder: str) -> str:
+def _ensure_world(config: dict, folder: str, cluster: str = NONE) -> str:
     """Generate a world unless its folder holds it; returns its dataset hash."""
     from toolkit.data.dataset import read_manifest
     from toolkit.source import load_or_generate
 
     cfg = ExperimentConfig.model_validate(config)
-    load_or_generate(cfg, folder)
+    with joined(cluster):
+        load_or_generate(cfg, folder)
     return read_manifest(folder)["dataset_hash"]
 
 
-def run_child(config: dict, folder: str) -> dict[str, float]:
+def run_child(config: dict, folder: str, cluster: str = NONE) -> dict[str, float]:
     """One child's metrics: fit both models on its world and measure every explainer.
 
-    config: the child's experiment (:func:`child_config`) as JSON data; folder: its world.
+    config: the child's experiment (:func:`child_config`) as JSON data; folder: its world;
+    cluster: the scheduler address of the study's cluster (``none``: in-process).
     Returns ``{split}_{metric}`` of the xgboost model, the same with ``_scorecard`` for the
     scorecard, every ``explain_*`` metric and ``child_seconds``.  A plain function of plain
     data, so that worker processes can run it.
@@ -170,11 +180,12 @@ def run_child(config: dict, folder: str) -> dict[str, float]:
 
     t0 = time.perf_counter()
     cfg = ExperimentConfig.model_validate(config)
-    table = from_dataset(load_dataset(folder), cfg)
-    fitted = fit_models(cfg, table)
-    metrics = dict(fitted.metrics)
-    metrics.update({f"{k}_scorecard": v for k, v in fitted.scorecard_metrics.items()})
-    explained, _ = compared_metrics(cfg, fitted)
+    with joined(cluster):
+        table = from_dataset(load_dataset(folder), cfg)
+        fitted = fit_models(cfg, table)
+        metrics = dict(fitted.metrics)
+        metrics.update({f"{k}_scorecard": v for k, v in fitted.scorecard_metrics.items()})
+        explained, _ = compared_metrics(cfg, fitted)
     metrics.update(explained)
     metrics["child_seconds"] = time.perf_counter() - t0
     return {k: float(v) for k, v in metrics.items()}
@@ -383,9 +394,11 @@ def study_experiment(cfg: ExperimentConfig, *, stem: str, uri: str | None = None
                    for p in todo}
         first = {seed: next(p for p in todo if p.world_seed == seed) for seed in seeds}
         pool = _pool(n_workers) if n_workers > 1 else None
+        address = scheduler_address()
         try:
             generated = pool.map(_ensure_world, [configs[first[s]] for s in seeds],
-                                 [folders[s] for s in seeds]) if pool else \
+                                 [folders[s] for s in seeds],
+                                 [address] * len(seeds)) if pool else \
                 (_ensure_world(configs[first[s]], folders[s]) for s in seeds)
             for seed, h in zip(seeds, generated, strict=True):
                 hashes[seed] = h
@@ -394,7 +407,7 @@ def study_experiment(cfg: ExperimentConfig, *, stem: str, uri: str | None = None
             hooks.start("children")
             done = reused
             hooks.advance(done, len(todo))
-            for p, metrics in _computed(pool, missing, configs, folders):
+            for p, metrics in _computed(pool, missing, configs, folders, address):
                 _log_child(cfg, p, metrics, configs[p], hashes[p.world_seed],
                            stem=stem, uri=uri, parent_run_id=parent.run_id, key=key)
                 results[p] = metrics
@@ -437,13 +450,15 @@ def _log_child(cfg: ExperimentConfig, pair: Pair, metrics: dict[str, float], con
         run.log_metrics(metrics)
 
 
-def _computed(pool, missing: list[Pair], configs: dict, folders: dict[int, str]):
+def _computed(pool, missing: list[Pair], configs: dict, folders: dict[int, str],
+              address: str = NONE):
     """Yield ``(pair, metrics)`` as children complete: in order in this process without a
-    pool, in completion order with one."""
+    pool, in completion order with one (whose processes join the cluster at ``address``)."""
     if pool is None:
         for p in missing:
             yield p, run_child(configs[p], folders[p.world_seed])
         return
-    jobs = {pool.submit(run_child, configs[p], folders[p.world_seed]): p for p in missing}
+    jobs = {pool.submit(run_child, configs[p], folders[p.world_seed], address): p
+            for p in missing}
     for job in cf.as_completed(jobs):
         yield jobs[job], job.result()

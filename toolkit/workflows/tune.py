@@ -3,10 +3,12 @@
 The study is one MLflow parent run; every trial is a nested child run (see
 :mod:`toolkit.tune.objective`).  Worker 0 runs in this process; workers 1..N-1 are
 subprocesses (``python -m toolkit.tune.worker``) on the same Optuna storage, each with its
-own sampler seed.  After the search the chosen trial is refit with the full thread count,
-evaluated on every split (test included), logged on the parent run and explained; it is
-registered, and takes its dataset's ``champion-<hash8>`` alias, only by the rule of
-:mod:`toolkit.workflows.champion`.
+own sampler seed.  With a cluster open, every worker joins it and its trials train with
+``xgboost.dask`` on matrices sent once per worker
+(:func:`toolkit.models.train.shared_matrices`), unpruned.  After the search the chosen
+trial is refit with the full thread count, evaluated on every split (test included), logged
+on the parent run and explained; it is registered, and takes its dataset's
+``champion-<hash8>`` alias, only by the rule of :mod:`toolkit.workflows.champion`.
 
 The parent run holds the refit model, so it is tagged ``toolkit.model_family`` = ``xgboost``
 and ``toolkit.run_kind`` = ``tune`` (trial runs: ``tune-trial`` and ``trial``).  The chosen
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +29,12 @@ from typing import Any
 import pandas as pd
 
 from toolkit import tracking
+from toolkit.compute import NONE, active_client, scheduler_address
 from toolkit.config import ExperimentConfig, TuneConfig, with_overrides
 from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
-from toolkit.errors import InputError
-from toolkit.models.train import dmatrices, fit_xgboost
+from toolkit.errors import InputError, ToolkitWarning
+from toolkit.models.train import fit_xgboost, shared_matrices
 from toolkit.safety import check_storage_url, redact, sqlite_path
 from toolkit.source import preflight, prepare_table
 from toolkit.tune.quality import top1_groups, top1_stability
@@ -53,7 +57,14 @@ from toolkit.tune.study import (
     open_study,
     study_names,
 )
-from toolkit.tune.worker import DEAD_TRIAL_TAGS, WorkerSpec, objectives_of, run_worker, spawn
+from toolkit.tune.worker import (
+    DEAD_TRIAL_TAGS,
+    WorkerSpec,
+    objectives_of,
+    prunable,
+    run_worker,
+    spawn,
+)
 from toolkit.workflows.champion import ChampionDecision
 from toolkit.workflows.explain import explain_stage
 from toolkit.workflows.fitted import Fitted, fit_models, log_xgboost_model
@@ -123,8 +134,15 @@ def check_arguments(*, trials: int | None, timeout: float | None, workers: int |
 def fixed_settings(cfg: ExperimentConfig, space) -> dict[str, Any]:
     """The flattened config minus the tuned fields and the settings in :data:`_FREE_KEYS`."""
     tuned = {f"model.{k}" for k in space}
-    return {k: v for k, v in cfg.flat().items()
-            if k not in tuned and not k.startswith(_FREE_KEYS)}
+    fixed = {k: v for k, v in cfg.flat().items()
+             if k not in tuned and not k.startswith(_FREE_KEYS)}
+    # Which cluster does not change a trial (workers on several machines may reach one
+    # scheduler by other addresses), but training on one can (xgboost samples rows per
+    # worker when subsample < 1), so in-process and cluster trials are not mixed;
+    # studies from before [compute] match.
+    if fixed.pop("compute.cluster", NONE) != NONE:
+        fixed["compute.cluster"] = "dask"
+    return fixed
 
 
 def tune_experiment(cfg: ExperimentConfig, *, stem: str, data: str | Path | None = None,
@@ -258,7 +276,7 @@ def _open(cfg: ExperimentConfig, *, stem, data, uri, storage_url, resume, prepar
     study, session = open_study(st, name, directions=[o.direction for o in objectives],
                                 resume=resume, fingerprint=fingerprint, storage_label=label)
     return _Search(study=study, session=session, url=storage_url, storage=st, label=label,
-                   table=table, lineage=lineage, matrices=dmatrices(table)), uri
+                   table=table, lineage=lineage, matrices=shared_matrices(table)), uri
 
 
 def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, hooks,
@@ -295,7 +313,12 @@ def _run(cfg: ExperimentConfig, search: _Search, *, stem, uri, parent_run_id, ho
             worker=0, workers=tune.workers, session=search.session,
             trials=tune.trials, timeout=tune.timeout, parent_run_id=run.run_id,
             heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-            nthread=max(1, cfg.model.nthread // tune.workers))
+            nthread=max(1, cfg.model.nthread // tune.workers), cluster=scheduler_address())
+        if active_client() is not None and prunable(tune):
+            warnings.warn(ToolkitWarning(
+                f"tune.pruner = {tune.pruner!r} prunes nothing on a cluster: the boosting "
+                "rounds run on the Dask workers, so each trial trains to its end (early "
+                "stopping included) and is reported then"), stacklevel=2)
         hooks.step("search")
         done_before = finished(study)
         t0 = time.perf_counter()
