@@ -11,7 +11,8 @@ already there, then, each in a fresh process so peaks do not carry over:
 - features: load the dataset and build the model table (features by block);
 - run: the whole main job, ``toolkit run`` of the default experiment on that dataset (a
   sqlite store and outputs beside it), with the wall time of each of its stages as the
-  run records them (``stage_<name>_seconds``); the peak is that of the whole job.
+  run records them (``stage_<name>_seconds``) and the peak of the process tree while each
+  is the innermost stage running (the explanation stage holds recourse and the audit).
 
 Peak memory is sampled every 0.2 s over the whole process tree (the command and every
 worker it started: pool or Dask processes), as RSS summed over live processes.
@@ -21,42 +22,71 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-STAGE = r"""
-import json, sys, time
-from pathlib import Path
-from toolkit.compute import cluster
-from toolkit.config import build_config
 
-def main():
-    stage, users, out, where = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+class StagePeaks:
+    """Progress hooks that keep the peak RSS of this process tree while each stage of the
+    run is the innermost one running."""
+
+    def __init__(self):
+        self.stack, self.peak, self.done = ["before"], {}, False
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def start(self, stage):
+        self.stack.append(stage)
+
+    def finish(self, stage):
+        self.stack.pop()
+
+    def step(self, label):
+        pass
+
+    def advance(self, done, total):
+        pass
+
+    def sample(self):
+        while not self.done:
+            name, rss = self.stack[-1], tree_rss(os.getpid()) / 2**30
+            self.peak[name] = max(self.peak.get(name, 0.0), rss)
+            time.sleep(0.2)
+
+    def stop(self):
+        self.done = True
+        self.thread.join()
+
+
+def child(stage: str, users: int, out: str, where: str) -> None:
+    """One stage in this (fresh) process; prints its figures as one JSON line."""
+    from toolkit.compute import cluster
+    from toolkit.config import build_config
+
     cfg = build_config({"world": {"n_users": users}, "compute": {"cluster": where}})
     with cluster(where):
         t0 = time.perf_counter()
+        figures = {}
         if stage == "generate":
             from toolkit.synth import generate
             generate(config=cfg, out=out, workers=2, overwrite=True)
         elif stage == "run":
             from toolkit.workflows.pipeline import run_experiment
+            peaks = StagePeaks()
             res = run_experiment(cfg, stem="scale", data=out, uri=f"sqlite:///{out}.mlflow.db",
-                                 outputs=Path(f"{out}.outputs"))
-            print(json.dumps({"seconds": time.perf_counter() - t0, "stages": res.timings}))
-            return
+                                 outputs=Path(f"{out}.outputs"), hooks=peaks)
+            peaks.stop()
+            figures = {"stages": res.timings, "peaks": peaks.peak}
         else:
             from toolkit.data.dataset import load_dataset
             from toolkit.data.table import from_dataset
             table = from_dataset(load_dataset(out), cfg)
             assert len(table.X) == users
-        print(json.dumps({"seconds": time.perf_counter() - t0}))
-
-if __name__ == "__main__":
-    main()
-"""
+        print(json.dumps({"seconds": time.perf_counter() - t0, **figures}))
 
 
 def tree_rss(pid: int) -> int:
@@ -80,8 +110,9 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def measure(stage: str, users: int, out: Path, where: str, script: Path) -> dict:
-    proc = subprocess.Popen([sys.executable, str(script), stage, str(users), str(out), where],
+def measure(stage: str, users: int, out: Path, where: str) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", stage, str(users), str(out),
+                             where],
                             stdout=subprocess.PIPE, text=True)
     peak = [0]
 
@@ -98,7 +129,7 @@ def measure(stage: str, users: int, out: Path, where: str, script: Path) -> dict
         raise SystemExit(f"{stage} at {users:,} users failed (exit {proc.returncode})")
     res = json.loads(stdout.strip().splitlines()[-1])
     return {"seconds": res["seconds"], "peak_gib": peak[0] / 2**30,
-            "stages": res.get("stages", {})}
+            "stages": res.get("stages", {}), "peaks": res.get("peaks", {})}
 
 
 def main() -> None:
@@ -107,9 +138,12 @@ def main() -> None:
     ap.add_argument("--cluster", default="none", help="none, local or tcp://host:port")
     ap.add_argument("--stages", nargs="+", default=["generate", "features"],
                     choices=["generate", "features", "run"])
+    ap.add_argument("--child", nargs=4, metavar=("STAGE", "USERS", "OUT", "CLUSTER"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
-    script = Path("/tmp/bench_scale_stage.py")
-    script.write_text(STAGE)
+    if args.child:
+        stage, users, out, where = args.child
+        return child(stage, int(users), out, where)
     print(f"cluster={args.cluster}")
     print("| users | stage | wall s | peak GiB (process tree) | GiB per million users |")
     print("| ---: | --- | ---: | ---: | ---: |")
@@ -121,12 +155,14 @@ def main() -> None:
             if stage == "generate" and (out / "manifest.json").is_file():
                 print(f"| {users:,} | generate | reused {out} | | |")
                 continue
-            r = measure(stage, users, out, args.cluster, script)
+            r = measure(stage, users, out, args.cluster)
             print(f"| {users:,} | {stage} | {r['seconds']:.1f} | {r['peak_gib']:.2f} | "
                   f"{r['peak_gib'] / (users / 1e6):.2f} |", flush=True)
-            for name, seconds in r["stages"].items():
-                name = name.removeprefix("stage_").removesuffix("_seconds")
-                print(f"| {users:,} | {stage}: {name} | {seconds:.1f} | | |", flush=True)
+            for key, seconds in r["stages"].items():
+                name = key.removeprefix("stage_").removesuffix("_seconds")
+                gib = r["peaks"].get(name)
+                print(f"| {users:,} | {stage}: {name} | {seconds:.1f} | "
+                      f"{'' if gib is None else f'{gib:.2f}'} | |", flush=True)
 
 
 if __name__ == "__main__":
