@@ -112,10 +112,23 @@ def test_without_row_sampling_the_cluster_trains_the_in_process_model(both):
     here = fit_xgboost(table, model)
     with cluster("local"):
         there = fit_xgboost(table, model)
-        with pytest.warns(ToolkitWarning, match=r"subsample = 0\.8: on a Dask cluster"):
+        with pytest.warns(ToolkitWarning, match=r"subsample < 1: on a Dask cluster"):
             fit_xgboost(table, cfg.model)
     assert there.best_iteration == here.best_iteration
     assert there.to_bytes() == here.to_bytes()
+
+
+def test_a_table_with_category_columns_is_refused_on_a_cluster():
+    """xgboost.dask gets numeric blocks here: a category column is named, not mistrained."""
+    from types import SimpleNamespace
+
+    from toolkit.errors import InputError
+    from toolkit.models.train import dask_matrices
+
+    table = SimpleNamespace(categorical=["housing", "purpose"])
+    with pytest.raises(InputError, match="this table has the category column\\(s\\) housing, "
+                       "purpose: set \\[compute\\] cluster = \"none\""):
+        dask_matrices(None, table)
 
 
 def test_a_cluster_run_explains_through_the_cli(both, tmp_path):

@@ -252,7 +252,7 @@ def _kill_mid_trial(args, storage, name, root):
     ``tune.trial``): two trials are done and one is running, whatever the machine's load."""
     proc = launch(root, "tune.trial#3", *args)
     proc.kill()
-    proc.wait()
+    proc.communicate()
     return load(storage, name).get_trials()
 
 
@@ -556,3 +556,17 @@ def test_redact_hides_passwords():
     assert redact("https://ghp_token@example.com/x") == "https://***@example.com/x"
     assert redact("see postgresql://a:b@c@h/d and http://h/?token=abc&x=1") == \
         "see postgresql://a:***@h/d and http://h/?token=***&x=1"
+
+
+def test_a_study_that_stored_cluster_none_still_resumes_in_process():
+    """Studies written before the fingerprint left an in-process cluster out stored
+    ``compute.cluster = "none"``; that is no difference, while a cluster still is."""
+    from toolkit.tune.study import fingerprint_differences
+
+    base = {"space": {}, "objectives": ["auc"], "dataset_hash": "d" * 64,
+            "fixed": {"model.seed": 0}}
+    old = {**base, "fixed": {"model.seed": 0, "compute.cluster": "none"}}
+    assert fingerprint_differences(old, base) == []
+    dask = {**base, "fixed": {"model.seed": 0, "compute.cluster": "dask"}}
+    assert fingerprint_differences(dask, base) == [
+        "other settings outside [tune] (compute.cluster: 'dask' -> None)"]

@@ -26,6 +26,12 @@ from toolkit.models.xgb import XGBScorer, model_matrix
 from toolkit.policy import policy_for, resolve_cutoffs
 from toolkit.vocab import MECHANISMS
 
+# One text whatever the subsample, so that a search whose trials draw it warns once.
+SUBSAMPLE_ON_CLUSTER = (
+    "[model] subsample < 1: on a Dask cluster xgboost samples each worker's rows apart, so "
+    "the model differs slightly from the in-process one (as another model seed would); "
+    "subsample = 1 gives the same model on either")
+
 
 def xgb_params(cfg: ModelConfig, monotone: Sequence[int] | None) -> dict:
     """Native xgboost parameters for ``binary:logistic`` from the model config."""
@@ -65,7 +71,7 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
     progress(done, total): after every boosting round, with ``total`` the round limit; at
     the end (early stopping included) with ``done == total`` = the rounds trained.
     matrices: the pair of :func:`dmatrices`, or :class:`DaskMatrices` (trained on their
-    cluster; no callbacks, rounds not reported).
+    cluster; no callbacks, and progress hears only of the end).
     """
     import xgboost as xgb
 
@@ -73,10 +79,10 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
         if callbacks:
             raise ValueError("xgboost callbacks run on the Dask workers; none can be passed "
                              "with DaskMatrices")
-        return fit_dask_matrices(matrices, table, cfg)
+        return fit_dask_matrices(matrices, table, cfg, progress=progress)
     client = active_client()
     if client is not None and matrices is None and not callbacks:
-        return fit_xgboost_dask(client, table, cfg)
+        return fit_dask_matrices(dask_matrices(client, table), table, cfg, progress=progress)
     dtrain, dvalid = matrices or dmatrices(table)
     callbacks = list(callbacks or [])
     if progress is not None:
@@ -89,13 +95,6 @@ def fit_xgboost(table: ModelTable, cfg: ModelConfig, *, callbacks=None,
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
     cut = booster[: best + 1]
     return XGBScorer(booster=cut, features=table.feature_names, best_iteration=best)
-
-
-def fit_xgboost_dask(client, table: ModelTable, cfg: ModelConfig) -> XGBScorer:
-    """:func:`fit_xgboost` on a Dask cluster with ``xgboost.dask``: the same parameters,
-    monotone constraints and early stopping on validation logloss, the rows spread over
-    the workers (:func:`dask_matrices`).  Rounds are not reported as they go."""
-    return fit_dask_matrices(dask_matrices(client, table), table, cfg)
 
 
 @dataclass(frozen=True)
@@ -127,6 +126,11 @@ def dask_matrices(client, table: ModelTable) -> DaskMatrices:
     import dask.array as da
     import xgboost.dask as dxgb
 
+    if table.categorical:
+        raise InputError(
+            f"training on a Dask cluster takes numeric features only; this table has the "
+            f"category column(s) {', '.join(table.categorical[:5])}: set [compute] cluster "
+            "= \"none\" (or --cluster none) to train in-process")
     workers = sorted(client.scheduler_info()["workers"])
     if not workers:
         raise InputError("the Dask cluster has no workers to train on; start some with "
@@ -153,26 +157,31 @@ def dask_matrices(client, table: ModelTable) -> DaskMatrices:
     return DaskMatrices(client, spread("train", binned=True), spread("valid"))
 
 
-def fit_dask_matrices(matrices: DaskMatrices, table: ModelTable, cfg: ModelConfig
-                      ) -> XGBScorer:
-    """:func:`fit_xgboost` on matrices already on the cluster.
+def fit_dask_matrices(matrices: DaskMatrices, table: ModelTable, cfg: ModelConfig, *,
+                      progress: Callable[[int, int], None] | None = None) -> XGBScorer:
+    """:func:`fit_xgboost` on matrices already on the cluster with ``xgboost.dask``: the
+    same parameters, monotone constraints and early stopping on validation logloss, each
+    worker with its own threads.  progress: told only the rounds trained, at the end.
 
-    With ``subsample < 1`` the model is not the in-process one (a warning says so):
-    xgboost draws a row's coin from its position within the worker's block, so the
-    sampled rows differ.
+    With ``subsample < 1`` the model is not the in-process one (a warning says so, once a
+    command): xgboost draws a row's coin from its position within the worker's block, so
+    the sampled rows differ.
     """
     import xgboost.dask as dxgb
 
     if cfg.subsample < 1:
-        warnings.warn(ToolkitWarning(
-            f"[model] subsample = {cfg.subsample:g}: on a Dask cluster xgboost samples each "
-            "worker's rows apart, so this model differs slightly from the in-process one; "
-            "set subsample = 1 for the same model on either"), stacklevel=3)
-    out = dxgb.train(matrices.client, xgb_params(cfg, table.monotone), matrices.train,
+        warnings.warn(ToolkitWarning(SUBSAMPLE_ON_CLUSTER), stacklevel=2)
+    params = xgb_params(cfg, table.monotone)
+    # a worker's thread count is the worker's: nthread would override it on every worker
+    params.pop("nthread", None)
+    out = dxgb.train(matrices.client, params, matrices.train,
                      num_boost_round=cfg.n_estimators, evals=[(matrices.valid, "valid")],
                      early_stopping_rounds=cfg.early_stopping_rounds, verbose_eval=False)
     booster = out["booster"]
-    best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
+    rounds = booster.num_boosted_rounds()
+    if progress is not None:
+        progress(rounds, rounds)
+    best = int(getattr(booster, "best_iteration", rounds - 1))
     return XGBScorer(booster=booster[: best + 1], features=table.feature_names,
                      best_iteration=best)
 

@@ -133,7 +133,9 @@ def fingerprint_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]
     if stored.get("dataset_hash") != wanted["dataset_hash"]:
         out.append(f"dataset {str(stored.get('dataset_hash'))[:12]}, this run uses "
                    f"{wanted['dataset_hash'][:12]}")
-    a, b = stored.get("fixed", {}), wanted["fixed"]
+    # studies written before in-process runs left compute.cluster out stored it as "none"
+    a, b = ({k: v for k, v in d.items() if (k, v) != ("compute.cluster", "none")}
+            for d in (stored.get("fixed", {}), wanted["fixed"]))
     keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     if keys:
         shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys[:5])
