@@ -119,9 +119,10 @@ def dask_matrices(client, table: ModelTable) -> DaskMatrices:
 
     The histogram bins are the in-process ones: they are sketched here from the training
     rows (:func:`histogram_cuts`) and each worker's block of training rows is binned on
-    them (:func:`on_cuts`) before it is sent, so with ``subsample = 1`` the booster is
-    byte for byte the in-process one.  Validation rows go as they are: the trees evaluate
-    them on thresholds that are cut values.
+    them (:func:`on_cuts`) before it is sent, so with ``subsample = 1`` the booster is the
+    in-process one (byte for byte in every comparison made; not guaranteed, since the
+    workers add gradient sums in another order).  Validation rows go as they are: the
+    trees evaluate them on thresholds that are cut values.
     """
     import dask.array as da
     import xgboost.dask as dxgb
