@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -88,8 +90,10 @@ mech = pd.crosstab(truth["regime"], truth["true_mechanism"], normalize="index").
 mech
 
 # %%
-rules = truth.loc[truth["true_mechanism"] == "monitoring", "true_rule"].value_counts()
-top = truth.loc[truth["true_mechanism"] == "score", "true_top1"].value_counts(normalize=True)
+# as text, so that categories no user of the mechanism has do not draw as empty bars
+rules = truth.loc[truth["true_mechanism"] == "monitoring", "true_rule"].astype(str).value_counts()
+top = truth.loc[truth["true_mechanism"] == "score", "true_top1"].astype(str) \
+    .value_counts(normalize=True)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 rules.plot.bar(ax=axes[0], rot=0, title="monitoring rules that fired")
 top.plot.barh(ax=axes[1], title="true top adverse group (score mechanism)")
