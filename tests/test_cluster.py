@@ -131,6 +131,18 @@ def test_a_table_with_category_columns_is_refused_on_a_cluster():
         dask_matrices(None, table)
 
 
+def test_a_cluster_without_workers_is_refused_before_training():
+    from types import SimpleNamespace
+
+    from toolkit.errors import InputError
+    from toolkit.models.train import dask_matrices
+
+    client = SimpleNamespace(scheduler_info=lambda: {"workers": {}})
+    with pytest.raises(InputError, match="^the Dask cluster has no workers to train on; "
+                       "start some with 'dask worker <scheduler address>'$"):
+        dask_matrices(client, SimpleNamespace(categorical=[]))
+
+
 def test_a_cluster_run_explains_through_the_cli(both, tmp_path):
     _, store, _, _, there = both
     res = runner.invoke(app, ["explain", there.run_ids["xgboost"], "--tracking-uri", store,

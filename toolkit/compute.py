@@ -47,6 +47,15 @@ def check_cluster(value: str) -> str:
     return value
 
 
+def engine(setting: str) -> str:
+    """What a cluster setting means for a model: ``none`` (trained in-process) or ``dask``
+    (trained with xgboost.dask, whichever scheduler).  Fingerprints of searches and studies
+    record this, not the address: machines may reach one scheduler by different names, but
+    with row sampling (``subsample < 1``) a model trained on a cluster is not the
+    in-process one, so the two are not mixed."""
+    return NONE if setting == NONE else "dask"
+
+
 def active_client():
     """The Dask client of the cluster this command opened, or None (work in-process)."""
     return _client.get()

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import tracking
-from toolkit.compute import NONE, joined, scheduler_address
+from toolkit.compute import NONE, engine, joined, scheduler_address
 from toolkit.config import ExperimentConfig, StudyConfig, with_overrides
 from toolkit.errors import InputError
 from toolkit.source import check_dataset, preflight
@@ -140,11 +140,7 @@ def study_key(cfg: ExperimentConfig, stem: str) -> str:
     data.pop("audit", None)  # a study's children are not audited
     data["study"].pop("workers", None)
     data["model"].pop("nthread", None)
-    # which cluster does not change a child (its scheduler's address may), but training
-    # on one can (xgboost samples rows per worker when subsample < 1): in-process and
-    # cluster children are not mixed
-    if data.get("compute", {}).get("cluster", NONE) != NONE:
-        data["compute"]["cluster"] = "dask"
+    data["compute"]["cluster"] = engine(data["compute"]["cluster"])  # see compute.engine
     text = json.dumps({"stem": stem, "config": data}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

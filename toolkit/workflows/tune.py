@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit import tracking
-from toolkit.compute import NONE, active_client, scheduler_address
+from toolkit.compute import NONE, active_client, engine, scheduler_address
 from toolkit.config import ExperimentConfig, TuneConfig, with_overrides
 from toolkit.config.tune import OBJECTIVES, Objective
 from toolkit.data.table import ModelTable
@@ -136,11 +136,8 @@ def fixed_settings(cfg: ExperimentConfig, space) -> dict[str, Any]:
     tuned = {f"model.{k}" for k in space}
     fixed = {k: v for k, v in cfg.flat().items()
              if k not in tuned and not k.startswith(_FREE_KEYS)}
-    # Which cluster does not change a trial (workers on several machines may reach one
-    # scheduler by other addresses), but training on one can (xgboost samples rows per
-    # worker when subsample < 1), so in-process and cluster trials are not mixed;
-    # studies from before [compute] match.
-    if fixed.pop("compute.cluster", NONE) != NONE:
+    # in-process leaves the key out, so that studies from before [compute] match
+    if engine(fixed.pop("compute.cluster", NONE)) != NONE:
         fixed["compute.cluster"] = "dask"
     return fixed
 
