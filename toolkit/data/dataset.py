@@ -84,7 +84,6 @@ class DatasetWriter:
         Memory follows the part, never the table.
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         n = self._parts.get(name, 0)
         folder = self.tmp / name
@@ -151,7 +150,6 @@ class Dataset:
         if self._history is not None:
             return self._history[self._history["user_id"].isin(np.asarray(user_ids))]
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         wanted = pa.array(np.unique(np.asarray(user_ids)))
         pieces = []
@@ -178,15 +176,12 @@ def _as_frame(table) -> pd.DataFrame:
 
 def read_part(part: Path) -> pd.DataFrame:
     """One part file as a DataFrame; text columns as ``category``."""
-    import pyarrow.parquet as pq
-
     return _as_frame(pq.read_table(part))
 
 
 def read_parts(path: str | Path, name: str, manifest: dict[str, Any]) -> pd.DataFrame:
     """Table ``name`` of a dataset as one DataFrame; text columns as ``category``."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
         table = pa.concat_tables([pq.read_table(p) for p in table_parts(path, name, manifest)])
@@ -215,15 +210,13 @@ def history_blocks(ds: Dataset) -> Iterator[pd.DataFrame]:
     A row group that ends inside a user's months (a file written by other means) keeps that
     user's rows back for the next block, so no block splits a user.
     """
-    import pyarrow.parquet as pq
-
     if ds._history is not None:
         yield ds._history
         return
     files = table_parts(ds.path, "history", ds.manifest)
     if files[0].name != "history.parquet":  # a partitioned table: each part is whole users
         for part in files:
-            yield _as_frame(pq.read_table(part))
+            yield read_part(part)
         return
     carry = None
     f = pq.ParquetFile(files[0])
