@@ -27,6 +27,66 @@ from toolkit.source import open_table, prepare_table
 from toolkit.workflows.fitted import fit_models
 
 runner = CliRunner()
+def _figure_text(fig) -> str:
+    from matplotlib.text import Text
+
+    return " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())
+
+
+def test_the_figures_speak_of_the_tables_outcome(fitted):
+    from toolkit.workflows.explain import report_context
+
+    cfg, f = fitted
+    res = explain_table(f.scorer, f.table, f.decisions, cfg.explain, policy=cfg.policy)
+    figs = report_figures(res, report_context(cfg, f, stem="own", run_id="0e1f2e3d"))
+    texts = {name: _figure_text(fig) for name, fig in figs.items()}
+    assert {"calibration_models", "group_importance", "shap_beeswarm"} <= set(texts)
+    assert any(name.startswith("waterfall_") for name in texts)
+    for name, text in texts.items():
+        # the outcome here is "default_12m = 1": the world's own "default" must not show
+        leak = re.search(r"\bPD\b|default(?!_12m)|zero-limit|[Uu]sers?\b", text)
+        assert leak is None, (name, text)
+    assert "log-odds of default_12m = 1" in texts["group_importance"]
+    assert "refused rows" in texts["group_importance"]
+    assert "observed rate of default_12m = 1" in texts["calibration_models"]
+    assert re.search(r"Row \d+: ", " ".join(v for k, v in texts.items()
+                                            if k.startswith("waterfall_")))
+
+
+def test_the_model_runs_figures_speak_of_the_tables_outcome():
+    from toolkit.models.plots import calibration_figure, roc_ks_figure
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.9, 500)
+    y = (rng.random(500) < p).astype(int)
+    for draw in (roc_ks_figure, calibration_figure):
+        own = _figure_text(draw(y, p, title="(xgboost, test)", outcome="class = 2"))
+        assert "class = 2" in own and not re.search(r"\bPD\b|default", own), own
+        assert re.search(r"\bPD\b", _figure_text(draw(y, p, title="(xgboost, test)")))
+
+
+def test_a_category_dependence_plot_names_its_categories():
+    from toolkit.explain.figures import dependence
+
+    rng = np.random.default_rng(0)
+    n = 400
+    purpose = pd.Categorical(rng.choice(["new car", "used car", "education"], n),
+                             categories=["education", "furniture", "new car", "used car"])
+    X = pd.DataFrame({"purpose": purpose, "amount": rng.normal(size=n)})
+    values = np.column_stack([np.where(purpose == "used car", 1.0, -0.5),
+                              0.01 * rng.normal(size=n)])
+    fig = dependence(values, X, ["purpose", "amount"], top=1)
+    ax = fig.axes[0]
+    # the categories present, in their declared order, at 0, 1, 2; not their codes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["education", "new car",
+                                                            "used car"]
+    assert list(ax.get_xticks()) == [0.0, 1.0, 2.0]
+    x = ax.collections[0].get_offsets()[:, 0]
+    assert np.all(np.abs(x - np.round(x)) <= 0.3)
+    used = np.asarray(purpose == "used car")
+    assert np.all(np.round(x[used]) == 2.0)
+
+
 PURPOSES = ("新车", "二手车", "家具", "教育", "维修")
 
 
@@ -340,11 +400,11 @@ def test_categories_are_native_and_reasons_name_them(fitted):
     res = explain_table(f.scorer, f.table, f.decisions, every, policy=cfg.policy)
     named = res.reasons[res.reasons["feature"] == "purpose"]
     assert len(named), "a category that carries risk must show up in reasons"
-    assert set(named["text"]) <= {f"purpose = {p} (most common among approved users: {q})"
+    assert set(named["text"]) <= {f"purpose = {p} (most common among approved rows: {q})"
                                   for p in (*PURPOSES, "missing") for q in PURPOSES}
     assert any("二手车" in t for t in named["text"])
     zh = res.reasons_in("zh")
-    assert zh.loc[zh["feature"] == "purpose", "text"].str.contains("通过用户最常见").all()
+    assert zh.loc[zh["feature"] == "purpose", "text"].str.contains("通过的行最常见").all()
 
 
 def test_the_audit_reads_native_categories(fitted):
@@ -358,6 +418,11 @@ def test_the_audit_reads_native_categories(fitted):
     assert set(audit.drift.months.index) <= {"train", "valid", "test", "gap"}
     assert any(line.startswith("Drift: ") and "splits flagged" in line
                for line in audit.verdicts())
+    # a table without monitoring rules or a regime has the score's gate alone
+    (fair,) = audit.fairness
+    assert set(fair.gates["mechanism"]) == {"score"}
+    assert set(fair.decomposition["part"]) <= {"overall", "score"}
+    assert not any(k.endswith(("_monitoring", "_policy")) for k in audit.metrics)
 
 
 def test_reasons_drop_near_zero_groups(fitted):

@@ -25,6 +25,7 @@ from toolkit.data.features import feature_lookup
 from toolkit.data.table import ModelTable
 from toolkit.errors import DataError
 from toolkit.explain import top_groups
+from toolkit.vocab import MECHANISMS
 
 
 def audit_table(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: ExperimentConfig, *,
@@ -91,6 +92,11 @@ def fairness_of(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: Experim
                       table.X.loc[ids[zero]])
     top1 = pd.Series(top_groups(G.to_numpy(np.float64), list(G.columns), 1)[:, 0], index=zero)
     truth = table.truth.loc[ids].reset_index(drop=True) if table.truth is not None else None
+    # the gates that exist: the world has all three; an own table those of its policy that
+    # refused a row of any split (no monitoring gate without rules, no policy one without a
+    # regime)
+    mechanisms = MECHANISMS if table.truth is not None else \
+        tuple(m for m in MECHANISMS if (decisions["mechanism"] == m).any())
     single = len(table.protected) == 1
     out = []
     for attr in table.protected:
@@ -100,7 +106,7 @@ def fairness_of(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: Experim
             groups, dec.reset_index(drop=True),
             drivers, pd_=1 / (1 + np.exp(-margin)), y=table.y[rows], attribute=attr,
             top1=top1, truth=truth, four_fifths=cfg.audit.four_fifths, min_z=cfg.audit.min_z,
-            prefix=prefix, seed=seed)
+            prefix=prefix, seed=seed, mechanisms=mechanisms)
         if plans is not None and len(plans):
             result.burden, burden = recourse_burden(plans, pd.Series(groups, index=ids),
                                                     result.reference)

@@ -157,6 +157,7 @@ def fairness_audit(
     min_z: float = 3.0,
     prefix: str = "audit_fairness_",
     seed: int = 0,
+    mechanisms: Sequence[str] = MECHANISMS,
 ) -> FairnessResult:
     """The fairness audit of the decisions of one population (e.g. the test split).
 
@@ -166,8 +167,9 @@ def fairness_audit(
     label-based parts); top1: the top adverse reason group of the zero-limit rows, indexed
     by row position (``""`` where none); truth: the truth rows (``true_zero``,
     ``true_mechanism``, ``true_pd``, ``true_top1`` and, in a world with a biased platform,
-    the decision with the group flipped), same order, or None.
-    Metrics are named ``prefix + name``.
+    the decision with the group flipped), same order, or None; mechanisms: the gates to
+    audit (default all): an own table without monitoring rules or a regime has no such
+    gates to show.  Metrics are named ``prefix + name``.
     """
     from fairlearn.metrics import (
         MetricFrame,
@@ -225,7 +227,7 @@ def fairness_audit(
         calibration = pd.DataFrame()
 
     gates, flagged = _gates(g, mech, D, names, reference, four_fifths=four_fifths,
-                            min_z=min_z, seed=seed)
+                            min_z=min_z, seed=seed, mechanisms=mechanisms)
     gates = gates.rename(columns={"group": attribute})
     for m in MECHANISMS:
         rows = gates[gates["mechanism"] == m]
@@ -320,9 +322,9 @@ def _calibration_at_equal_pd(y, p, g, reference) -> tuple[pd.DataFrame, float]:
     return table, (max(gaps, key=abs) if gaps else float("nan"))
 
 
-def _gates(g, mech, D, names, reference, *, four_fifths, min_z, seed):
-    """Per mechanism and group: refusals at the gate against those the reference's
-    treatment predicts from the drivers, and the flag of the module's rule."""
+def _gates(g, mech, D, names, reference, *, four_fifths, min_z, seed, mechanisms=MECHANISMS):
+    """Per mechanism of ``mechanisms`` and group: refusals at the gate against those the
+    reference's treatment predicts from the drivers, and the flag of the module's rule."""
     from fairlearn.metrics import MetricFrame, selection_rate
 
     rows = []
@@ -332,6 +334,10 @@ def _gates(g, mech, D, names, reference, *, four_fifths, min_z, seed):
         refused = mech == m
         if not reached.any():
             break
+        if m not in mechanisms:
+            # a gate left out still takes its refusals out of the rows the next one reaches
+            reached &= ~refused
+            continue
         rates = MetricFrame(metrics={"refusal_rate": selection_rate}, y_true=refused[reached],
                             y_pred=refused[reached], sensitive_features=g[reached]).by_group
         ref = reached & (g == reference)

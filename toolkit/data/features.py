@@ -47,6 +47,8 @@ class Feature:
     # value or a static profile), so a shift in it dates to that month
     window: int = 1
     categories: tuple[str, ...] = ()
+    # an own table's column: its reason's reference is of approved rows, not users
+    rows: bool = False
 
     def text(self, value: float, lang: str = "en", *, quantity: bool = False) -> str:
         """A value as it reads in a sentence (:func:`format_value`; with ``quantity``, a
@@ -72,10 +74,12 @@ class Feature:
         text = tpl.format(value=self.text(value, lang))
         if lang == "zh":
             rule = f"规则：{rule_text}；" if rule_text else ""
-            what = "通过用户最常见" if self.categories else "通过用户中位数"
+            who = "通过的行" if self.rows else "通过用户"
+            what = f"{who}最常见" if self.categories else f"{who}中位数"
             return f"{text}（{rule}{what}：{ref}）"
         rule = f"rule: {rule_text}; " if rule_text else ""
-        what = "most common among approved users" if self.categories else "approved users"
+        who = "approved rows" if self.rows else "approved users"
+        what = f"most common among {who}" if self.categories else who
         return f"{text} ({rule}{what}: {ref})"
 
 

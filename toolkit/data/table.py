@@ -676,6 +676,7 @@ def _own_feature(name: str, schema: TableSchema, categories: Sequence[str] = ())
         "value", direction=int(schema.monotone.get(name, 0)), actionable=False,
         description_en=name, description_zh=name, template_en=f"{name} = {{value}}",
         template_zh=f"{name} = {{value}}", compute=None, categories=tuple(categories),
+        rows=True,
     )
 
 

@@ -74,8 +74,17 @@ def localized(fn: Callable) -> Callable:
     return wrapper
 
 
-def _t(lang: str, key: str, **values) -> str:
-    return FIGURE_TEXT[lang][key].format(**values)
+# Categories a dependence plot names on its axis: more would not be legible.
+_MAX_CATEGORIES = 12
+
+
+def _t(lang: str, key: str, *, outcome: str | None = None, **values) -> str:
+    """A figure's text; with an own table's ``outcome`` (``"bad = 1"``), its own words
+    (``<key>_own``) where the synthetic world's speak of default, users or PD."""
+    texts = FIGURE_TEXT[lang]
+    if outcome is not None and f"{key}_own" in texts:
+        return texts[f"{key}_own"].format(outcome=outcome, **values)
+    return texts[key].format(**values)
 
 
 def feature_label(name: str, registry: Mapping[str, Feature] | None, lang: str) -> str:
@@ -112,11 +121,13 @@ def _sample(values: np.ndarray, X: pd.DataFrame, max_points: int,
 @localized
 def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
              registry: Mapping[str, Feature] | None = None, max_display: int = 15,
-             max_points: int = 3000, seed: int = 0, lang: str = "en"):
+             max_points: int = 3000, seed: int = 0, outcome: str | None = None,
+             lang: str = "en"):
     """SHAP beeswarm: one row per top feature, points = rows, colour = feature value (rank).
 
     values: SHAP values (n, p) in ``features`` order; X: the rows' feature values;
-    registry: feature name -> :class:`Feature`, for readable names.
+    registry: feature name -> :class:`Feature`, for readable names; outcome: an own
+    table's predicted outcome, named in the labels instead of default.
     """
     from matplotlib import colormaps
 
@@ -143,7 +154,7 @@ def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
     ax.set_yticks(range(len(top)),
                   [feature_label(features[j], registry, lang) for j in reversed(top)],
                   fontsize=8)
-    ax.set_xlabel(_t(lang, "shap_axis"))
+    ax.set_xlabel(_t(lang, "shap_axis", outcome=outcome))
     ax.set_title(_t(lang, "beeswarm_title"), fontsize=10)
     sm = _scalar_mappable(cmap)
     cb = fig.colorbar(sm, ax=ax, pad=0.01, aspect=40)
@@ -162,7 +173,8 @@ def _scalar_mappable(cmap):
 
 
 @localized
-def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: str = "en"):
+def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None,
+                     outcome: str | None = None, lang: str = "en"):
     """Bar chart of mean |group contribution|; with ``zero``, also the mean contribution
     among zero-limit rows (the average push toward default of each group)."""
     cols = list(G.columns)
@@ -174,14 +186,16 @@ def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: s
     labels = [group_label(cols[i], lang) for i in order]
     if zero is not None and np.asarray(zero, bool).any():
         mz = G[np.asarray(zero, bool)].mean(axis=0).to_numpy()
-        ax.barh(y + 0.2, imp[order], height=0.4, color=_BLUE, label=_t(lang, "mean_abs_all"))
-        ax.barh(y - 0.2, mz[order], height=0.4, color=_RED, label=_t(lang, "mean_zero"))
+        ax.barh(y + 0.2, imp[order], height=0.4, color=_BLUE,
+                label=_t(lang, "mean_abs_all", outcome=outcome))
+        ax.barh(y - 0.2, mz[order], height=0.4, color=_RED,
+                label=_t(lang, "mean_zero", outcome=outcome))
         ax.legend(fontsize=8, loc="lower right")
     else:
         ax.barh(y, imp[order], color=_BLUE)
     ax.set_yticks(y, labels, fontsize=9)
     ax.axvline(0, color="#888888", lw=0.8)
-    ax.set_xlabel(_t(lang, "log_odds"))
+    ax.set_xlabel(_t(lang, "log_odds", outcome=outcome))
     ax.set_title(_t(lang, "importance_title"), fontsize=10)
     return fig
 
@@ -190,16 +204,31 @@ def group_importance(G: pd.DataFrame, *, zero: np.ndarray | None = None, lang: s
 def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
                registry: Mapping[str, Feature] | None = None, top: int = 4,
                max_points: int = 3000, seed: int = 0, lang: str = "en"):
-    """Dependence (scatter) plots of the ``top`` features: feature value against its SHAP."""
+    """Dependence (scatter) plots of the ``top`` features: feature value against its SHAP.
+
+    A category column (an own table's) is drawn as one jittered strip per category, named on
+    its axis (the most frequent ``_MAX_CATEGORIES`` of the sample), not over its codes."""
     values, X = _sample(np.asarray(values, dtype=np.float64), X, max_points, seed)
     features = list(features)
     idx = _top_features(values, features, top)
     cols = 2 if len(idx) > 1 else 1
     rows = int(np.ceil(len(idx) / cols))
     fig = _figure(5.5 * cols, 3.4 * rows)
+    jitter = np.random.default_rng(seed).uniform(-0.3, 0.3, len(X))
     for k, j in enumerate(idx):
         ax = fig.add_subplot(rows, cols, k + 1)
-        ax.scatter(X[features[j]].to_numpy(np.float64), values[:, j], s=5, alpha=0.5,
+        col = X[features[j]]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            shown = col.value_counts().head(_MAX_CATEGORIES)
+            shown = [c for c in col.cat.categories if c in shown.index and shown[c] > 0]
+            pos = pd.Series(np.arange(len(shown), dtype=np.float64), index=shown)
+            x = col.astype(object).map(pos).to_numpy(np.float64) + jitter
+            ax.set_xticks(pos.to_numpy(), [str(c) for c in shown], fontsize=7,
+                          rotation=30 if len(shown) > 4 else 0, ha="right"
+                          if len(shown) > 4 else "center")
+        else:
+            x = col.to_numpy(np.float64)
+        ax.scatter(x, values[:, j], s=5, alpha=0.5,
                    color=_BLUE, linewidths=0, rasterized=True)
         ax.axhline(0, color="#888888", lw=0.8)
         ax.set_xlabel(feature_label(features[j], registry, lang), fontsize=9)
@@ -210,7 +239,7 @@ def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
 
 @localized
 def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None = None,
-                 top: int = 10, lang: str = "en"):
+                 top: int = 10, outcome: str | None = None, lang: str = "en"):
     """Bar chart of the strongest interaction pairs (see
     :func:`toolkit.explain.shap_values.top_interactions`)."""
     pairs = pairs.head(top)
@@ -223,7 +252,8 @@ def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None 
     ax.barh(y, pairs["mean_abs_interaction"].to_numpy(), color=_BLUE)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel(_t(lang, "interaction_axis"))
-    ax.set_title(_t(lang, "interactions_title", rows=f"{int(pairs.attrs.get('rows', 0)):,}"),
+    ax.set_title(_t(lang, "interactions_title", outcome=outcome,
+                    rows=f"{int(pairs.attrs.get('rows', 0)):,}"),
                  fontsize=10)
     return fig
 
@@ -256,7 +286,8 @@ def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *
 def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float],
               features: Sequence[str], *, registry: Mapping[str, Feature] | None = None,
               max_display: int = 10, cutoff_logit: float | None = None,
-              normal_cutoff_logit: float | None = None, title: str = "", lang: str = "en"):
+              normal_cutoff_logit: float | None = None, title: str = "",
+              outcome: str | None = None, lang: str = "en"):
     """Waterfall of one row: from the base value, each top feature's SHAP, to the margin.
 
     values: SHAP values of the row (p,); base: its base value; x: its feature values.
@@ -304,7 +335,7 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     pad = 0.08 * (max(seen) - min(seen) or 1.0)
     ax.set_xlim(min(seen) - pad, max(seen) + pad)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    ax.set_xlabel(_t(lang, "log_odds"))
+    ax.set_xlabel(_t(lang, "log_odds", outcome=outcome))
     ax.set_title(title, fontsize=10)
     return fig
 
@@ -331,7 +362,7 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, lang: str
 
 @localized
 def calibration_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
-                       n_bins: int = 10, lang: str = "en"):
+                       n_bins: int = 10, outcome: str | None = None, lang: str = "en"):
     """Reliability curves of several models: observed default rate against mean predicted
     PD in ``n_bins`` equal-count bins, ``{family: (y, pd)}``."""
     from toolkit.metrics import calibration_bins
@@ -345,7 +376,8 @@ def calibration_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
         ax.plot(pred, obs, "o-", color=colour, label=word(family, lang))
     hi = hi * 1.05 or 1.0
     ax.plot([0, hi], [0, hi], "--", color="grey", label=_t(lang, "perfect"))
-    ax.set(xlabel=_t(lang, "predicted"), ylabel=_t(lang, "observed"),
+    ax.set(xlabel=_t(lang, "predicted", outcome=outcome),
+           ylabel=_t(lang, "observed", outcome=outcome),
            title=_t(lang, "calibration_title"), xlim=(0, hi), ylim=(0, hi))
     ax.xaxis.set_major_formatter(_percent())
     ax.yaxis.set_major_formatter(_percent())

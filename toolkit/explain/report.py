@@ -236,7 +236,7 @@ def _summary(result, ctx: ReportContext, lang: str, pngs: Mapping[str, bytes]) -
         out.append(paragraph(_r(lang, "summary_models",
                                 models=word("list_sep", lang).join(models))))
     out += _data(result, ctx, lang)
-    out += _models(ctx, lang, pngs)
+    out += _models(ctx, lang, pngs, outcome=result.outcome)
     out += _decisions(result, lang)
     out += _policy(result, ctx, lang)
     return out
@@ -265,16 +265,26 @@ def _data(result, ctx: ReportContext, lang: str) -> list[str]:
            table([(_r(lang, "item"), "text"), (_r(lang, "value"), "text")], rows, lang,
                  table_id="data-facts")]
     sr = facts.split_rows
-    out.append(table(
-        [(_r(lang, "split"), "text"), (_r(lang, "months"), "text"), (_r(lang, "users"), "count"),
-         (_r(lang, "labelled"), "count"), (metric_text("default_rate", lang)[0], "percent"),
-         (_r(lang, "stressed_share"), "percent")],
-        [(word(str(k), lang), r["months"], r["users"], r["labelled"], r["default_rate"],
-          r["stressed_share"]) for k, r in sr.iterrows()], lang, table_id="splits"))
+    own = result.outcome is not None
+    cols = [("split", (_r(lang, "split"), "text")),
+            ("months", (_r(lang, "months"), "text")),
+            ("users", (_r(lang, "users", own=own), "count")),
+            ("labelled", (_r(lang, "labelled"), "count")),
+            ("default_rate", (metric_text("default_rate", lang, outcome=result.outcome)[0],
+                              "percent")),
+            ("stressed_share", (_r(lang, "stressed_share"), "percent"))]
+    # a table without months or a regime column has nothing to show in those columns
+    cols = [(k, c) for k, c in cols
+            if not (k == "months" and not sr["months"].astype(bool).any())
+            and not (k == "stressed_share" and not result.has_regime)]
+    rows = [[word(str(name), lang) if k == "split" else r[k] for k, _ in cols]
+            for name, r in sr.iterrows()]
+    out.append(table([c for _, c in cols], rows, lang, table_id="splits"))
     return out
 
 
-def _models(ctx: ReportContext, lang: str, pngs: Mapping[str, bytes]) -> list[str]:
+def _models(ctx: ReportContext, lang: str, pngs: Mapping[str, bytes], *,
+            outcome: str | None = None) -> list[str]:
     if not ctx.models:
         return []
     cols = [(_r(lang, "metric"), "text")]
@@ -285,7 +295,7 @@ def _models(ctx: ReportContext, lang: str, pngs: Mapping[str, bytes]) -> list[st
         values = [m.metrics.get(f"test_{name}") for m in ctx.models]
         if all(v is None for v in values):
             continue
-        label, meaning = metric_text(name, lang)
+        label, meaning = metric_text(name, lang, outcome=outcome)
         rows.append([label, *(fmt(v, kind, lang) for v in values), meaning])
     out = [_h(3, _r(lang, "models"), "models"),
            table(cols, rows, lang, table_id="model-metrics")]
@@ -687,13 +697,14 @@ def _waterfall(result, user, lang: str):
     i = result.decisions.index.get_loc(user)
     d = result.decisions.iloc[i]
     decision = mechanism_label(d["mechanism"], lang) if d["zero"] else word(APPROVED, lang)
-    title = FIGURE_TEXT[figure_lang(lang)]["waterfall_title"].format(user=user,
-                                                                    mechanism=decision)
+    texts = FIGURE_TEXT[figure_lang(lang)]
+    key = "waterfall_title" if result.outcome is None else "waterfall_title_own"
+    title = texts[key].format(user=user, mechanism=decision)
     return F.waterfall(result.shap.values[i], float(result.shap.base[i]), result.X.iloc[i],
                        result.shap.features, registry=result.registry,
                        cutoff_logit=float(d["cutoff_logit"]),
                        normal_cutoff_logit=float(d["normal_cutoff_logit"]), title=title,
-                       lang=lang)
+                       outcome=result.outcome, lang=lang)
 
 
 def report_figures(result, context: ReportContext | None = None, *, lang: str = "en",
@@ -705,23 +716,26 @@ def report_figures(result, context: ReportContext | None = None, *, lang: str = 
     lang = check_lang(lang)
     sv, X = result.shap, result.X
     zero = result.decisions["zero"].to_numpy(bool)
+    outcome = result.outcome
     out: dict[str, object] = {}
     if ctx.models:
         curves = {m.family: (m.y, m.pd) for m in ctx.models}
         out["roc_models"] = F.roc_curves(curves, lang=lang)
-        out["calibration_models"] = F.calibration_curves(curves, lang=lang)
+        out["calibration_models"] = F.calibration_curves(curves, outcome=outcome, lang=lang)
     if len(X):
         reg = result.registry
-        X = numeric_view(X)  # an own table's categories as their codes, for colour and x
-        out["shap_beeswarm"] = F.beeswarm(sv.values, X, sv.features, registry=reg, seed=seed,
-                                          lang=lang)
+        # the beeswarm colours an own table's categories by their codes; the dependence plot
+        # names them
+        out["shap_beeswarm"] = F.beeswarm(sv.values, numeric_view(X), sv.features,
+                                          registry=reg, seed=seed, outcome=outcome, lang=lang)
         out["group_importance"] = F.group_importance(result.group_contributions, zero=zero,
-                                                     lang=lang)
+                                                     outcome=outcome, lang=lang)
         out["dependence_top_features"] = F.dependence(sv.values, X, sv.features, registry=reg,
                                                       top=top, seed=seed, lang=lang)
         pairs = result.interaction_pairs
         if pairs is not None:
-            out["interaction_top_pairs"] = F.interactions(pairs, registry=reg, lang=lang)
+            out["interaction_top_pairs"] = F.interactions(pairs, registry=reg, outcome=outcome,
+                                                          lang=lang)
         if result.has_regime:
             out["regime_zero_limit_groups"] = F.regime_comparison(
                 result.group_contributions, result.stressed, zero, lang=lang)

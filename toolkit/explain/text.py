@@ -292,11 +292,48 @@ METRIC_TEXT = {
 }
 
 
-def metric_text(name: str, lang: str = "en") -> tuple[str, str]:
+# An own table predicts its own outcome ("bad = 1"), not a default: the metrics that speak of
+# defaulters and a PD say it in that table's words.
+OWN_METRIC_TEXT = {
+    "en": {
+        "auc": ("AUC", "chance that a random row with {outcome} gets a higher predicted "
+                "probability than a random row without (0.5: no skill)"),
+        "ks": ("KS", "largest gap between the predicted-probability distributions of rows "
+               "with and without {outcome}"),
+        "brier": ("Brier score", "mean squared error of the predicted probability (lower is "
+                  "better)"),
+        "ece": ("calibration error (ECE)", "mean gap between predicted and observed rates of "
+                "{outcome} over ten bins of predicted probability (lower is better)"),
+        "psi": ("PSI", "population stability of the predicted probability against the "
+                "training split (below 0.1: stable)"),
+        "default_rate": ("rate of {outcome}", "observed share of rows with {outcome}"),
+        "zero_limit_rate": ("refusal rate", "share of rows refused by the decision rule"),
+    },
+    "zh": {
+        "auc": ("AUC", "随机抽取一个 {outcome} 的行和一个非 {outcome} 的行，前者预测概率更高的"
+                "概率（0.5 表示无区分能力）"),
+        "ks": ("KS", "{outcome} 与非 {outcome} 的行预测概率分布之间的最大差距"),
+        "brier": ("Brier 分数", "预测概率的均方误差（越低越好）"),
+        "ece": ("校准误差（ECE）", "十个预测概率分箱内预测与实际 {outcome} 比例的平均差距"
+                "（越低越好）"),
+        "psi": ("PSI", "预测概率相对训练集的群体稳定性（低于 0.1 为稳定）"),
+        "default_rate": ("{outcome} 比例", "{outcome} 的行占比"),
+        "zero_limit_rate": ("拒绝率", "被决策规则拒绝的行占比"),
+    },
+}
+
+
+def metric_text(name: str, lang: str = "en", *, outcome: str | None = None) -> tuple[str, str]:
     """``(label, meaning)`` of a metric; ``name`` may carry its split prefix
-    (``test_auc``), ``explain_`` and an explainer suffix.  Unknown names come back as
-    ``(name, "")``."""
-    table = METRIC_TEXT[check_lang(lang)]
+    (``test_auc``), ``explain_`` and an explainer suffix.  With an own table's ``outcome``
+    (``"bad = 1"``), the metrics worded for defaults speak of that outcome instead.
+    Unknown names come back as ``(name, "")``."""
+    lang = check_lang(lang)
+    table = METRIC_TEXT[lang]
+    if outcome is not None:
+        own = {k: (label.format(outcome=outcome), meaning.format(outcome=outcome))
+               for k, (label, meaning) in OWN_METRIC_TEXT[lang].items()}
+        table = {**table, **own}
     key = name.removeprefix("explain_")
     for suffix in ("_interventional", "_group", "_scorecard"):
         key = key.removesuffix(suffix)
@@ -611,6 +648,15 @@ FIGURE_TEXT = {
         "chance": "no skill",
         "calibration_title": "Calibration, test split", "predicted": "mean predicted PD",
         "observed": "observed default rate", "perfect": "perfect calibration",
+        # an own table's words (``<key>_own``, formatted with its ``outcome``)
+        "shap_axis_own": "SHAP value (log-odds; positive = toward {outcome})",
+        "mean_abs_all_own": "mean |contribution|, all rows",
+        "mean_zero_own": "mean contribution, refused rows",
+        "log_odds_own": "log-odds of {outcome}",
+        "interactions_title_own": "Top interaction pairs (sample of {rows} rows)",
+        "waterfall_title_own": "Row {user}: {mechanism}",
+        "predicted_own": "mean predicted probability of {outcome}",
+        "observed_own": "observed rate of {outcome}",
     },
     "zh": {
         "shap_axis": "SHAP 值（对数几率；正值表示推高违约风险）",
@@ -635,6 +681,14 @@ FIGURE_TEXT = {
         "chance": "无区分能力",
         "calibration_title": "校准（测试集）", "predicted": "平均预测违约概率",
         "observed": "实际违约率", "perfect": "完美校准",
+        "shap_axis_own": "SHAP 值（对数几率；正值表示推向 {outcome}）",
+        "mean_abs_all_own": "平均绝对贡献（全部行）",
+        "mean_zero_own": "平均贡献（被拒的行）",
+        "log_odds_own": "{outcome} 的对数几率",
+        "interactions_title_own": "最强的特征交互（抽样 {rows} 行）",
+        "waterfall_title_own": "第 {user} 行：{mechanism}",
+        "predicted_own": "平均预测概率（{outcome}）",
+        "observed_own": "{outcome} 的实际比例",
     },
 }
 

@@ -96,9 +96,10 @@ def summary_frame(table: ModelTable, decisions: pd.DataFrame) -> pd.DataFrame:
 def log_evaluation(run: Run, table: ModelTable, pd_all: np.ndarray, tag: str) -> None:
     """ROC/KS and calibration figures of a model's PDs on the test split's labelled rows."""
     m = table.labelled_mask("test")
-    run.log_figure(roc_ks_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
+    title, outcome = f"({tag}, test)", table.outcome
+    run.log_figure(roc_ks_figure(table.y[m], pd_all[m], title=title, outcome=outcome),
                    "figures/roc_ks.png")
-    run.log_figure(calibration_figure(table.y[m], pd_all[m], title=f"({tag}, test)"),
+    run.log_figure(calibration_figure(table.y[m], pd_all[m], title=title, outcome=outcome),
                    "figures/calibration.png")
 
 
