@@ -108,6 +108,26 @@ def test_without_a_bias_nothing_is_flagged_and_the_ratios_are_fairlearns():
     assert "four_fifths" in RULE and "sqrt(E)" in RULE
 
 
+def test_a_tiny_most_approved_group_is_never_the_reference():
+    """13 rows all approved cannot teach the model of the reference's refusals anything but
+    a constant: as the reference, every other group would "exceed" it."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    group = np.where(rng.random(n) < 0.5, "B", "A")
+    score = rng.normal(-2.6, 0.9, n)
+    group[:13], score[:13] = "C", -6.0  # a handful of very safe rows
+    stressed = np.zeros(n, dtype=bool)
+    features = pd.DataFrame({"inq_cnt_1m": np.zeros(n), "balance_drop_1m": np.zeros(n),
+                             PROTECTED: group})
+    decisions = LimitPolicy(PolicyConfig()).decide(sigmoid(score), stressed, features)
+    drivers = drivers_frame(score, stressed, features[["inq_cnt_1m", "balance_drop_1m"]])
+    res = fairness_audit(group, decisions, drivers, pd_=sigmoid(score),
+                         y=(rng.random(n) < sigmoid(score)).astype(int), attribute=PROTECTED)
+    assert res.groups.loc["C", "approval_rate"] == 1.0
+    assert res.reference in {"A", "B"}
+    assert res.flagged == ()
+
+
 # -- the platform's bias: configuration and decisions -----------------------------------------
 
 @pytest.mark.parametrize(

@@ -133,6 +133,29 @@ def test_toolkit_audit_weighs_the_plans_the_run_logged(e2e):
         assert child.data.metrics[key] == pytest.approx(parent.data.metrics[key]), key
 
 
+@pytest.mark.parametrize("stem", ["baseline", "own_table"])
+def test_a_whole_run_reproduces(e2e, stem):
+    """The model run of a ``toolkit run`` also holds the explanation, recourse and audit
+    metrics of the later stages; reproducing re-fits the model and compares what training
+    logged."""
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    client = MlflowClient(e2e["store"])
+    exp = client.get_experiment_by_name("zero-limit")
+    (parent,) = client.search_runs([exp.experiment_id], f"attributes.run_name = '{stem}'")
+    (model,) = client.search_runs(
+        [exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}' and "
+        "tags.`toolkit.model_family` = 'xgboost'")
+    assert any(k.startswith("audit_") for k in model.data.metrics)
+    res = CliRunner().invoke(app, ["reproduce", model.info.run_id, "--tracking-uri",
+                                   e2e["store"]])
+    assert res.exit_code == 0, res.output
+    assert "metrics identical:     yes" in res.output
+    assert "model bytes identical: yes" in res.output
+
+
 def test_no_tightening_removes_policy_refusals(e2e):
     client = MlflowClient(e2e["store"])
     exp = client.get_experiment_by_name("zero-limit")

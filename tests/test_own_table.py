@@ -65,6 +65,27 @@ def test_the_model_runs_figures_speak_of_the_tables_outcome():
         assert re.search(r"\bPD\b", _figure_text(draw(y, p, title="(xgboost, test)")))
 
 
+def test_outliers_and_sentinels_do_not_squeeze_a_dependence_plot():
+    from toolkit.explain.figures import beeswarm, dependence
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    late = rng.poisson(0.3, n).astype(float)
+    late[:20] = 98.0  # the sentinel of "Give Me Some Credit"
+    X = pd.DataFrame({"late": late, "purpose": pd.Categorical(rng.choice(["a", "b"], n))})
+    values = np.column_stack([0.3 * np.minimum(late, 5), 0.1 * rng.normal(size=n)])
+    ax = dependence(values, X, ["late", "purpose"], top=1).axes[0]
+    assert ax.get_xlim()[1] < 10
+    assert ax.get_xlabel() == "late (1st to 99th percentile shown)"
+    ax = dependence(values[20:], X.iloc[20:], ["late", "purpose"], top=1).axes[0]
+    assert ax.get_xlabel() == "late"
+    # a category has no order to colour by: one grey for all its points
+    ax = beeswarm(values, X, ["late", "purpose"]).axes[0]
+    late_points, purpose_points = ax.collections[1], ax.collections[0]
+    assert len(np.unique(purpose_points.get_facecolors(), axis=0)) == 1
+    assert late_points.get_array() is not None
+
+
 def test_a_category_dependence_plot_names_its_categories():
     from toolkit.explain.figures import dependence
 
@@ -339,6 +360,11 @@ def test_the_report_speaks_of_rows_and_the_split_the_schema_chose(fitted):
     assert "predicted probability" in text
     leak = re.search(r"\bPD\b|zero-limit users|Zero-limit users|User \d", text)
     assert leak is None, text[max(leak.start() - 200, 0):leak.end() + 100]
+    # no mechanism, regime or truth the table does not have
+    decisions = page[page.index('id="decisions"'):page.index('id="decisions"') + 3000]
+    decisions = decisions[:decisions.index("</table>")]
+    assert "real-time monitoring" not in decisions and "stressed" not in decisions
+    assert "Explanation checks" in page and "against the truth" not in page
     # the report on named rows reads the same way
     from toolkit.explain.report import render_user_report
 
@@ -418,6 +444,12 @@ def test_the_audit_reads_native_categories(fitted):
     assert set(audit.drift.months.index) <= {"train", "valid", "test", "gap"}
     assert any(line.startswith("Drift: ") and "splits flagged" in line
                for line in audit.verdicts())
+    # the audit speaks of rows and refusals: the table has no zero limits and no stress
+    heading, blocks = audit.blocks()
+    assert heading == "Audit: fairness by mechanism, stability of reasons, drift"
+    text = " ".join(str(b) for b in blocks if isinstance(b, str))
+    assert "refused row" in text
+    assert not re.search(r"zero.limit|\busers?\b|stress", text), text
     # a table without monitoring rules or a regime has the score's gate alone
     (fair,) = audit.fairness
     assert set(fair.gates["mechanism"]) == {"score"}

@@ -193,9 +193,10 @@ def fairness_audit(
     by_zero = MetricFrame(metrics={"zero_rate": selection_rate}, y_true=zero, y_pred=zero,
                           sensitive_features=g).by_group
     approval = 1.0 - by_zero["zero_rate"]
-    reference = str(approval.idxmax())
+    sizes = pd.Series(g).value_counts().reindex(names)
+    reference = reference_group(approval, sizes)
     others = [n for n in names if n != reference]
-    groups = pd.DataFrame({"rows": pd.Series(g).value_counts().reindex(names),
+    groups = pd.DataFrame({"rows": sizes,
                            "zero_rate": by_zero["zero_rate"], "approval_rate": approval})
     groups.index.name = attribute
     metrics = {
@@ -279,6 +280,19 @@ def fairness_audit(
         decomposition=decomposition, reasons=reasons, calibration=calibration,
         truth=truth_table, flagged=flagged, prefix=prefix,
         metrics={f"{prefix}{k}": float(v) for k, v in metrics.items()})
+
+
+def reference_group(approval: pd.Series, sizes: pd.Series) -> str:
+    """The group others are compared with: the most approved of the groups of at least
+    :data:`MIN_GROUP_ROWS` rows (the largest group when none is that big).
+
+    The reference's treatment is learnt from its own rows: a handful of rows (13 approved
+    of 14, say) teaches the model of its refusals nothing but a constant, whose expected
+    refusals every larger group then "exceeds"."""
+    big = approval[sizes.reindex(approval.index) >= MIN_GROUP_ROWS]
+    if big.empty:
+        return str(sizes.idxmax())
+    return str(big.idxmax())
 
 
 def _observed_rate(y_true, y_pred) -> float:

@@ -18,7 +18,7 @@ import pandas as pd
 from toolkit.audit.drift import MIN_ROWS, DriftResult
 from toolkit.audit.fairness import FairnessResult
 from toolkit.audit.stability import KINDS, StabilityResult
-from toolkit.audit.text import AUDIT_TEXT
+from toolkit.audit.text import audit_text
 from toolkit.config import AuditConfig
 from toolkit.data.features import Feature
 from toolkit.data.splits import GAP, SPLITS
@@ -29,6 +29,11 @@ from toolkit.explain.report import Section, TableBlock
 from toolkit.explain.text import check_lang, word
 from toolkit.files import staged_folder
 from toolkit.policy import label as mechanism_label
+
+
+def _by_split(months: pd.DataFrame) -> bool:
+    """Whether drift was measured split by split: an own table without a month column."""
+    return set(map(str, months.index)) <= {*SPLITS, GAP}
 
 
 @dataclass
@@ -49,7 +54,7 @@ class AuditResult:
 
     def verdicts(self, lang: str = "en") -> list[str]:
         """One sentence per finding, for the terminal and the report."""
-        t = AUDIT_TEXT[check_lang(lang)]
+        t = audit_text(check_lang(lang), own=not self.has_truth)
         out = []
         for f in self.fairness:
             flagged = f.gates[f.gates["flagged"].astype(bool)]
@@ -95,9 +100,7 @@ class AuditResult:
             out.append(t["months_no_truth"].format(model=model) if truth is None else
                        t["months"].format(model=model, truth=fmt(truth, "percent0", lang)))
         d = self.drift.months
-        # an own table without a month column is compared split by split
-        by_split = set(map(str, d.index)) <= {*SPLITS, GAP}
-        line = t["drift_splits" if by_split else "drift"].format(
+        line = t["drift_splits" if _by_split(d) else "drift"].format(
             flagged=int(d["flagged"].sum()), months=len(d))
         small = int((d["rows"] < MIN_ROWS).sum())
         if small:
@@ -114,7 +117,7 @@ class AuditResult:
     def blocks(self, lang: str = "en") -> tuple[str, list]:
         """The section's heading and blocks (paragraphs and :class:`TableBlock`)."""
         lang = check_lang(lang)
-        t = AUDIT_TEXT[lang]
+        t = audit_text(lang, own=not self.has_truth)
         s = self.settings
         yes = {True: t["yes"], False: t["no"]}
         blocks: list = [t["scope"].format(split=word(self.split, lang),
@@ -164,8 +167,10 @@ class AuditResult:
                              part["notice_changed"].mean()))
             blocks.append(TableBlock(cols, rows))
         months = self.drift.months
+        by_split = _by_split(months)
         keep = months["flagged"] | months.get("stressed", False)
-        cols = [(t["period"], "text"), (t["rows"], "count"), (t["flag_feature"], "text")]
+        cols = [(t["split" if by_split else "period"], "text"), (t["rows"], "count"),
+                (t["flag_feature"], "text")]
         if "stressed" in months:
             cols.append((t["stressed"], "text"))
         rows = [(period, r["rows"],
@@ -174,7 +179,8 @@ class AuditResult:
                  *([yes[bool(r["stressed"])]] if "stressed" in months else []))
                 for period, r in months[keep].iterrows()]
         if rows:
-            blocks.append(t["months_shown"].format(shown=len(rows), total=len(months)))
+            shown = t["splits_shown" if by_split else "months_shown"]
+            blocks.append(shown.format(shown=len(rows), total=len(months)))
             blocks.append(TableBlock(cols, rows))
         return t["heading"], blocks
 

@@ -62,6 +62,24 @@ AUDIT_TEXT = {
         "all": "all zero-limit users", "found_rate": "plan found",
         "mean_months": "mean months to restore", "median_months": "median months",
         "mean_cost": "mean cost",
+        # an own table's words (``<key>_own``): rows and refusals, no stress regime
+        "heading_own": "Audit: fairness by mechanism, stability of reasons, drift",
+        "none_flagged_own": "Fairness ({attribute}): no mechanism flagged. The refusal-rate "
+                            "gap of group {group} to group {reference} is {gap}: {explained} "
+                            "explained by the drivers, {unexplained} not.",
+        "stability_own": "Stability: the top-1 reason of a refused row is unchanged for {seed} "
+                         "of rows after retraining with other seeds and for {boot} after "
+                         "bootstrap retrains (chance agreement: {chance}); the notice changes "
+                         "for {seed_changed} and {boot_changed}.",
+        "overall_own": "overall (refused)",
+        "rule_own": "Rule: a mechanism is flagged against a group when the group's refusals O "
+                    "at that gate and the refusals E its drivers (the model's log-odds and, "
+                    "where the table has them, its regime and the monitoring rules' inputs) "
+                    "predict under the reference group's treatment differ by |O - E| / sqrt(E) "
+                    ">= {min_z:g}; it is material when O / E is also beyond 1/{four_fifths:g} "
+                    "(the four-fifths rule).",
+        "months_shown_own": "Months flagged ({shown} of {total}).",
+        "splits_shown": "Splits flagged ({shown} of {total}).", "split": "split",
     },
     "zh": {
         "heading": "审计：按机制的公平性、原因的稳定性、压力期的漂移",
@@ -113,5 +131,28 @@ AUDIT_TEXT = {
         "all": "全部零额度用户", "found_rate": "找到方案",
         "mean_months": "平均恢复月数", "median_months": "月数中位数",
         "mean_cost": "平均成本",
+        "heading_own": "审计：按机制的公平性、原因的稳定性、漂移",
+        "none_flagged_own": "公平性（{attribute}）：未标记任何机制。{group}组与{reference}组的"
+                            "拒绝率差距为 {gap}：其中 {explained} 可由驱动因素解释，"
+                            "{unexplained} 不能。",
+        "stability_own": "稳定性：以其他随机种子重训后，{seed}的被拒行首要原因不变；自助法重训后"
+                         "为{boot}（随机一致率：{chance}）；通知发生变化的比例分别为"
+                         "{seed_changed}和{boot_changed}。",
+        "overall_own": "总体（被拒）",
+        "rule_own": "规则：若某组在某一关口的实际拒绝数 O 与其驱动因素（模型对数几率；表中若有，"
+                    "还包括市场状态与监控规则的输入）在参照组待遇下预测的拒绝数 E 之差满足 "
+                    "|O - E| / sqrt(E) ≥ {min_z:g}，则标记该机制；若 O / E 还超出 "
+                    "1/{four_fifths:g}（五分之四规则），则为实质性差异。",
+        "months_shown_own": "被标记的月份（{shown}/{total}）。",
+        "splits_shown": "被标记的数据集划分（{shown}/{total}）。", "split": "数据集划分",
     },
 }
+
+
+def audit_text(lang: str, *, own: bool = False) -> dict[str, str]:
+    """The audit's words in ``lang``; ``own``: an own table's (rows and refusals, no stress
+    regime), where a text has one (``<key>_own``)."""
+    t = AUDIT_TEXT[lang]
+    if not own:
+        return t
+    return {**t, **{k.removesuffix("_own"): v for k, v in t.items() if k.endswith("_own")}}

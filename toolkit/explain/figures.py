@@ -104,6 +104,20 @@ def _figure(width: float, height: float):
     return fig
 
 
+def _central_view(x: np.ndarray) -> tuple[float, float] | None:
+    """The x range of the 1st to 99th percentile when the whole range is over five times
+    wider (outliers or sentinel codes such as 96 and 98 would squeeze every other point into
+    one line), else None: the whole range."""
+    finite = x[np.isfinite(x)]
+    if len(finite) < 100:
+        return None
+    lo, hi = np.percentile(finite, [1, 99])
+    if hi <= lo or finite.max() - finite.min() <= 5 * (hi - lo):
+        return None
+    pad = 0.05 * (hi - lo)
+    return float(lo - pad), float(hi + pad)
+
+
 def _top_features(values: np.ndarray, features: Sequence[str], n: int) -> list[int]:
     imp = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(features))
     return list(np.argsort(-imp, kind="stable")[: min(n, len(features))])
@@ -123,7 +137,8 @@ def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
              registry: Mapping[str, Feature] | None = None, max_display: int = 15,
              max_points: int = 3000, seed: int = 0, outcome: str | None = None,
              lang: str = "en"):
-    """SHAP beeswarm: one row per top feature, points = rows, colour = feature value (rank).
+    """SHAP beeswarm: one row per top feature, points = rows, colour = feature value (rank;
+    grey for a category column, whose values have no order).
 
     values: SHAP values (n, p) in ``features`` order; X: the rows' feature values;
     registry: feature name -> :class:`Feature`, for readable names; outcome: an own
@@ -139,8 +154,10 @@ def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
     cmap = colormaps["coolwarm"]
     for row, j in enumerate(reversed(top)):
         v = values[:, j]
-        x = X[features[j]].to_numpy(np.float64)
-        colour = pd.Series(x).rank(pct=True).to_numpy() if len(x) else x
+        col = X[features[j]]
+        # a category has no order to colour by: its points are grey
+        categorical = isinstance(col.dtype, pd.CategoricalDtype)
+        x = np.zeros(len(col)) if categorical else col.to_numpy(np.float64)
         # swarm offsets: points falling in the same value bin are stacked alternately up/down
         bins = np.floor((v - v.min()) / (np.ptp(v) / 80 + 1e-12)) if len(v) else v
         order = np.argsort(bins, kind="stable")
@@ -148,8 +165,13 @@ def beeswarm(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
         offset = np.empty(len(v))
         offset[order] = ((counts + 1) // 2) * np.where(counts % 2 == 0, 1, -1)
         scale = 0.4 / max(1.0, np.abs(offset).max() if len(offset) else 1.0)
-        ax.scatter(v, row + offset * scale, c=colour, cmap=cmap, s=6, alpha=0.8,
-                   vmin=0, vmax=1, linewidths=0, rasterized=True)
+        if categorical:
+            ax.scatter(v, row + offset * scale, color="#999999", s=6, alpha=0.8,
+                       linewidths=0, rasterized=True)
+        else:
+            colour = pd.Series(x).rank(pct=True).to_numpy() if len(x) else x
+            ax.scatter(v, row + offset * scale, c=colour, cmap=cmap, s=6, alpha=0.8,
+                       vmin=0, vmax=1, linewidths=0, rasterized=True)
     ax.axvline(0, color="#888888", lw=0.8)
     ax.set_yticks(range(len(top)),
                   [feature_label(features[j], registry, lang) for j in reversed(top)],
@@ -218,7 +240,8 @@ def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
     for k, j in enumerate(idx):
         ax = fig.add_subplot(rows, cols, k + 1)
         col = X[features[j]]
-        if isinstance(col.dtype, pd.CategoricalDtype):
+        categorical = isinstance(col.dtype, pd.CategoricalDtype)
+        if categorical:
             shown = col.value_counts().head(_MAX_CATEGORIES)
             shown = [c for c in col.cat.categories if c in shown.index and shown[c] > 0]
             pos = pd.Series(np.arange(len(shown), dtype=np.float64), index=shown)
@@ -231,7 +254,13 @@ def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
         ax.scatter(x, values[:, j], s=5, alpha=0.5,
                    color=_BLUE, linewidths=0, rasterized=True)
         ax.axhline(0, color="#888888", lw=0.8)
-        ax.set_xlabel(feature_label(features[j], registry, lang), fontsize=9)
+        view = None if categorical else _central_view(x)
+        if view is not None:
+            ax.set_xlim(*view)
+        label = feature_label(features[j], registry, lang)
+        if view is not None:
+            label = _t(lang, "central_view", feature=label)
+        ax.set_xlabel(label, fontsize=9)
         ax.set_ylabel(_t(lang, "shap_short"), fontsize=9)
     fig.suptitle(_t(lang, "dependence_title"), fontsize=10)
     return fig
@@ -327,7 +356,8 @@ def waterfall(values: np.ndarray, base: float, x: pd.Series | Mapping[str, float
     ax.axvline(start, color="black", lw=0.8, label=_t(lang, "margin", value=f"{start:.2f}"))
     if cutoff_logit is not None:
         ax.axvline(cutoff_logit, color=_RED, lw=1.0, ls="--",
-                   label=_t(lang, "cutoff_in_force", value=f"{cutoff_logit:.2f}"))
+                   label=_t(lang, "cutoff_in_force", outcome=outcome,
+                            value=f"{cutoff_logit:.2f}"))
     if normal_cutoff_logit is not None and normal_cutoff_logit != cutoff_logit:
         ax.axvline(normal_cutoff_logit, color=_ORANGE, lw=1.0, ls="-.",
                    label=_t(lang, "normal_cutoff", value=f"{normal_cutoff_logit:.2f}"))

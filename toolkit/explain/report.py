@@ -33,7 +33,6 @@ import toolkit.explain.figures as F
 from toolkit.calendar import parse_month
 from toolkit.config import PolicyConfig, SplitConfig
 from toolkit.data.features import format_quantity
-from toolkit.data.table import numeric_view
 from toolkit.explain.explainers import EXPLAINER_LIST
 from toolkit.explain.figures import feature_label, figure_lang
 from toolkit.explain.html import Markup, esc, figure, fmt, items, page, pair, paragraph, table
@@ -299,7 +298,9 @@ def _models(ctx: ReportContext, lang: str, pngs: Mapping[str, bytes], *,
         rows.append([label, *(fmt(v, kind, lang) for v in values), meaning])
     out = [_h(3, _r(lang, "models"), "models"),
            table(cols, rows, lang, table_id="model-metrics")]
-    out.append(pair(*(figure(pngs[name], _r(lang, caption), figure_id=name)
+    own = outcome is not None
+    out.append(pair(*(figure(pngs[name], _r(lang, caption, own=own, outcome=outcome),
+                             figure_id=name)
                       for name, caption in (("roc_models", "roc_caption"),
                                             ("calibration_models", "calibration_caption"))
                       if name in pngs)))
@@ -310,18 +311,27 @@ def _decisions(result, lang: str) -> list[str]:
     d = result.decisions
     stressed = np.asarray(result.stressed, bool)
     mech = d["mechanism"].to_numpy().astype(str)
+    own = result.outcome is not None
+    # an own table shows the mechanisms that refused a row, and regimes only if it has them
+    shown = [m for m in MECHANISMS if not own or (mech == m).any()]
+    regimes = result.has_regime
     rows = []
-    for name in (APPROVED, *MECHANISMS):
+    for name in (APPROVED, *shown):
         hit = mech == name
         label = word(APPROVED, lang) if name == APPROVED else mechanism_label(name, lang)
-        rows.append((label, int(hit.sum()), hit.mean() if len(d) else np.nan,
-                     int((hit & ~stressed).sum()), int((hit & stressed).sum())))
-    cols = [(_r(lang, "decision"), "text"), (_r(lang, "users"), "count"),
-            (_r(lang, "share"), "percent"), (word("normal", lang), "count"),
-            (word("stressed", lang), "count")]
-    return [_h(3, _r(lang, "decisions"), "decisions"),
-            table(cols, rows, lang, table_id="decisions"),
-            paragraph(_r(lang, "decisions_note"), "note")]
+        row = [label, int(hit.sum()), hit.mean() if len(d) else np.nan]
+        if regimes:
+            row += [int((hit & ~stressed).sum()), int((hit & stressed).sum())]
+        rows.append(row)
+    cols = [(_r(lang, "decision"), "text"), (_r(lang, "users", own=own), "count"),
+            (_r(lang, "share"), "percent")]
+    if regimes:
+        cols += [(word("normal", lang), "count"), (word("stressed", lang), "count")]
+    out = [_h(3, _r(lang, "decisions"), "decisions"),
+           table(cols, rows, lang, table_id="decisions")]
+    if len(shown) > 1:
+        out.append(paragraph(_r(lang, "decisions_note", own=own), "note"))
+    return out
 
 
 def _condition(rule, registry, lang: str) -> tuple[str, str, str]:
@@ -400,14 +410,21 @@ def _first_score_group(reasons: pd.DataFrame, lead: bool) -> pd.Series:
     return r.drop_duplicates("user_id").set_index("user_id")["group"]
 
 
+def _risk_values(row: pd.Series, own: bool, lang: str) -> dict[str, str]:
+    """A row's probability and cutoffs as its risk line shows them.  An own table's cutoff
+    (set by an approval rate) is rarely a round number: shown to whole percents, 22.49%
+    would read "22%" beside a 22.1% that passed it."""
+    kind = "percent" if own else "percent0"
+    return {"pd": fmt(row["pd"], "percent", lang), "cutoff": fmt(row["cutoff"], kind, lang),
+            "normal": fmt(row["normal_cutoff"], kind, lang)}
+
+
 def _example_block(result, user, reasons: pd.DataFrame, ctx: ReportContext, lang: str,
                    png: bytes | None, caption: str) -> str:
     row = result.decisions.loc[user]
     own = result.outcome is not None
     parts = ['<div class="example">', _h(4, _r(lang, "example_user", own=own, user=user)),
-             paragraph(_r(lang, "risk_line", own=own, pd=fmt(row["pd"], "percent", lang),
-                          cutoff=fmt(row["cutoff"], "percent0", lang),
-                          normal=fmt(row["normal_cutoff"], "percent0", lang))),
+             paragraph(_r(lang, "risk_line", own=own, **_risk_values(row, own, lang))),
              items(reasons.loc[reasons["user_id"] == user].sort_values("rank")["text"])]
     if user in result.changes.index:
         parts.append(paragraph(_r(lang, "change_line", sentence=change_sentence(
@@ -432,7 +449,7 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
                  n=_users(n, lang))
     out = [_h(2, heading, f"mechanism-{mech}")]
     if n == 0:
-        out.append(paragraph(_r(lang, "prose_none")))
+        out.append(paragraph(_r(lang, "prose_none", own=own)))
         return out
     sub = d.loc[mine]
     share = fmt(n / total, "percent", lang)
@@ -441,7 +458,7 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     if mech == "score":
         prose = _r(lang, "prose_score", own=own, normal=normal, **base)
     elif mech == "policy":
-        prose = _r(lang, "prose_policy", normal=normal,
+        prose = _r(lang, "prose_policy", own=own, normal=normal,
                    cutoff=fmt(float(sub["cutoff"].median()), "percent0", lang),
                    median_pd=fmt(float(sub["pd"].median()), "percent", lang),
                    median_pp=fmt(float((sub["pd"] - sub["cutoff"]).median()), "pp", lang),
@@ -451,10 +468,10 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
         rules = ctx.policy.rules if ctx.policy is not None else ()
         names = word("list_sep", lang).join(f"{rule_label(r, lang, rules)} {_users(c, lang)}"
                                             for r, c in fired.items())
-        prose = _r(lang, "prose_monitoring", rules=names,
+        prose = _r(lang, "prose_monitoring", own=own, rules=names,
                    passing=_users(int((sub["distance_logit"] < 0).sum()), lang), **base)
     else:
-        prose = _r(lang, "prose_other", **base)
+        prose = _r(lang, "prose_other", own=own, **base)
     lead = mech != "score"
     mine_reasons = reasons[reasons["user_id"].isin(mine)]
     top = _first_score_group(mine_reasons, lead).reindex(mine)
@@ -499,12 +516,14 @@ _DRIVER_FIGURES = (("shap_beeswarm", "beeswarm_caption"),
                    ("regime_zero_limit_groups", "regime_caption"))
 
 
-def _drivers(lang: str, pngs: Mapping[str, bytes]) -> list[str]:
+def _drivers(lang: str, pngs: Mapping[str, bytes], *, outcome: str | None = None) -> list[str]:
     shown = [(name, cap) for name, cap in _DRIVER_FIGURES if name in pngs]
     if not shown:
         return []
+    own = outcome is not None
     return [_h(2, _r(lang, "drivers"), "drivers"),
-            *(figure(pngs[name], _r(lang, cap), figure_id=name) for name, cap in shown)]
+            *(figure(pngs[name], _r(lang, cap, own=own, outcome=outcome), figure_id=name)
+              for name, cap in shown)]
 
 
 def quality_table(metrics: Mapping[str, float], lang: str = "en", *,
@@ -529,8 +548,8 @@ def quality_table(metrics: Mapping[str, float], lang: str = "en", *,
     return headers, rows
 
 
-def _quality(metrics: Mapping[str, float], lang: str) -> list[str]:
-    out = [_h(2, _r(lang, "quality"), "quality")]
+def _quality(metrics: Mapping[str, float], lang: str, *, own: bool = False) -> list[str]:
+    out = [_h(2, _r(lang, "quality", own=own), "quality")]
     present = [e for e in EXPLAINER_LIST
                if f"explain_additivity_max_error{e.suffix}" in metrics]
     has_truth = any(f"explain_decision_agreement{e.suffix}" in metrics for e in present)
@@ -626,7 +645,7 @@ def render_report(result, context: ReportContext | None = None, *, lang: str = "
     entries += [(f"mechanism-{m}", _capital(mechanism_label(m, lang))) for m in mechanisms]
     if any(name in pngs for name, _ in _DRIVER_FIGURES):
         entries.append(("drivers", _r(lang, "drivers")))
-    entries += [("quality", _r(lang, "quality")),
+    entries += [("quality", _r(lang, "quality", own=own)),
                 ("users", _r(lang, "users_heading", own=own))]
     body = [f"<h1>{esc(title)}</h1>", _h(2, _r(lang, "question"), "question"),
             paragraph(ctx.question.get(lang) or ctx.question.get("en") or _r(lang, "no_question"),
@@ -636,8 +655,9 @@ def render_report(result, context: ReportContext | None = None, *, lang: str = "
     body += _sections(ctx, lang)
     for mech in mechanisms:
         body += _mechanism(result, mech, reasons, ctx, lang, pngs)
-    body += _drivers(lang, pngs)
-    body += _quality(ctx.metrics if ctx.metrics is not None else result.metrics, lang)
+    body += _drivers(lang, pngs, outcome=result.outcome)
+    body += _quality(ctx.metrics if ctx.metrics is not None else result.metrics, lang,
+                     own=own)
     body += _users_table(result, reasons, ctx, lang, max_rows)
     body.append(_footer(ctx, lang))
     return page(title, body, lang=lang, script=True)
@@ -670,10 +690,7 @@ def render_user_report(result, users: Sequence, *, lang: str = "en",
             head = t["approved"].format(user=user, limit="" if pd.isna(limit) else
                                         t["limit"].format(limit=limit))
         body.append(_h(2, head, f"user-{user}"))
-        body.append(paragraph(_r(lang, "risk_line", own=own,
-                                 pd=fmt(row["pd"], "percent", lang),
-                                 cutoff=fmt(row["cutoff"], "percent0", lang),
-                                 normal=fmt(row["normal_cutoff"], "percent0", lang))))
+        body.append(paragraph(_r(lang, "risk_line", own=own, **_risk_values(row, own, lang))))
         png = pngs.get(f"waterfall_{user}")
         if png is not None:
             body.append(figure(png, _r(lang, "waterfall_caption", own=own, user=user)))
@@ -724,9 +741,7 @@ def report_figures(result, context: ReportContext | None = None, *, lang: str = 
         out["calibration_models"] = F.calibration_curves(curves, outcome=outcome, lang=lang)
     if len(X):
         reg = result.registry
-        # the beeswarm colours an own table's categories by their codes; the dependence plot
-        # names them
-        out["shap_beeswarm"] = F.beeswarm(sv.values, numeric_view(X), sv.features,
+        out["shap_beeswarm"] = F.beeswarm(sv.values, X, sv.features,
                                           registry=reg, seed=seed, outcome=outcome, lang=lang)
         out["group_importance"] = F.group_importance(result.group_contributions, zero=zero,
                                                      outcome=outcome, lang=lang)

@@ -451,6 +451,26 @@ REPORT = {
                         "explanations is measured.",
         "users_heading": "Zero-limit users",
         "users_heading_own": "Refused rows",
+        "calibration_caption_own": "Calibration of both models on the test split: observed "
+                                   "against predicted rate of {outcome} in ten equal-count bins",
+        "decisions_note_own": "Mechanisms apply in order of precedence: a monitoring rule "
+                              "refuses a row whatever its score; a predicted probability above "
+                              "the normal cutoff is a score refusal even in a stressed row.",
+        "prose_policy_own": "{n} of the {zero} refused rows ({share}) would have passed the "
+                            "normal cutoff of {normal} but failed the cutoff of {cutoff} in force "
+                            "in stressed rows. Their median predicted probability was "
+                            "{median_pd}, {median_pp} above the cutoff in force.",
+        "prose_monitoring_own": "{n} of the {zero} refused rows ({share}) were refused by a "
+                                "monitoring rule, whatever their score ({rules}). {passing} of "
+                                "them had a predicted probability below the cutoff in force.",
+        "prose_other_own": "{n} of the {zero} refused rows ({share}) were refused by this "
+                           "mechanism.",
+        "prose_none_own": "No explained row was refused this way.",
+        "beeswarm_caption_own": "SHAP values of the most important features on the explained "
+                                "rows (each dot a row; colour: the feature's value)",
+        "importance_caption_own": "Importance of each reason group, and its mean push toward "
+                                  "{outcome} among refused rows",
+        "quality_own": "Explanation checks",
         "search_own": "Filter rows",
         "search_placeholder_own": "row id, mechanism or words of a reason",
         "search_count_own": "{shown} of {total} rows shown",
@@ -566,6 +586,21 @@ REPORT = {
         "quality_none": "该数据没有真实原因（自有数据表），因此只评估解释的可加性。",
         "users_heading": "零额度用户",
         "users_heading_own": "被拒的行",
+        "calibration_caption_own": "两个模型在测试集上的校准：十个等量分箱中 {outcome} 的实际比例"
+                                   "与预测概率的对比",
+        "decisions_note_own": "各机制按优先顺序生效：监控规则触发即拒绝，与评分无关；"
+                              "预测概率高于常规阈值即属评分拒绝，即使在压力期的行中。",
+        "prose_policy_own": "{zero} 个被拒的行中有 {n} 行（{share}）本可通过常规阈值 {normal}，但未"
+                            "通过压力期的现行阈值 {cutoff}。其预测概率中位数为 {median_pd}，比现行"
+                            "阈值高 {median_pp}。",
+        "prose_monitoring_own": "{zero} 个被拒的行中有 {n} 行（{share}）被监控规则拒绝，与评分无关"
+                                "（{rules}）。其中 {passing} 行的预测概率低于现行阈值。",
+        "prose_other_own": "{zero} 个被拒的行中有 {n} 行（{share}）因该机制被拒。",
+        "prose_none_own": "被解释的行中没有因该机制被拒的。",
+        "beeswarm_caption_own": "被解释的行中最重要特征的 SHAP 值（每个点为一行；"
+                                "颜色表示特征取值）",
+        "importance_caption_own": "各原因类别的重要性，以及其在被拒的行中推向 {outcome} 的平均幅度",
+        "quality_own": "解释检查",
         "search_own": "筛选行",
         "search_placeholder_own": "行号、机制或原因中的词",
         "search_count_own": "显示 {shown} / {total} 行",
@@ -635,6 +670,7 @@ FIGURE_TEXT = {
         "log_odds": "log-odds of default",
         "dependence_title": "Dependence of the top features",
         "shap_short": "SHAP (log-odds)",
+        "central_view": "{feature} (1st to 99th percentile shown)",
         "interactions_title": "Top interaction pairs (sample of {rows} users)",
         "interaction_axis": "mean |SHAP interaction value| (log-odds, both halves)",
         "regime_title": "Zero-limit users: normal against stressed regime",
@@ -656,6 +692,7 @@ FIGURE_TEXT = {
         "interactions_title_own": "Top interaction pairs (sample of {rows} rows)",
         "waterfall_title_own": "Row {user}: {mechanism}",
         "predicted_own": "mean predicted probability of {outcome}",
+        "cutoff_in_force_own": "cutoff {value}",
         "observed_own": "observed rate of {outcome}",
     },
     "zh": {
@@ -668,6 +705,7 @@ FIGURE_TEXT = {
         "log_odds": "违约对数几率",
         "dependence_title": "主要特征的依赖关系",
         "shap_short": "SHAP（对数几率）",
+        "central_view": "{feature}（显示第 1 至第 99 百分位）",
         "interactions_title": "最强的特征交互（抽样 {rows} 名用户）",
         "interaction_axis": "SHAP 交互值的平均绝对值（对数几率，两半之和）",
         "regime_title": "零额度用户：正常期与市场压力期对比",
@@ -688,6 +726,7 @@ FIGURE_TEXT = {
         "interactions_title_own": "最强的特征交互（抽样 {rows} 行）",
         "waterfall_title_own": "第 {user} 行：{mechanism}",
         "predicted_own": "平均预测概率（{outcome}）",
+        "cutoff_in_force_own": "阈值 {value}",
         "observed_own": "{outcome} 的实际比例",
     },
 }
@@ -744,19 +783,19 @@ OWN_TABLE_REPORT = {
            "zero": "Row {user}: refused (mechanism: {mechanism}{rule})",
            "rule": ", rule: {rule}",
            "risk": "  predicted probability of {outcome} {pd:.1%} (log-odds {margin:+.2f}); "
-                   "cutoff {cutoff:.0%} ({cutoff_logit:+.2f}), distance {distance_logit:+.2f}",
+                   "cutoff {cutoff:.1%} ({cutoff_logit:+.2f}), distance {distance_logit:+.2f}",
            "risk_regime": "  predicted probability of {outcome} {pd:.1%} (log-odds "
-                          "{margin:+.2f}); cutoff in force {cutoff:.0%} ({cutoff_logit:+.2f}), "
-                          "distance {distance_logit:+.2f}; normal cutoff {normal_cutoff:.0%}, "
+                          "{margin:+.2f}); cutoff in force {cutoff:.1%} ({cutoff_logit:+.2f}), "
+                          "distance {distance_logit:+.2f}; normal cutoff {normal_cutoff:.1%}, "
                           "distance {normal_distance_logit:+.2f}",
            "reasons": "  Reasons:", "change": "  Change: "},
     "zh": {"approved": "第 {user} 行：通过{limit}", "limit": "，额度{limit:,.0f}{currency}",
            "zero": "第 {user} 行：拒绝（机制：{mechanism}{rule}）", "rule": "，规则：{rule}",
            "risk": "  预测 {outcome} 的概率 {pd:.1%}（对数几率 {margin:+.2f}）；阈值 "
-                   "{cutoff:.0%}（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}",
+                   "{cutoff:.1%}（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}",
            "risk_regime": "  预测 {outcome} 的概率 {pd:.1%}（对数几率 {margin:+.2f}）；现行阈值 "
-                          "{cutoff:.0%}（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}；"
-                          "常规阈值 {normal_cutoff:.0%}，距离 {normal_distance_logit:+.2f}",
+                          "{cutoff:.1%}（{cutoff_logit:+.2f}），距离 {distance_logit:+.2f}；"
+                          "常规阈值 {normal_cutoff:.1%}，距离 {normal_distance_logit:+.2f}",
            "reasons": "  原因：", "change": "  额度变化："},
 }
 

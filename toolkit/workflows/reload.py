@@ -65,9 +65,15 @@ def load_scorer(run_id: str, uri: str) -> XGBScorer:
         return XGBScorer.load(f)
 
 
+# What the stages after training log on the model run (``toolkit run``): re-fitting the
+# model does not recompute them, so they are neither compared nor carried over.
+LATER_STAGE_METRICS = ("explain_", "recourse_", "audit_")
+
+
 def _model_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    """A logged run's model metrics (``{split}_{metric}``), without its explanation metrics."""
-    return {k: v for k, v in metrics.items() if not k.startswith("explain_")}
+    """A logged run's model metrics (``{split}_{metric}``), without the explanation, recourse
+    and audit metrics the later stages logged beside them."""
+    return {k: v for k, v in metrics.items() if not k.startswith(LATER_STAGE_METRICS)}
 
 
 @dataclass
@@ -168,7 +174,7 @@ def reproduce(run_id: str, *, uri: str | None = None) -> Reproduction:
             new_metrics = fitted.scorecard_metrics
             logged = tracking.download(run_id, "scorecard/scorecard.json", uri, tmp).read_text()
             same_model = logged == fitted.scorecard.to_json()
-    old = {k: v for k, v in run.metrics.items() if not k.startswith("explain_")}
+    old = _model_metrics(run.metrics)
     diffs = {k: (v, new_metrics.get(k, float("nan"))) for k, v in old.items()
              if new_metrics.get(k) != v}
     return Reproduction(run_id=run_id, family=family, identical_metrics=not diffs,
