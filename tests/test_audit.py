@@ -543,3 +543,11 @@ def test_recourse_burden_compares_each_group_with_the_reference():
     assert score.loc["B", "refused"] == 2 and score.loc["B", "median_months"] == 8
     with pytest.raises(ValueError, match="1 planned users have no group, e.g. user 13"):
         recourse_burden(plans, groups.drop(13), "A")
+
+
+def test_protected_codes_read_as_whole_numbers_and_missing():
+    from toolkit.audit.api import protected_groups
+
+    codes = pd.Series([1.0, 2.0, np.nan, 2.0])  # SEX from a CSV with a gap: floats
+    assert list(protected_groups(codes)) == ["1", "2", "missing", "2"]
+    assert list(protected_groups(pd.Series(["F", None, "M"]))) == ["F", "missing", "M"]

@@ -177,6 +177,9 @@ def test_chinese_wording_of_tenure_debt_and_mechanisms():
     assert feats["tenure_months"].sentence(5, 30, "zh") == "账龄仅5个月（通过用户中位数：30个月）"
     assert feats["debt_to_income"].sentence(3.0, 0.56, "zh") == \
         "负债为月收入的3.00倍（通过用户中位数：0.56倍）"
+    # a value that reads as the reference says so instead of repeating it
+    assert feats["tenure_months"].sentence(30, 30.0, "zh") == "账龄仅30个月（通过用户中位数：相同）"
+    assert feats["tenure_months"].sentence(30, 30.0, "en").endswith("(approved users: the same)")
     assert [label(m, "zh") for m in ("score", "policy", "monitoring")] == \
         ["评分", "策略收紧", "实时监控"]
     assert rule_label("liquidity_drain", "zh") == "余额骤降"

@@ -365,6 +365,10 @@ def test_the_report_speaks_of_rows_and_the_split_the_schema_chose(fitted):
     decisions = decisions[:decisions.index("</table>")]
     assert "real-time monitoring" not in decisions and "stressed" not in decisions
     assert "Explanation checks" in page and "against the truth" not in page
+    card = re.sub(r"<[^>]+>", " ", page[page.index('id="section-scorecard"'):
+                                         page.index('id="mechanism-score"')])
+    assert "scores a row" in card and "rate of default_12m = 1" in card
+    assert not re.search(r"default rate|\busers?\b", card), card
     # the report on named rows reads the same way
     from toolkit.explain.report import render_user_report
 
@@ -426,8 +430,9 @@ def test_categories_are_native_and_reasons_name_them(fitted):
     res = explain_table(f.scorer, f.table, f.decisions, every, policy=cfg.policy)
     named = res.reasons[res.reasons["feature"] == "purpose"]
     assert len(named), "a category that carries risk must show up in reasons"
-    assert set(named["text"]) <= {f"purpose = {p} (most common among approved rows: {q})"
-                                  for p in (*PURPOSES, "missing") for q in PURPOSES}
+    assert set(named["text"]) <= {
+        f"purpose = {p} (most common among approved rows: {'the same' if p == q else q})"
+        for p in (*PURPOSES, "missing") for q in PURPOSES}
     assert any("二手车" in t for t in named["text"])
     zh = res.reasons_in("zh")
     assert zh.loc[zh["feature"] == "purpose", "text"].str.contains("通过的行最常见").all()
@@ -562,6 +567,26 @@ def test_scorecard_transform_equals_optbinning(gbk_table):
         ref = ob.transform(x, metric="woe", metric_missing="empirical",
                            metric_special="empirical")
         np.testing.assert_allclose(W[:, j], ref, atol=1e-12, err_msg=name)
+
+
+def test_a_bin_of_one_class_scores_on_its_side_not_as_an_average_row():
+    """Sentinel 98 ("Give Me Some Credit"): 28 rows, all of them events.  optbinning gives a
+    bin of one class WoE 0, the points of an average row; the card gives it the riskiest
+    points of the feature."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    late = rng.poisson(0.4, n).astype(float)
+    y = (rng.random(n) < 0.04 + 0.08 * np.minimum(late, 4)).astype(int)
+    late[:28], y[:28] = 98.0, 1
+    card = Scorecard(ScorecardConfig(special_codes=(98.0,))).fit(
+        pd.DataFrame({"late": late}), y, {"late": 1})
+    bins = card.binning_table()
+    special = bins[bins["bin"] == "Special"].iloc[0]
+    assert special["count"] == 28 and special["event_rate"] == 1.0
+    assert special["woe"] < bins.loc[bins["bin"] != "Special", "woe"].min()
+    points = card.table()
+    assert points.loc[points["bin"] == "Special", "points"].iloc[0] == \
+        points.loc[points["count"] > 0, "points"].min()
 
 
 def test_scorecard_keeps_sparse_columns_and_bins_missing_values(fitted):

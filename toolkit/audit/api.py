@@ -126,5 +126,9 @@ def protected_groups(values: pd.Series) -> np.ndarray:
         labels = [f"[{edges[i]:g}, {edges[i + 1]:g}{']' if i == last else ')'}"
                   for i in range(last + 1)]
         return np.where(values.isna(), "missing", np.asarray(labels, dtype=object)[band])
-    return values.astype(str).fillna("missing").to_numpy()
+    present = values.dropna()
+    if pd.api.types.is_float_dtype(values) and np.all(present == np.round(present)):
+        # codes read from a CSV with gaps are floats: group 2, not group 2.0
+        values = values.astype("Int64")
+    return np.where(values.isna(), "missing", values.astype(str).to_numpy())
 

@@ -71,6 +71,10 @@ class Feature:
         """
         tpl = self.template_zh if lang == "zh" else self.template_en
         ref = self.text(reference, lang, quantity=True)
+        if self.text(value, lang, quantity=True) == ref:
+            # "A32 (most common among approved rows: A32)" reads as a contradiction; the
+            # model still counts the value against the row (with the row's other values)
+            ref = "相同" if lang == "zh" else "the same"
         text = tpl.format(value=self.text(value, lang))
         if lang == "zh":
             rule = f"规则：{rule_text}；" if rule_text else ""

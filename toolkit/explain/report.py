@@ -454,7 +454,7 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     sub = d.loc[mine]
     share = fmt(n / total, "percent", lang)
     base = {"n": _users(n, lang), "zero": _users(total, lang), "share": share}
-    normal = fmt(float(sub["normal_cutoff"].iloc[0]), "percent0", lang)
+    normal = fmt(float(sub["normal_cutoff"].iloc[0]), "percent" if own else "percent0", lang)
     if mech == "score":
         prose = _r(lang, "prose_score", own=own, normal=normal, **base)
     elif mech == "policy":

@@ -642,7 +642,13 @@ SCORECARD_TEXT = {
            "spread": "spread",
            "shown": "The spread is how far a feature alone can move a score; the {shown} of "
                     "{total} features with the widest spread (the scorecard run's "
-                    "scorecard/points.csv has every bin):"},
+                    "scorecard/points.csv has every bin):",
+           "intro_own": "The scorecard baseline bins every feature (optimal bins whose rate of "
+                        "{outcome} follows the feature's declared direction, a bin for missing "
+                        "values) and scores a row by adding up the points of the bin each "
+                        "feature falls in; more points mean less risk ({base} points at "
+                        "good:bad odds of {odds}:1, {pdo} points to double the odds).",
+           "event_rate_own": "rate of {outcome}"},
     "zh": {"heading": "评分卡",
            "intro": "评分卡基线先对每个特征分箱（最优分箱，各箱违约率遵循特征声明的方向，缺失值单独"
                     "成箱），再将用户各特征所在分箱的分值相加得到总分；分值越高风险越低（好坏比 "
@@ -655,7 +661,11 @@ SCORECARD_TEXT = {
            "bins": "分箱数", "low": "最低分值", "high": "最高分值",
            "spread": "分值跨度",
            "shown": "分值跨度表示单个特征最多能使总分变动多少；以下为 {total} 个特征中分值跨度"
-                    "最大的 {shown} 个（评分卡运行的 scorecard/points.csv 包含全部分箱）："},
+                    "最大的 {shown} 个（评分卡运行的 scorecard/points.csv 包含全部分箱）：",
+           "intro_own": "评分卡基线先对每个特征分箱（最优分箱，各箱 {outcome} 的比例遵循特征声明的"
+                        "方向，缺失值单独成箱），再将每行各特征所在分箱的分值相加得到总分；分值越高"
+                        "风险越低（好坏比 {odds}:1 时为 {base} 分，好坏比每翻一倍增加 {pdo} 分）。",
+           "event_rate_own": "{outcome} 比例"},
 }
 
 # -- figures -------------------------------------------------------------------------------------

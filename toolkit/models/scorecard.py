@@ -40,6 +40,21 @@ def is_categorical(column: pd.Series) -> bool:
     return isinstance(column.dtype, pd.CategoricalDtype)
 
 
+def _pure_bins_smoothed(table: pd.DataFrame, y: np.ndarray) -> list[float]:
+    """optbinning's WoE per bin, except where a non-empty bin holds one class only: there
+    optbinning gives WoE 0, the points of an average row, so 28 rows with sentinel 98 that
+    all defaulted would score like an empty bin.  Such a bin gets the WoE of its counts with
+    half a row added to each class (Laplace), finite and on the side its rows are."""
+    count = table["Count"].to_numpy(np.float64)
+    event = table["Event"].to_numpy(np.float64)
+    woe = table["WoE"].to_numpy(np.float64).copy()
+    events, nonevents = float(np.sum(y == 1)), float(np.sum(y == 0))
+    pure = (count > 0) & ((event == 0) | (event == count))
+    woe[pure] = np.log(((count[pure] - event[pure] + 0.5) / (nonevents + 0.5))
+                       / ((event[pure] + 0.5) / (events + 0.5)))
+    return woe.tolist()
+
+
 def _bin_label(splits: list, b: int, dtype: str) -> str:
     if dtype == "categorical":
         return ", ".join(map(str, splits[b]))
@@ -132,7 +147,7 @@ class Scorecard:
                 "labels": [*labels, SPECIAL, MISSING],
                 "count": table["Count"].astype(int).tolist(),
                 "event": table["Event"].astype(int).tolist(),
-                "woe": table["WoE"].astype(float).tolist(),
+                "woe": _pure_bins_smoothed(table, y),
                 "iv": float(table["IV"].astype(float).sum()),
             }
         W = self.transform(X)

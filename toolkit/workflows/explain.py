@@ -144,21 +144,26 @@ def _split_rows(table) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def scorecard_section(scorecard, registry, *, top: int = 15, binned: int = 6) -> Section:
+def scorecard_section(scorecard, registry, *, top: int = 15, binned: int = 6,
+                      outcome: str | None = None) -> Section:
     """The scorecard as a report section: its information value by feature, the bins of the
     ``binned`` most informative features (count, default rate, WoE and points), and for
     the ``top`` features that can move a score the most, the points of their lowest- and
-    highest-scoring bin and the spread.  The scorecard run logs every bin of every feature
-    as ``scorecard/binning.csv`` and ``scorecard/points.csv``."""
+    highest-scoring bin and the spread (an own table's ``outcome`` named instead of
+    default).  The scorecard run logs every bin of every feature as
+    ``scorecard/binning.csv`` and ``scorecard/points.csv``."""
     points = scorecard.table()
     binning = scorecard.binning_table()
 
     def content(lang: str):
         t = SCORECARD_TEXT[lang]
+        if outcome is not None:
+            t = {**t, **{k.removesuffix("_own"): v for k, v in t.items()
+                         if k.endswith("_own")}}
         cfg = scorecard.config
         intro = t["intro"].format(base=format_value(cfg.base_points, "points"),
                                   odds=format_value(cfg.base_odds, "points"),
-                                  pdo=format_value(cfg.pdo, "points"))
+                                  pdo=format_value(cfg.pdo, "points"), outcome=outcome)
         iv = binning.groupby("feature", sort=False)["iv"].first()  # already by falling IV
         iv_rows = [(feature_label(f, registry, lang), v) for f, v in iv.head(top).items()]
         iv_block = TableBlock([(t["feature"], "text"), (t["iv"], "decimal")], iv_rows)
@@ -169,7 +174,8 @@ def scorecard_section(scorecard, registry, *, top: int = 15, binned: int = 6) ->
                     for r in binning.itertuples(index=False)
                     if r.feature in keep and r.count > 0]
         bin_block = TableBlock([(t["feature"], "text"), (t["bin"], "text"),
-                                (t["count"], "count"), (t["event_rate"], "percent"),
+                                (t["count"], "count"),
+                                (t["event_rate"].format(outcome=outcome), "percent"),
                                 (t["woe"], "decimal"), (t["points"], "decimal")], bin_rows)
         spread = points.groupby("feature", sort=False)["points"].agg(["min", "max", "size"])
         spread["spread"] = spread["max"] - spread["min"]
@@ -219,7 +225,8 @@ def report_context(cfg: ExperimentConfig, fitted: Fitted, *, stem: str = "", run
         data = DataFacts("table", table.source, table.dataset_hash, split, _split_rows(table),
                          split_column=schema.split_column)
         stressed, threshold = (), None
-    card = (scorecard_section(fitted.scorecard, feature_lookup(table.registry)),) \
+    card = (scorecard_section(fitted.scorecard, feature_lookup(table.registry),
+                              outcome=table.outcome),) \
         if fitted.scorecard is not None else ()
     return ReportContext(stem=stem, run_id=run_id, question=dict(question or {}), data=data,
                          models=tuple(models), policy=cfg.policy, stressed_periods=stressed,
