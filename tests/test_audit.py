@@ -551,3 +551,20 @@ def test_protected_codes_read_as_whole_numbers_and_missing():
     codes = pd.Series([1.0, 2.0, np.nan, 2.0])  # SEX from a CSV with a gap: floats
     assert list(protected_groups(codes)) == ["1", "2", "missing", "2"]
     assert list(protected_groups(pd.Series(["F", None, "M"]))) == ["F", "missing", "M"]
+
+
+def test_a_decision_rule_that_refuses_nobody_is_audited_at_its_score_gate():
+    rng = np.random.default_rng(2)
+    n = 600
+    group = np.where(rng.random(n) < 0.5, "B", "A")
+    score = rng.normal(-2.6, 0.9, n)
+    stressed = np.zeros(n, dtype=bool)
+    features = pd.DataFrame({"inq_cnt_1m": np.zeros(n), "balance_drop_1m": np.zeros(n)})
+    decisions = LimitPolicy(PolicyConfig(normal_cutoff=0.999)).decide(
+        sigmoid(score), stressed, features)
+    assert not decisions["zero"].any()
+    res = fairness_audit(group, decisions, drivers_frame(score, stressed, features),
+                         pd_=sigmoid(score), y=np.zeros(n, dtype=int), attribute=PROTECTED,
+                         mechanisms=("score",))
+    assert list(res.gates["mechanism"]) == ["score", "score"]
+    assert (res.gates["refused"] == 0).all() and res.flagged == ()

@@ -409,6 +409,10 @@ def test_a_regime_column_tightens_and_an_income_column_sizes_limits(frame, tmp_p
     assert policy_text.startswith("predicted probability of default_12m = 1 of ")
     user = res.decisions.index[~res.decisions["zero"]][0]
     assert "limit EUR " in res.user_report(user)
+    # a regime of its own: the regime figure compares refused rows, not users
+    regime = _figure_text(report_figures(res)["regime_zero_limit_groups"])
+    assert "Refused rows: normal against stressed regime" in regime
+    assert not re.search(r"[Zz]ero-limit|[Uu]sers", regime), regime
 
 
 def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):
@@ -587,6 +591,20 @@ def test_a_bin_of_one_class_scores_on_its_side_not_as_an_average_row():
     points = card.table()
     assert points.loc[points["bin"] == "Special", "points"].iloc[0] == \
         points.loc[points["count"] > 0, "points"].min()
+    # three rows of a code, none of them an event: the safe side, however few they are
+    late[:28], y[:28] = 0.0, 0
+    late[:3], y[:3] = 96.0, 0
+    card = Scorecard(ScorecardConfig(special_codes=(96.0,))).fit(
+        pd.DataFrame({"late": late}), y, {"late": 1})
+    bins = card.binning_table()
+    special = bins[bins["bin"] == "Special"].iloc[0]
+    assert special["count"] == 3 and special["event_rate"] == 0.0
+    assert special["woe"] > 0
+    # the IV sums what each bin's WoE says
+    regular = bins[bins["count"] > 0]
+    share = regular["count"] - regular["event"]
+    assert bins["iv"].iloc[0] == pytest.approx(
+        ((share / (y == 0).sum() - regular["event"] / y.sum()) * regular["woe"]).sum())
 
 
 def test_scorecard_keeps_sparse_columns_and_bins_missing_values(fitted):

@@ -92,11 +92,11 @@ def fairness_of(scorer, table: ModelTable, decisions: pd.DataFrame, cfg: Experim
                       table.X.loc[ids[zero]])
     top1 = pd.Series(top_groups(G.to_numpy(np.float64), list(G.columns), 1)[:, 0], index=zero)
     truth = table.truth.loc[ids].reset_index(drop=True) if table.truth is not None else None
-    # the gates that exist: the world has all three; an own table those of its policy that
-    # refused a row of any split (no monitoring gate without rules, no policy one without a
-    # regime)
+    # the gates that exist: the world has all three; an own table the score's and those of
+    # its policy that refused a row of any split (no monitoring gate without rules, no
+    # policy one without a regime)
     mechanisms = MECHANISMS if table.truth is not None else \
-        tuple(m for m in MECHANISMS if (decisions["mechanism"] == m).any())
+        tuple(m for m in MECHANISMS if m == "score" or (decisions["mechanism"] == m).any())
     single = len(table.protected) == 1
     out = []
     for attr in table.protected:
@@ -127,7 +127,8 @@ def protected_groups(values: pd.Series) -> np.ndarray:
                   for i in range(last + 1)]
         return np.where(values.isna(), "missing", np.asarray(labels, dtype=object)[band])
     present = values.dropna()
-    if pd.api.types.is_float_dtype(values) and np.all(present == np.round(present)):
+    if pd.api.types.is_float_dtype(values) and np.all(np.isfinite(present)) \
+            and np.all(present == np.round(present)):
         # codes read from a CSV with gaps are floats: group 2, not group 2.0
         values = values.astype("Int64")
     return np.where(values.isna(), "missing", values.astype(str).to_numpy())

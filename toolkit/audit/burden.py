@@ -3,8 +3,8 @@ get the limit back than a refused user of the reference group.
 
 The plans are the recourse stage's (one row per zero-limit user: ``found``, ``months``,
 ``cost``, ``mechanism``); the groups are the protected attribute of the same users.  A gap
-is the group's figure minus the reference group's (the group with the highest approval
-rate, as in :mod:`toolkit.audit.fairness`); the metric keeps the largest gap in size over
+is the group's figure minus the reference group's (the most approved group of at least 30
+rows, :func:`toolkit.audit.fairness.reference_group`); the metric keeps the largest gap in size over
 the groups.  The gaps are descriptive: a longer plan can come from a larger PD gap to close
 (the drivers), which this table does not separate out.
 """

@@ -9,10 +9,11 @@ product of the gates' pass rates, so a group's gap splits into what each gate do
 At each gate the audit asks whether a group is refused more than its **drivers** predict:
 the decision inputs every group shares (the model's log-odds, the regime and the inputs of
 the monitoring rules; never the protected attribute).  A model of the reference group's
-refusals given the drivers (the reference is the group with the highest approval rate;
-gradient-boosted trees with exact splits, so a cutoff is learnt where it lies) predicts the
-refusals each other group would get if it were treated like the reference.  Observed over
-expected refusals is the part of the gate's gap the drivers do not explain.
+refusals given the drivers (the reference is the most approved group of at least
+:data:`MIN_GROUP_ROWS` rows, see :func:`reference_group`; gradient-boosted trees with
+exact splits, so a cutoff is learnt where it lies) predicts the refusals each other group
+would get if it were treated like the reference.  Observed over expected refusals is the
+part of the gate's gap the drivers do not explain.
 
 **The rule** (stated once, used everywhere): a mechanism is **flagged** against a group when
 that group's observed refusals ``O`` at the gate differ from the expected ``E`` by
@@ -378,7 +379,9 @@ def _gates(g, mech, D, names, reference, *, four_fifths, min_z, seed, mechanisms
         if any(r["flagged"] for r in rows if r["mechanism"] == m):
             flagged.append(m)
         reached &= ~refused
-    return pd.DataFrame(rows), tuple(flagged)
+    columns = ["mechanism", "group", "reached", "refused", "refusal_rate", "expected",
+               "excess", "z", "flagged", "material", "pass_rate"]
+    return pd.DataFrame(rows, columns=columns), tuple(flagged)
 
 
 def _decomposition(g, zero, mech, D, reference, others, gates, attribute, *, seed):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from toolkit.explain.text import own_words
+
 AUDIT_TEXT = {
     "en": {
         "heading": "Audit: fairness by mechanism, stability of reasons, drift through stress",
@@ -149,10 +151,8 @@ AUDIT_TEXT = {
 }
 
 
+
 def audit_text(lang: str, *, own: bool = False) -> dict[str, str]:
     """The audit's words in ``lang``; ``own``: an own table's (rows and refusals, no stress
     regime), where a text has one (``<key>_own``)."""
-    t = AUDIT_TEXT[lang]
-    if not own:
-        return t
-    return {**t, **{k.removesuffix("_own"): v for k, v in t.items() if k.endswith("_own")}}
+    return own_words(AUDIT_TEXT[lang], own)

@@ -229,7 +229,8 @@ def dependence(values: np.ndarray, X: pd.DataFrame, features: Sequence[str], *,
     """Dependence (scatter) plots of the ``top`` features: feature value against its SHAP.
 
     A category column (an own table's) is drawn as one jittered strip per category, named on
-    its axis (the most frequent ``_MAX_CATEGORIES`` of the sample), not over its codes."""
+    its axis (the most frequent ``_MAX_CATEGORIES`` of the sample; rows of the others are
+    left out), not over its codes."""
     values, X = _sample(np.asarray(values, dtype=np.float64), X, max_points, seed)
     features = list(features)
     idx = _top_features(values, features, top)
@@ -289,7 +290,7 @@ def interactions(pairs: pd.DataFrame, *, registry: Mapping[str, Feature] | None 
 
 @localized
 def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *,
-                      lang: str = "en"):
+                      outcome: str | None = None, lang: str = "en"):
     """Mean group contributions among zero-limit users, normal against stressed regime."""
     stressed = np.asarray(stressed, bool)
     zero = np.asarray(zero, bool)
@@ -306,7 +307,7 @@ def regime_comparison(G: pd.DataFrame, stressed: np.ndarray, zero: np.ndarray, *
     ax.set_yticks(y, [group_label(g, lang) for g in cols], fontsize=9)
     ax.axvline(0, color="#888888", lw=0.8)
     ax.set_xlabel(_t(lang, "regime_axis"))
-    ax.set_title(_t(lang, "regime_title"), fontsize=10)
+    ax.set_title(_t(lang, "regime_title", outcome=outcome), fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     return fig
 

@@ -354,10 +354,11 @@ def _policy(result, ctx: ReportContext, lang: str) -> list[str]:
         if p.approval_rate is not None:
             rows.append((_r(lang, "approval_rate"), fmt(p.approval_rate, "percent0", lang)))
     else:
-        rows = [(_r(lang, "normal_cutoff"), fmt(normal, "percent0", lang)),
+        kind = _cutoff_kind(result.outcome is not None)
+        rows = [(_r(lang, "normal_cutoff"), fmt(normal, kind, lang)),
                 (_r(lang, "stressed_cutoff"),
                  _r(lang, "tightened" if p.tighten_in_stress else "not_tightened",
-                    cutoff=fmt(stressed, "percent0", lang)))]
+                    cutoff=fmt(stressed, kind, lang)))]
         if ctx.stressed_periods:
             rows.append((_r(lang, "stress_months"), _month_ranges(ctx.stressed_periods, lang)))
     if ctx.stress_threshold is not None:
@@ -410,11 +411,15 @@ def _first_score_group(reasons: pd.DataFrame, lead: bool) -> pd.Series:
     return r.drop_duplicates("user_id").set_index("user_id")["group"]
 
 
+def _cutoff_kind(own: bool) -> str:
+    """How a cutoff is shown: an own table's (set by an approval rate) is rarely a round
+    number, and to whole percents 22.49% would read "22%" beside a 22.1% that passed it."""
+    return "percent" if own else "percent0"
+
+
 def _risk_values(row: pd.Series, own: bool, lang: str) -> dict[str, str]:
-    """A row's probability and cutoffs as its risk line shows them.  An own table's cutoff
-    (set by an approval rate) is rarely a round number: shown to whole percents, 22.49%
-    would read "22%" beside a 22.1% that passed it."""
-    kind = "percent" if own else "percent0"
+    """A row's probability and cutoffs as its risk line shows them."""
+    kind = _cutoff_kind(own)
     return {"pd": fmt(row["pd"], "percent", lang), "cutoff": fmt(row["cutoff"], kind, lang),
             "normal": fmt(row["normal_cutoff"], kind, lang)}
 
@@ -454,12 +459,12 @@ def _mechanism(result, mech: str, reasons: pd.DataFrame, ctx: ReportContext, lan
     sub = d.loc[mine]
     share = fmt(n / total, "percent", lang)
     base = {"n": _users(n, lang), "zero": _users(total, lang), "share": share}
-    normal = fmt(float(sub["normal_cutoff"].iloc[0]), "percent" if own else "percent0", lang)
+    normal = fmt(float(sub["normal_cutoff"].iloc[0]), _cutoff_kind(own), lang)
     if mech == "score":
         prose = _r(lang, "prose_score", own=own, normal=normal, **base)
     elif mech == "policy":
         prose = _r(lang, "prose_policy", own=own, normal=normal,
-                   cutoff=fmt(float(sub["cutoff"].median()), "percent0", lang),
+                   cutoff=fmt(float(sub["cutoff"].median()), _cutoff_kind(own), lang),
                    median_pd=fmt(float(sub["pd"].median()), "percent", lang),
                    median_pp=fmt(float((sub["pd"] - sub["cutoff"]).median()), "pp", lang),
                    **base)
@@ -602,7 +607,7 @@ def _users_table(result, reasons: pd.DataFrame, ctx: ReportContext, lang: str,
                      items(by_user.get(user, [])), change))
     cols = [(_r(lang, "user", own=own), "text"), (_r(lang, "decision"), "text"),
             (_r(lang, "rule"), "text"),
-            (_r(lang, "pd", own=own), "percent"), (_r(lang, "cutoff", own=own), "percent0"),
+            (_r(lang, "pd", own=own), "percent"), (_r(lang, "cutoff", own=own), _cutoff_kind(own)),
             (_r(lang, "reasons"), "text"), (_r(lang, "change"), "text")]
     out.append(table(cols, rows, lang, table_id="users"))
     return out
@@ -753,7 +758,7 @@ def report_figures(result, context: ReportContext | None = None, *, lang: str = 
                                                           lang=lang)
         if result.has_regime:
             out["regime_zero_limit_groups"] = F.regime_comparison(
-                result.group_contributions, result.stressed, zero, lang=lang)
+                result.group_contributions, result.stressed, zero, outcome=outcome, lang=lang)
     for mech, users in example_users(result).items():
         if users:
             out[f"waterfall_{mech}"] = _waterfall(result, users[0], lang)

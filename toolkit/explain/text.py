@@ -454,8 +454,11 @@ REPORT = {
         "calibration_caption_own": "Calibration of both models on the test split: observed "
                                    "against predicted rate of {outcome} in ten equal-count bins",
         "decisions_note_own": "Mechanisms apply in order of precedence: a monitoring rule "
-                              "refuses a row whatever its score; a predicted probability above "
-                              "the normal cutoff is a score refusal even in a stressed row.",
+                              "refuses a row whatever its score, and a predicted probability "
+                              "above the normal cutoff is a score refusal whatever the row's "
+                              "regime.",
+        "regime_caption_own": "Refused rows' mean group contributions in the normal and the "
+                              "stressed regime",
         "prose_policy_own": "{n} of the {zero} refused rows ({share}) would have passed the "
                             "normal cutoff of {normal} but failed the cutoff of {cutoff} in force "
                             "in stressed rows. Their median predicted probability was "
@@ -589,7 +592,8 @@ REPORT = {
         "calibration_caption_own": "两个模型在测试集上的校准：十个等量分箱中 {outcome} 的实际比例"
                                    "与预测概率的对比",
         "decisions_note_own": "各机制按优先顺序生效：监控规则触发即拒绝，与评分无关；"
-                              "预测概率高于常规阈值即属评分拒绝，即使在压力期的行中。",
+                              "预测概率高于常规阈值即属评分拒绝，不论该行处于何种市场状态。",
+        "regime_caption_own": "被拒的行在正常期与压力期的各类别平均贡献",
         "prose_policy_own": "{zero} 个被拒的行中有 {n} 行（{share}）本可通过常规阈值 {normal}，但未"
                             "通过压力期的现行阈值 {cutoff}。其预测概率中位数为 {median_pd}，比现行"
                             "阈值高 {median_pp}。",
@@ -684,6 +688,7 @@ FIGURE_TEXT = {
         "interactions_title": "Top interaction pairs (sample of {rows} users)",
         "interaction_axis": "mean |SHAP interaction value| (log-odds, both halves)",
         "regime_title": "Zero-limit users: normal against stressed regime",
+        "regime_title_own": "Refused rows: normal against stressed regime",
         "regime_legend": "{regime} regime (n = {n})",
         "regime_axis": "mean group contribution (log-odds)",
         "waterfall_title": "User {user}: {mechanism}",
@@ -702,7 +707,6 @@ FIGURE_TEXT = {
         "interactions_title_own": "Top interaction pairs (sample of {rows} rows)",
         "waterfall_title_own": "Row {user}: {mechanism}",
         "predicted_own": "mean predicted probability of {outcome}",
-        "cutoff_in_force_own": "cutoff {value}",
         "observed_own": "observed rate of {outcome}",
     },
     "zh": {
@@ -719,6 +723,7 @@ FIGURE_TEXT = {
         "interactions_title": "最强的特征交互（抽样 {rows} 名用户）",
         "interaction_axis": "SHAP 交互值的平均绝对值（对数几率，两半之和）",
         "regime_title": "零额度用户：正常期与市场压力期对比",
+        "regime_title_own": "被拒的行：正常期与压力期对比",
         "regime_legend": "{regime}期（n = {n}）",
         "regime_axis": "各类别平均贡献（对数几率）",
         "waterfall_title": "用户 {user}：{mechanism}",
@@ -736,7 +741,6 @@ FIGURE_TEXT = {
         "interactions_title_own": "最强的特征交互（抽样 {rows} 行）",
         "waterfall_title_own": "第 {user} 行：{mechanism}",
         "predicted_own": "平均预测概率（{outcome}）",
-        "cutoff_in_force_own": "阈值 {value}",
         "observed_own": "{outcome} 的实际比例",
     },
 }
@@ -808,6 +812,15 @@ OWN_TABLE_REPORT = {
                           "常规阈值 {normal_cutoff:.1%}，距离 {normal_distance_logit:+.2f}",
            "reasons": "  原因：", "change": "  额度变化："},
 }
+
+
+def own_words(texts: dict[str, str], own: bool) -> dict[str, str]:
+    """``texts`` with every ``<key>_own`` text in place of ``<key>`` when ``own`` (an own
+    table: rows and refusals, its outcome, no truth), else ``texts`` as they are."""
+    if not own:
+        return texts
+    return {**texts, **{k.removesuffix("_own"): v for k, v in texts.items()
+                        if k.endswith("_own")}}
 
 
 def report_text(lang: str, *, outcome: str | None, regime: bool = True,

@@ -40,19 +40,27 @@ def is_categorical(column: pd.Series) -> bool:
     return isinstance(column.dtype, pd.CategoricalDtype)
 
 
-def _pure_bins_smoothed(table: pd.DataFrame, y: np.ndarray) -> list[float]:
-    """optbinning's WoE per bin, except where a non-empty bin holds one class only: there
-    optbinning gives WoE 0, the points of an average row, so 28 rows with sentinel 98 that
-    all defaulted would score like an empty bin.  Such a bin gets the WoE of its counts with
-    half a row added to each class (Laplace), finite and on the side its rows are."""
+def _pure_bins_smoothed(table: pd.DataFrame, y: np.ndarray) -> tuple[list[float], float]:
+    """optbinning's WoE per bin and the information value, except where a non-empty bin
+    holds one class only: there optbinning gives WoE 0, the points of an average row, so 28
+    rows with sentinel 98 that all defaulted would score like an empty bin.  Such a bin
+    gets the WoE of its counts with one row added in the proportions of the base rate
+    (``pi`` event, ``1 - pi`` non-event): an all-event bin's WoE is negative and an
+    all-good bin's positive however few its rows, and an empty bin's would be 0.  The IV
+    sums the bins' ``(share of non-events - share of events) x WoE`` with those WoEs."""
     count = table["Count"].to_numpy(np.float64)
     event = table["Event"].to_numpy(np.float64)
     woe = table["WoE"].to_numpy(np.float64).copy()
+    iv = table["IV"].to_numpy(np.float64).copy()
     events, nonevents = float(np.sum(y == 1)), float(np.sum(y == 0))
+    if events == 0 or nonevents == 0:  # one class in y: every bin is "pure"; nothing to say
+        return woe.tolist(), float(iv.sum())
+    pi = events / (events + nonevents)
     pure = (count > 0) & ((event == 0) | (event == count))
-    woe[pure] = np.log(((count[pure] - event[pure] + 0.5) / (nonevents + 0.5))
-                       / ((event[pure] + 0.5) / (events + 0.5)))
-    return woe.tolist()
+    good, bad = count[pure] - event[pure], event[pure]
+    woe[pure] = np.log(((good + 1 - pi) / (nonevents + 1 - pi)) / ((bad + pi) / (events + pi)))
+    iv[pure] = (good / nonevents - bad / events) * woe[pure]
+    return woe.tolist(), float(iv.sum())
 
 
 def _bin_label(splits: list, b: int, dtype: str) -> str:
@@ -139,6 +147,7 @@ class Scorecard:
                                 special_codes=special)
             ob.fit(x, y)
             table = ob.binning_table.build(add_totals=False)
+            woe, iv = _pure_bins_smoothed(table, y)
             splits = ([sorted(map(str, group)) for group in ob.splits] if dtype == "categorical"
                       else [float(s) for s in ob.splits])
             labels = [_bin_label(splits, b, dtype) for b in range(len(table) - 2)]
@@ -147,8 +156,7 @@ class Scorecard:
                 "labels": [*labels, SPECIAL, MISSING],
                 "count": table["Count"].astype(int).tolist(),
                 "event": table["Event"].astype(int).tolist(),
-                "woe": _pure_bins_smoothed(table, y),
-                "iv": float(table["IV"].astype(float).sum()),
+                "woe": woe, "iv": iv,
             }
         W = self.transform(X)
         self.coef_, self.intercept_ = _fit_nonpositive_logit(W, y, c.C)

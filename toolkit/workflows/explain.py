@@ -32,7 +32,7 @@ from toolkit.explain import (
 from toolkit.explain.figures import feature_label
 from toolkit.explain.quality import group_rows
 from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
-from toolkit.explain.text import SCORECARD_TEXT
+from toolkit.explain.text import SCORECARD_TEXT, own_words
 from toolkit.models.train import fit_oracle_xgboost
 from toolkit.safety import check_writable
 from toolkit.tracking import Run
@@ -156,10 +156,7 @@ def scorecard_section(scorecard, registry, *, top: int = 15, binned: int = 6,
     binning = scorecard.binning_table()
 
     def content(lang: str):
-        t = SCORECARD_TEXT[lang]
-        if outcome is not None:
-            t = {**t, **{k.removesuffix("_own"): v for k, v in t.items()
-                         if k.endswith("_own")}}
+        t = own_words(SCORECARD_TEXT[lang], outcome is not None)
         cfg = scorecard.config
         intro = t["intro"].format(base=format_value(cfg.base_points, "points"),
                                   odds=format_value(cfg.base_odds, "points"),
