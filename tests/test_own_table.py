@@ -381,6 +381,30 @@ def test_a_regime_column_tightens_and_an_income_column_sizes_limits(frame, tmp_p
     assert "limit EUR " in res.user_report(user)
 
 
+def test_an_income_column_stays_a_feature_and_annual_income_sizes_monthly_limits(frame,
+                                                                                 tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(income=frame["income"] * 12).to_csv(path, index=False)
+    cfg = _cfg(path, schema={**base_schema(), "income": "income", "income_period": "annual",
+                             "monotone": {"income": -1}}, policy={"cutoff": 0.3})
+    f = fit_models(cfg, from_table(path, cfg), scorecard=False)
+    table = f.table
+    assert "income" in table.X.columns  # a model feature, its direction kept
+    assert dict(zip(table.feature_names, table.monotone, strict=True))["income"] == -1
+    assert table.income_column == "income" and table.income_scale == 1 / 12
+    # the limit is limit_income_multiple x the MONTHLY income x headroom, as documented
+    p = f.scorer.predict_pd(table.X)
+    headroom = np.clip(1 - p / 0.3, 0, 1)
+    monthly = (frame["income"] * 12).to_numpy(np.float64) * (1 / 12)
+    want = np.maximum(np.floor(monthly * cfg.policy.limit_income_multiple * headroom / 100)
+                      * 100, cfg.policy.min_limit)
+    approved = ~f.decisions["zero"].to_numpy()
+    assert approved.sum() > 100
+    np.testing.assert_allclose(f.decisions["limit"].to_numpy()[approved], want[approved])
+    with pytest.raises(Exception, match="income_period = 'annual' needs an income column"):
+        _cfg(path, schema={**base_schema(), "income_period": "annual"})
+
+
 def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):
     with pytest.raises(Exception, match="stressed rows need their own cutoff"):
         build_config({"data": {"table": "t.csv", "schema": {**base_schema(),

@@ -120,7 +120,8 @@ class PlatformPolicy(_Strict):
         description="monitoring rules [[policy.rules]]: name, feature, op, threshold; default: "
         "liquidity_drain (balance_drop_1m >= 0.85), inquiry_burst (inq_cnt_1m >= 4)",
     )
-    limit_income_multiple: float = Field(1.5, gt=0, description="limit = income x this x headroom")
+    limit_income_multiple: float = Field(1.5, gt=0, description="limit = monthly income x "
+                                         "this x headroom")
     min_limit: float = Field(500.0, ge=0, description="smallest positive limit, CNY")
     bias: GroupBias | None = Field(
         None, description="[policy.bias] (or [world.platform.bias]): group, normal_cutoff, "
@@ -492,8 +493,12 @@ class TableSchema(_Strict):
         (), description="protected attributes (e.g. race, sex): kept in the data for audits, "
         "out of the model and every reason")
     income: str | None = Field(
-        None, description="column that sizes an approved limit ([policy] "
-        "limit_income_multiple); none = no limits")
+        None, description="numeric column that sizes an approved limit: limit = monthly "
+        "income x [policy] limit_income_multiple x headroom; it stays a model feature (drop "
+        "it to keep it out); none = no limits")
+    income_period: Literal["monthly", "annual"] = Field(
+        "monthly", description="what the income column holds: monthly, or annual (divided by "
+        "12 to size limits)")
     currency: str | None = Field(None, description="currency of the income column in texts")
 
     @model_validator(mode="after")
@@ -501,6 +506,9 @@ class TableSchema(_Strict):
         if self.split_column and self.month_column:
             raise ValueError("data.schema names both split_column and month_column; give one "
                              "(month_column splits out of time by [split] with its gap)")
+        if self.income_period != "monthly" and not self.income:
+            raise ValueError(f"data.schema income_period = {self.income_period!r} needs an "
+                             "income column (data.schema income)")
         return self
 
 

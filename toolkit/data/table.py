@@ -79,6 +79,7 @@ class ModelTable:
     outcome: what the model predicts, in words, for texts: None for the synthetic world
         (default), ``"<target> = <positive label>"`` for own tables.
     income_column: the ``features`` column that sizes limits (None: no limits).
+    income_scale: what turns that column into a monthly income (1/12 for an annual one).
     currency: the currency of amounts in texts (None: none named).
     has_regime: whether rows carry a regime (own tables: a ``regime`` column).
     protected: protected-attribute columns, kept in ``features`` and out of X.
@@ -96,6 +97,7 @@ class ModelTable:
     world: World | None = None
     outcome: str | None = None
     income_column: str | None = "income"
+    income_scale: float = 1.0
     currency: str | None = "CNY"
     has_regime: bool = True
     protected: tuple[str, ...] = ()
@@ -267,6 +269,9 @@ def numeric_view(X: pd.DataFrame) -> pd.DataFrame:
 # --- own tables ----------------------------------------------------------------------------
 
 MIN_CLASS_ROWS = 50
+# [data.schema] income_period -> the factor that makes the income column monthly: the
+# policy's limit_income_multiple multiplies a monthly income, as in the synthetic world.
+INCOME_SCALE = {"monthly": 1.0, "annual": 1.0 / 12.0}
 # Word tokens and Chinese substrings of column names that suggest a protected attribute.
 PROTECTED_WORDS = frozenset({"race", "racial", "sex", "gender", "age", "ethnicity", "ethnic",
                              "religion", "religious", "marital", "married"})
@@ -458,16 +463,16 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     if schema.target not in df.columns:
         raise DataError(f"table {name!r} has no target column {schema.target!r}; columns: "
                         f"{_listing(cols)}")
-    special = [c for c in (schema.split_column, schema.month_column, schema.regime,
-                           schema.income) if c]
+    # the income column stays a model feature (it also sizes limits): not special
+    special = [c for c in (schema.split_column, schema.month_column, schema.regime) if c]
     named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups,
-             *schema.protected, *special]
+             *schema.protected, *special, *([schema.income] if schema.income else [])]
     unknown = list(dict.fromkeys(c for c in named if c not in df.columns))
     if unknown:
         raise DataError(f"schema names unknown column{'s' if len(unknown) > 1 else ''} "
                         f"{_listing(unknown)}; the table's columns: {_listing(cols)}")
     for key, listed in (("categorical", schema.categorical), ("drop", schema.drop),
-                        ("protected", schema.protected)):
+                        ("protected", schema.protected), ("income", [schema.income])):
         if schema.target in listed:
             raise DataError(f"the target {schema.target!r} is listed under [data.schema] "
                             f"{key}; the target is the outcome, never a model column")
@@ -707,7 +712,8 @@ def build_own_table(df: pd.DataFrame, checked: CheckedTable, schema: TableSchema
     return ModelTable(
         X=X, y=checked.y, split=checked.split, stressed=checked.stressed, features=features,
         truth=None, registry=reg, dataset_hash=dataset_hash, source=source,
-        outcome=checked.outcome, income_column=schema.income, currency=schema.currency,
+        outcome=checked.outcome, income_column=schema.income,
+        income_scale=INCOME_SCALE[schema.income_period], currency=schema.currency,
         has_regime=schema.regime is not None, protected=tuple(schema.protected),
     )
 
