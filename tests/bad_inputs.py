@@ -201,6 +201,18 @@ CASES: tuple[Case, ...] = (
     Case("no decision rule", _with(policy={}), "an own table needs exactly one decision rule"),
     Case("text income column", _with(schema=lambda s: {**s, "income": "segment"}),
          "income column 'segment' is not numeric"),
+    Case("id column also dropped", _with(schema=lambda s: {**s, "id_column": "user_id"}),
+         "id_column 'user_id' is also named as [data.schema] drop; an id only names rows, "
+         "never a model column, target or split: remove it there"),
+    Case("duplicate ids",
+         _with(lambda d: d.assign(user_id=d["user_id"].where(~d.index.isin([3, 9]), 424242)),
+               schema=lambda s: {**_drop("drop", "user_id")(s), "id_column": "user_id"}),
+         "id column 'user_id' is not unique: 1 id repeats (first: 424242); every row needs its "
+         "own id"),
+    Case("missing ids",
+         _with(lambda d: d.assign(user_id=d["user_id"].where(d.index >= 2)),
+               schema=lambda s: {**_drop("drop", "user_id")(s), "id_column": "user_id"}),
+         "id column 'user_id' has 2 missing values; every row needs an id"),
     Case("interventional with categories",
          _with(extra={"explain": {"mode": "interventional"}}),
          "cannot explain the categorical column 'segment'"),

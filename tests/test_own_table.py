@@ -18,7 +18,7 @@ from toolkit.cli import app
 from toolkit.config import ScorecardConfig, build_config, load_config
 from toolkit.data.features import format_value
 from toolkit.data.table import ProtectedAttributeWarning, from_table, protected_looking
-from toolkit.errors import DataError
+from toolkit.errors import DataError, InputError
 from toolkit.explain import explain_table
 from toolkit.explain.reasons import build_reasons
 from toolkit.explain.report import report_figures
@@ -403,6 +403,53 @@ def test_an_income_column_stays_a_feature_and_annual_income_sizes_monthly_limits
     np.testing.assert_allclose(f.decisions["limit"].to_numpy()[approved], want[approved])
     with pytest.raises(Exception, match="income_period = 'annual' needs an income column"):
         _cfg(path, schema={**base_schema(), "income_period": "annual"})
+
+
+def test_an_id_column_names_the_rows_everywhere(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    ids = "A-" + frame["user_id"].astype(str)
+    frame.assign(ID=" " + ids).to_csv(path, index=False)  # spaces around an id are dropped
+    cfg = _cfg(path, schema={**base_schema(), "id_column": "ID"})
+    f = fit_models(cfg, from_table(path, cfg), scorecard=False)
+    table = f.table
+    assert table.X.index.tolist() == ids.tolist()
+    assert "ID" not in table.X.columns and "ID" not in table.features.columns
+    assert f.decisions.index.equals(table.X.index)
+    refused = f.decisions.index[f.decisions["zero"]][:2].tolist()
+    res = explain_table(f.scorer, table, f.decisions, cfg.explain, policy=cfg.policy,
+                        users=refused)
+    assert set(res.reasons["user_id"]) == set(refused)
+    assert res.user_report(refused[0]).startswith(f"Row {refused[0]}: refused")
+    with pytest.raises(InputError) as err:
+        explain_table(f.scorer, table, f.decisions, cfg.explain, policy=cfg.policy,
+                      users=["17"])
+    assert str(err.value) == ("user id '17' is not in the data; ids are the table's id "
+                              f"column, e.g. {', '.join(map(repr, ids[:3]))}")
+    # whole-number ids stay numbers
+    numbered = from_table(path, _cfg(path, schema={**base_schema(), "drop": ["ID"],
+                                                   "id_column": "user_id"}))
+    assert numbered.X.index.tolist() == frame["user_id"].tolist()
+    assert "user_id" not in numbered.X.columns
+
+
+def test_explain_user_takes_the_tables_ids(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(user_id="A-" + frame["user_id"].astype(str)).to_csv(path, index=False)
+    schema = {**base_schema(), "drop": [], "id_column": "user_id"}
+    exp = write_experiment(tmp_path, schema=schema)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = runner.invoke(app, ["train", str(exp), "--tracking-uri", store])
+    assert res.exit_code == 0, res.output
+    run_id = re.search(r"xgboost run: (\w+)", res.output).group(1)
+    first = f"A-{frame['user_id'].iloc[0]}"
+    res = runner.invoke(app, ["explain", run_id, "--user", first, "--tracking-uri", store])
+    assert res.exit_code == 0, res.output
+    assert re.search(rf"^Row {first}: (approved|refused)", res.output, re.M), res.output
+    res = runner.invoke(app, ["explain", run_id, "--user", "0", "--tracking-uri", store])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"error: user id '0' is not in the data; ids are the table's id column, e.g. "
+        f"{', '.join(repr(f'A-{u}') for u in frame['user_id'][:3])}"]
 
 
 def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):

@@ -500,6 +500,10 @@ class TableSchema(_Strict):
         "monthly", description="what the income column holds: monthly, or annual (divided by "
         "12 to size limits)")
     currency: str | None = Field(None, description="currency of the income column in texts")
+    id_column: str | None = Field(
+        None, description="column of row ids (whole numbers or text; unique, none missing): "
+        "they name rows in reasons, reports and toolkit explain --user, and it is never a "
+        "model column; none = rows are numbered from 0 in file order (header excluded)")
 
     @model_validator(mode="after")
     def _one_split_source(self) -> TableSchema:

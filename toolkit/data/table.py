@@ -427,7 +427,8 @@ class CheckedTable:
     y: 0/1 per row; split: train/valid/test per row; stressed: per row;
     features: the model's columns in table order; categorical: those held as categories;
     outcome: ``"<target> = <positive label>"``; months: each row's calendar month index
-    when the table has a month column (None otherwise).
+    when the table has a month column (None otherwise); ids: the rows' ids from the id
+    column (None: rows are numbered from 0 in file order).
     """
 
     y: np.ndarray
@@ -437,6 +438,7 @@ class CheckedTable:
     categorical: tuple[str, ...]
     outcome: str
     months: np.ndarray | None = None
+    ids: pd.Index | None = None
 
 
 def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
@@ -466,7 +468,8 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     # the income column stays a model feature (it also sizes limits): not special
     special = [c for c in (schema.split_column, schema.month_column, schema.regime) if c]
     named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups,
-             *schema.protected, *special, *([schema.income] if schema.income else [])]
+             *schema.protected, *special,
+             *(c for c in (schema.income, schema.id_column) if c)]
     unknown = list(dict.fromkeys(c for c in named if c not in df.columns))
     if unknown:
         raise DataError(f"schema names unknown column{'s' if len(unknown) > 1 else ''} "
@@ -486,13 +489,15 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
         raise DataError(f"monotone direction given for categorical column"
                         f"{'s' if len(cat_mono) > 1 else ''} {_listing(cat_mono)}; a category "
                         "has no order: remove it from [data.schema.monotone]")
+    ids = _ids_of(df, schema)
     y, outcome = _target(df[schema.target], schema)
     empty = [c for c in cols if df[c].isna().all()]
     if empty:
         raise DataError(f"column{'s' if len(empty) > 1 else ''} {_listing(empty)} of table "
                         f"{name!r} {'are' if len(empty) > 1 else 'is'} entirely empty; drop "
                         f"{'them' if len(empty) > 1 else 'it'}")
-    outside = {schema.target, *schema.drop, *special}
+    outside = {schema.target, *schema.drop, *special,
+               *([schema.id_column] if schema.id_column else [])}
     features = [c for c in cols if c not in outside and c not in schema.protected]
     _check_rules(df, schema, rules, outside)
     text = [c for c in features if c not in schema.categorical
@@ -525,7 +530,46 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     months = None if not schema.month_column else month_indices(
         df[schema.month_column], schema.month_column, (world or WorldConfig()).calendar_start)
     return CheckedTable(y=y, split=split_values, stressed=stressed, features=tuple(features),
-                        categorical=categorical, outcome=outcome, months=months)
+                        categorical=categorical, outcome=outcome, months=months, ids=ids)
+
+
+def _ids_of(df: pd.DataFrame, schema: TableSchema) -> pd.Index | None:
+    """The rows' ids from ``schema.id_column`` (None without one): whole numbers or text
+    (stripped), unique and none missing, and the column named in no other role."""
+    c = schema.id_column
+    if c is None:
+        return None
+    roles = {"target": [schema.target], "categorical": schema.categorical, "drop": schema.drop,
+             "protected": schema.protected, "monotone": schema.monotone,
+             "groups": schema.groups, "split_column": [schema.split_column],
+             "month_column": [schema.month_column], "regime": [schema.regime],
+             "income": [schema.income]}
+    also = [key for key, names in roles.items() if c in names]
+    if also:
+        raise DataError(f"id_column {c!r} is also named as [data.schema] {', '.join(also)}; "
+                        "an id only names rows, never a model column, target or split: "
+                        "remove it there")
+    col = df[c]
+    missing = int(col.isna().sum())
+    if missing:
+        raise DataError(f"id column {c!r} has {missing} missing value"
+                        f"{'s' if missing > 1 else ''}; every row needs an id")
+    whole = pd.api.types.is_float_dtype(col) and np.all(col == np.round(col))
+    if pd.api.types.is_integer_dtype(col) or whole:
+        ids = pd.Index(col.to_numpy(np.int64), name="row_id")
+    elif pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
+        ids = pd.Index(col.astype(str).str.strip().to_numpy(object), name="row_id")
+    else:
+        odd = col[col != np.round(col)] if pd.api.types.is_float_dtype(col) else col
+        raise DataError(f"id column {c!r} holds {col.dtype} values such as "
+                        f"{odd.iloc[:1].tolist()[0]!r}; allowed: whole numbers or text")
+    repeated = ids[ids.duplicated()]
+    if len(repeated):
+        k = len(repeated.unique())
+        raise DataError(f"id column {c!r} is not unique: {k} "
+                        f"{'ids repeat' if k > 1 else 'id repeats'} "
+                        f"(first: {repeated[:1].tolist()[0]!r}); every row needs its own id")
+    return ids
 
 
 def _target(target: pd.Series, schema: TableSchema) -> tuple[np.ndarray, str]:
@@ -694,8 +738,11 @@ def build_own_table(df: pd.DataFrame, checked: CheckedTable, schema: TableSchema
     ``features`` for audits and out of X.
     """
     keep = [c for c in df.columns if c not in {schema.target, schema.split_column,
-                                                schema.month_column, schema.regime}]
-    features = pd.DataFrame(index=pd.RangeIndex(len(df), name="row_id"))
+                                                schema.month_column, schema.regime,
+                                                schema.id_column}]
+    # rows are named by the id column, else numbered from 0 in file order
+    index = checked.ids if checked.ids is not None else pd.RangeIndex(len(df), name="row_id")
+    features = pd.DataFrame(index=index)
     for c in keep:
         col = df[c].reset_index(drop=True)
         if c in schema.categorical or not (pd.api.types.is_numeric_dtype(col)
