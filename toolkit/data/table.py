@@ -11,6 +11,7 @@ and the monitoring rules, reporting every problem of a kind at once in one line;
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import warnings
@@ -312,6 +313,33 @@ def _listing(names: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _closest(name: str, columns: Sequence[str]) -> str | None:
+    """The column ``name`` most likely meant: the one equal to it up to case, spaces and
+    punctuation (``Class`` for ``class``, ``default.payment.next.month`` for ``default
+    payment next month``), else the closest spelling (difflib), else None."""
+    def key(s: str) -> str:
+        return re.sub(r"[\W_]+", "", s.casefold())
+
+    same = [c for c in columns if key(c) == key(name)]
+    if same:
+        return same[0]
+    folded = {c.casefold(): c for c in reversed(columns)}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+def _unknown_columns(unknown: Sequence[str], columns: Sequence[str]) -> str:
+    """Unknown column names for a message, each with the column it likely meant, followed by
+    the table's columns unless every one has a likely column."""
+    guesses = {u: _closest(u, columns) for u in unknown}
+    if all(guesses.values()):
+        return (f"{_listing(list(unknown))}; did you mean "
+                f"{_listing([guesses[u] for u in unknown])}?")
+    shown = ", ".join(f"{u!r} (did you mean {guesses[u]!r}?)" if guesses[u] else repr(u)
+                      for u in unknown)
+    return f"{shown}; the table's columns: {_listing(columns)}"
+
+
 def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     """The text of a CSV file: in ``encoding`` when given, else UTF-8 (a BOM is dropped),
     else GB18030 (which reads GBK, the usual Chinese Excel export)."""
@@ -463,8 +491,9 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     _refuse_duplicates(list(df.columns), name)
     cols = [str(c) for c in df.columns]
     if schema.target not in df.columns:
-        raise DataError(f"table {name!r} has no target column {schema.target!r}; columns: "
-                        f"{_listing(cols)}")
+        guess = _closest(schema.target, cols)
+        raise DataError(f"table {name!r} has no target column {schema.target!r}; " + (
+            f"did you mean {guess!r}?" if guess else f"columns: {_listing(cols)}"))
     # the income column stays a model feature (it also sizes limits): not special
     special = [c for c in (schema.split_column, schema.month_column, schema.regime) if c]
     named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups,
@@ -473,7 +502,7 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     unknown = list(dict.fromkeys(c for c in named if c not in df.columns))
     if unknown:
         raise DataError(f"schema names unknown column{'s' if len(unknown) > 1 else ''} "
-                        f"{_listing(unknown)}; the table's columns: {_listing(cols)}")
+                        f"{_unknown_columns(unknown, cols)}")
     for key, listed in (("categorical", schema.categorical), ("drop", schema.drop),
                         ("protected", schema.protected), ("income", [schema.income])):
         if schema.target in listed:
@@ -598,9 +627,11 @@ def _check_rules(df: pd.DataFrame, schema: TableSchema, rules: Sequence[Monitori
                  outside: set[str]) -> None:
     for rule in rules:
         c = rule.feature
-        if c not in df.columns or c in outside - set(schema.drop):
-            why = "which the table lacks" if c not in df.columns else \
-                "which is the target, split or regime column"
+        if c not in df.columns:
+            guess = _closest(c, [str(x) for x in df.columns])
+            why = "which the table lacks" + (f" (did you mean {guess!r}?)" if guess else "")
+        elif c in outside - set(schema.drop):
+            why = "which is the target, split or regime column"
         elif c in schema.protected:
             why = "which is a protected attribute (kept out of every reason)"
         elif c in schema.categorical or not pd.api.types.is_numeric_dtype(df[c]):
