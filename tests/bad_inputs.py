@@ -153,6 +153,16 @@ CASES: tuple[Case, ...] = (
          _with(lambda d: d.assign(city="Shanghai", job="clerk"),
                schema=_drop("categorical", "segment")),
          "columns 'segment', 'city', 'job' are not numeric"),
+    Case("numbers written as text",
+         _with(lambda d: d.assign(
+             city="Lyon", int_rate=np.array(["13.56%", "13.56%", " 7.1%", "-"])[d.index % 4],
+             amount=np.array(["1,234", "12,000.5", "950"])[d.index % 3])),
+         "error: column 'city' is not numeric; list it under [data.schema] categorical or "
+         "drop; column 'int_rate' holds numbers written as text ('13.56%'): convert it to "
+         "numbers (strip the %, leave cells such as '-' empty) or list it under [data.schema] "
+         "categorical; column 'amount' holds numbers written as text ('1,234'): convert it "
+         "to numbers (remove the thousands separators) or list it under [data.schema] "
+         "categorical"),
     Case("target in categorical",
          _with(schema=lambda s: {**s, "categorical": ["segment", "default_12m"]}),
          "the target 'default_12m' is listed under [data.schema] categorical"),

@@ -17,7 +17,12 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.config import ScorecardConfig, build_config, load_config
 from toolkit.data.features import format_value
-from toolkit.data.table import ProtectedAttributeWarning, from_table, protected_looking
+from toolkit.data.table import (
+    ManyCategoriesWarning,
+    ProtectedAttributeWarning,
+    from_table,
+    protected_looking,
+)
 from toolkit.errors import DataError, InputError
 from toolkit.explain import explain_table
 from toolkit.explain.reasons import build_reasons
@@ -557,6 +562,20 @@ def test_protected_looking_features_warn_once_naming_them(frame, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ProtectedAttributeWarning)
         from_table(path, _cfg(path, schema={**base_schema(), "protected": []}))
+
+
+def test_a_categorical_column_of_many_values_warns_once_naming_it(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(title=[f"title {i % 60}" for i in range(len(frame))],
+                 grade=np.array(list("ABCDEFG"))[frame.index % 7]).to_csv(path, index=False)
+    cfg = _cfg(path, schema={**base_schema(), "categorical": ["segment", "title", "grade"]})
+    with pytest.warns(ManyCategoriesWarning) as seen:
+        table = from_table(path, cfg)
+    assert [str(w.message) for w in seen] == [
+        "categorical column 'title' (60 distinct values) has more than 50 distinct values: "
+        "rare ones make thin scorecard bins and reasons that name one-off values; drop it "
+        "or group its values"]
+    assert len(table.X["title"].cat.categories) == 60
 
 
 def test_protected_looking_names():

@@ -270,6 +270,9 @@ def numeric_view(X: pd.DataFrame) -> pd.DataFrame:
 # --- own tables ----------------------------------------------------------------------------
 
 MIN_CLASS_ROWS = 50
+# More distinct values than this in a categorical feature gives a warning: rare categories
+# make thin scorecard bins and reasons that name one-off values (an id, a free-text title).
+MAX_CATEGORIES = 50
 # [data.schema] income_period -> the factor that makes the income column monthly: the
 # policy's limit_income_multiple multiplies a monthly income, as in the synthetic world.
 INCOME_SCALE = {"monthly": 1.0, "annual": 1.0 / 12.0}
@@ -293,6 +296,10 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 class ProtectedAttributeWarning(ToolkitWarning):
     """A model feature's name suggests a protected attribute (race, sex, age ...)."""
+
+
+class ManyCategoriesWarning(ToolkitWarning):
+    """A categorical model feature has more than :data:`MAX_CATEGORIES` distinct values."""
 
 
 def protected_looking(names: Sequence[str]) -> list[str]:
@@ -533,10 +540,7 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
             and not pd.api.types.is_numeric_dtype(df[c])
             and not pd.api.types.is_bool_dtype(df[c])]
     if text:
-        raise DataError(f"column{'s' if len(text) > 1 else ''} {_listing(text, 50)} "
-                        f"{'are' if len(text) > 1 else 'is'} not numeric; list "
-                        f"{'them' if len(text) > 1 else 'it'} under [data.schema] categorical "
-                        "or drop")
+        _refuse_text(df, text)
     infinite = {c: int(np.isinf(df[c].to_numpy(np.float64)).sum()) for c in features
                 if c not in schema.categorical and pd.api.types.is_float_dtype(df[c])}
     infinite = {c: k for c, k in infinite.items() if k}
@@ -599,6 +603,52 @@ def _ids_of(df: pd.DataFrame, schema: TableSchema) -> pd.Index | None:
                         f"{'ids repeat' if k > 1 else 'id repeats'} "
                         f"(first: {repeated[:1].tolist()[0]!r}); every row needs its own id")
     return ids
+
+
+def _refuse_text(df: pd.DataFrame, text: Sequence[str]) -> None:
+    """DataError for text columns not declared categorical; those holding numbers written
+    as text ("13.56%", "1,234") are named apart, as categories of them would be thousands of
+    levels where one number was meant."""
+    numeric = {c: _numbers_as_text(df[c]) for c in text}
+    words = [c for c in text if numeric[c] is None]
+    parts = []
+    if words:
+        parts.append(f"column{'s' if len(words) > 1 else ''} {_listing(words, 50)} "
+                     f"{'are' if len(words) > 1 else 'is'} not numeric; list "
+                     f"{'them' if len(words) > 1 else 'it'} under [data.schema] categorical "
+                     "or drop")
+    for c in text:
+        if numeric[c] is not None:
+            example, fix = numeric[c]
+            parts.append(f"column {c!r} holds numbers written as text ({example!r}): convert "
+                         f"it to numbers ({fix}) or list it under [data.schema] categorical")
+    raise DataError("; ".join(parts))
+
+
+def _numbers_as_text(col: pd.Series) -> tuple[str, str] | None:
+    """``(an example, how to convert)`` when most non-empty values of a text column read as
+    numbers once a trailing %, thousands separators and surrounding spaces are stripped;
+    None otherwise.  Works on the distinct values, weighted by their counts."""
+    counts = col.dropna().astype(str).str.strip().value_counts()
+    counts = counts[counts.index != ""]
+    if not len(counts):
+        return None
+    values = counts.index.to_series()
+    percent = values.str.endswith("%")
+    bare = values.str.removesuffix("%").str.strip()
+    grouped = bare.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+    parsed = pd.to_numeric(bare.where(~grouped, bare.str.replace(",", "")), errors="coerce")
+    ok = parsed.notna().to_numpy()
+    if counts.to_numpy()[ok].sum() * 2 <= counts.sum():
+        return None
+    fix = [what for what, used in (("strip the %", percent), ("remove the thousands "
+                                                             "separators", grouped))
+           if used[ok].any()]
+    if not ok.all():
+        fix.append(f"leave cells such as {values[~ok].iloc[0]!r} empty")
+    marked = (percent | grouped).to_numpy() & ok
+    example = values[marked].iloc[0] if marked.any() else values[ok].iloc[0]
+    return example, ", ".join(fix) or "its values are numbers stored as text"
 
 
 def _target(target: pd.Series, schema: TableSchema) -> tuple[np.ndarray, str]:
@@ -809,17 +859,36 @@ def warn_protected(features: Sequence[str]) -> None:
             "protected to keep them out"), stacklevel=3)
 
 
+def warn_many_categories(X: pd.DataFrame, categorical: Sequence[str]) -> None:
+    """Warn once, naming them and their counts, when categorical features have more than
+    :data:`MAX_CATEGORIES` distinct values."""
+    many = {c: len(X[c].cat.categories) for c in categorical}
+    many = {c: k for c, k in many.items() if k > MAX_CATEGORIES}
+    if many:
+        one = len(many) == 1
+        warnings.warn(ManyCategoriesWarning(
+            f"categorical column{'' if one else 's'} "
+            + ", ".join(f"{c!r} ({k:,} distinct values)" for c, k in many.items())
+            + f" {'has' if one else 'have'} more than {MAX_CATEGORIES} distinct values: rare "
+            "ones make thin scorecard bins and reasons that name one-off values; drop "
+            f"{'it' if one else 'them'} or group {'its' if one else 'their'} values"),
+            stacklevel=3)
+
+
 def load_own_table(path: str | Path, schema: TableSchema, *, encoding: str | None = None,
                    split: SplitConfig | None = None, world: WorldConfig | None = None,
                    rules: Sequence[MonitoringRule] = ()) -> ModelTable:
     """Read, check and build an own table (see :func:`read_table`, :func:`check_table`);
     warns (:class:`ProtectedAttributeWarning`) when a feature looks like a protected
-    attribute."""
+    attribute, and (:class:`ManyCategoriesWarning`) when a categorical feature has more than
+    :data:`MAX_CATEGORIES` distinct values."""
     df = read_table(path, encoding=encoding)
     checked = check_table(df, schema, name=str(path), split=split, world=world, rules=rules)
     warn_protected(checked.features)
-    return build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
-                           source=str(path))
+    table = build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
+                            source=str(path))
+    warn_many_categories(table.X, checked.categorical)
+    return table
 
 
 def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
