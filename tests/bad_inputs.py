@@ -147,6 +147,17 @@ CASES: tuple[Case, ...] = (
          "is not valid ascii text"),
     Case("unknown encoding", _with(data={"encoding": "klingon"}),
          "unknown encoding 'klingon'"),
+    Case("tab file read with commas",
+         _with(raw=lambda d: d.to_csv(index=False, sep="\t").encode(),
+               data={"delimiter": ","}),
+         "reads as one column 'user_id\\tlate_cnt_6m\\tmax_dpd_12m\\tpaid_rat...' with the "
+         "delimiter ',': the delimiter looks wrong (the header holds '\\t'); set [data] "
+         "delimiter = \"\\t\""),
+    Case("delimiter of two characters", _with(data={"delimiter": ";;"}),
+         "delimiter must be one character other than a quote or a line break"),
+    Case("decimal commas",
+         _with(raw=lambda d: d.to_csv(index=False, sep=";", decimal=",").encode()),
+         "column 'paid_ratio_6m' holds numbers written as text ("),
     Case("duplicate columns", _with(lambda d: d.rename(columns={"age": "income"})),
          "duplicate column names: income"),
     Case("every string column at once",

@@ -133,8 +133,9 @@ def _schema(**over) -> dict:
                          "collections": 1}, "groups": GROUPS, **over}
 
 
-def _cfg(path: Path, *, policy=None, schema=None, **sections) -> object:
-    return build_config({"data": {"table": str(path), "schema": schema or _schema()},
+def _cfg(path: Path, *, policy=None, schema=None, data_delimiter=None, **sections) -> object:
+    return build_config({"data": {"table": str(path), "schema": schema or _schema(),
+                                  "delimiter": data_delimiter},
                          "policy": policy or {"cutoff": 0.2},
                          "model": {"n_estimators": 200, "learning_rate": 0.1}, **sections})
 
@@ -243,6 +244,20 @@ def test_encodings_are_detected(frame, tmp_path, encoding):
     df.to_csv(path, index=False, encoding=encoding)
     table = from_table(path, _cfg(path, schema=base_schema()))
     assert list(table.X["segment"].cat.categories) == sorted(["受薪", "学生", "灵活就业"])
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_delimiters_are_sniffed_or_declared(frame, tmp_path, sep):
+    comma = tmp_path / "comma.csv"
+    frame.to_csv(comma, index=False)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False, sep=sep)
+    want = from_table(comma, _cfg(comma, schema=base_schema()))
+    for delimiter in (None, sep):
+        cfg = _cfg(path, schema=base_schema(), data_delimiter=delimiter)
+        got = from_table(path, cfg)
+        pd.testing.assert_frame_equal(got.X, want.X)
+        np.testing.assert_array_equal(got.y, want.y)
 
 
 def test_declared_encoding_is_used(frame, tmp_path):

@@ -525,6 +525,9 @@ class DataConfig(_Strict):
     encoding: str | None = Field(
         None, description="text encoding of a CSV table (e.g. gbk); none = detect UTF-8 "
         "(with or without BOM) or GBK/GB18030")
+    delimiter: str | None = Field(
+        None, description="field delimiter of a CSV table, one character (e.g. \";\" or "
+        "\"\\t\"); none = sniff it from the first lines (comma, semicolon, tab or pipe)")
     table_schema: TableSchema | None = Field(
         None, alias="schema",
         description="[data.schema]: the table's columns (keys below)",
@@ -543,6 +546,14 @@ class DataConfig(_Strict):
             except LookupError:
                 raise ValueError(f"unknown encoding {v!r}; e.g. utf-8, utf-8-sig, gbk, "
                                  "gb18030, latin-1") from None
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) != 1 or v in "\"\r\n"):
+            raise ValueError(f"delimiter must be one character other than a quote or a line "
+                             f"break (e.g. \";\" or \"\\t\"), got {v!r}")
         return v
 
     @model_validator(mode="after")

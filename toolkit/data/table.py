@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -291,6 +292,9 @@ MAGIC = ((b"PAR1", "a Parquet file; give it the extension .parquet"),
          (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook; export it as CSV"),
          (b"\x1f\x8b", "gzip-compressed; decompress it first"))
 TEXT_SUFFIXES = {".csv"}
+# The field delimiters sniffed in a CSV file, the usual first: Excel writes ";" where the
+# decimal mark is a comma, and "\t" or "|" come from database exports.
+DELIMITERS = (",", ";", "\t", "|")
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
@@ -376,13 +380,16 @@ def _refuse_duplicates(names: Sequence[str], name: str) -> None:
         raise DataError(f"table {name!r} has duplicate column names: {', '.join(dups)}")
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, encoding: str | None = None,
+               delimiter: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet table; refuse what cannot be a table (DataError, one line).
 
     A missing file, an unsupported extension, an empty file, a binary file under ``.csv``
     (Parquet, Excel, gzip, or any NUL byte), text that is not in ``encoding`` (default:
-    UTF-8 with or without BOM, else GBK/GB18030), a malformed CSV, a header without rows and
-    duplicate column names are each refused with a message naming the table.
+    UTF-8 with or without BOM, else GBK/GB18030), a malformed CSV, a header read as one
+    column that holds another delimiter than ``delimiter`` (default: sniffed among ``,``,
+    ``;``, tab and ``|``), a header without rows and duplicate column names are each refused
+    with a message naming the table.
     """
     path = Path(path)
     name = str(path)
@@ -397,7 +404,7 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     if suffix in PARQUET_SUFFIXES:
         df = _read_parquet(path, name)
     else:
-        df = _read_csv(path.read_bytes(), name, encoding)
+        df = _read_csv(path.read_bytes(), name, encoding, delimiter)
     if len(df) == 0:
         raise DataError(f"table {name!r} has a header but no rows")
     return df
@@ -421,7 +428,8 @@ def _read_parquet(path: Path, name: str) -> pd.DataFrame:
                         f"{str(err).splitlines()[0]}") from None
 
 
-def _read_csv(raw: bytes, name: str, encoding: str | None) -> pd.DataFrame:
+def _read_csv(raw: bytes, name: str, encoding: str | None,
+              delimiter: str | None = None) -> pd.DataFrame:
     for magic, what in MAGIC:
         if raw.startswith(magic):
             raise DataError(f"table {name!r} is not CSV text: it is {what}")
@@ -430,13 +438,35 @@ def _read_csv(raw: bytes, name: str, encoding: str | None) -> pd.DataFrame:
     text = _decode(raw, name, encoding)
     if not text.strip():
         raise DataError(f"table {name!r} is empty (no header, no rows)")
-    header = next(csv.reader(io.StringIO(text)))
+    sep = delimiter or _sniff_delimiter(text)
+    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    other = [d for d in DELIMITERS if d != sep and len(header) == 1 and d in header[0]]
+    if other:
+        shown = header[0] if len(header[0]) <= 40 else header[0][:40] + "..."
+        raise DataError(f"table {name!r} reads as one column {shown!r} with the delimiter "
+                        f"{sep!r}: the delimiter looks wrong (the header holds {other[0]!r}); "
+                        f"set [data] delimiter = {json.dumps(other[0])}")
     _refuse_duplicates(header, name)
     try:
-        return pd.read_csv(io.StringIO(text))
+        return pd.read_csv(io.StringIO(text), sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"table {name!r} is not well-formed CSV: "
                         f"{str(err).strip().splitlines()[0]}") from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The field delimiter among :data:`DELIMITERS`, from the first 64 KiB of whole lines
+    (:class:`csv.Sniffer`); where that leaves the header one column, the delimiter that
+    splits it most (a semicolon file of decimal commas fools the sniffer on few lines)."""
+    sample = text[:65536]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[:sample.rfind("\n")]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = ","
+    widths = {d: len(next(csv.reader(io.StringIO(sample), delimiter=d))) for d in DELIMITERS}
+    return sniffed if widths[sniffed] > 1 else max(DELIMITERS, key=widths.__getitem__)
 
 
 def _label_of(value, column: pd.Series):
@@ -627,8 +657,9 @@ def _refuse_text(df: pd.DataFrame, text: Sequence[str]) -> None:
 
 def _numbers_as_text(col: pd.Series) -> tuple[str, str] | None:
     """``(an example, how to convert)`` when most non-empty values of a text column read as
-    numbers once a trailing %, thousands separators and surrounding spaces are stripped;
-    None otherwise.  Works on the distinct values, weighted by their counts."""
+    numbers once a trailing %, thousands separators and surrounding spaces are stripped and
+    a decimal comma is made a point; None otherwise.  Works on the distinct values, weighted
+    by their counts."""
     counts = col.dropna().astype(str).str.strip().value_counts()
     counts = counts[counts.index != ""]
     if not len(counts):
@@ -637,16 +668,19 @@ def _numbers_as_text(col: pd.Series) -> tuple[str, str] | None:
     percent = values.str.endswith("%")
     bare = values.str.removesuffix("%").str.strip()
     grouped = bare.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-    parsed = pd.to_numeric(bare.where(~grouped, bare.str.replace(",", "")), errors="coerce")
-    ok = parsed.notna().to_numpy()
+    # "0,43": a decimal comma (Excel where "," is the decimal mark, with ";" between fields)
+    comma = bare.str.fullmatch(r"[+-]?\d*,\d+") & ~grouped
+    plain = bare.where(~grouped, bare.str.replace(",", "")) \
+        .where(~comma, bare.str.replace(",", "."))
+    ok = pd.to_numeric(plain, errors="coerce").notna().to_numpy()
     if counts.to_numpy()[ok].sum() * 2 <= counts.sum():
         return None
-    fix = [what for what, used in (("strip the %", percent), ("remove the thousands "
-                                                             "separators", grouped))
-           if used[ok].any()]
+    fix = [what for what, used in (("strip the %", percent),
+                                   ("remove the thousands separators", grouped),
+                                   ("write decimals with a point", comma)) if used[ok].any()]
     if not ok.all():
         fix.append(f"leave cells such as {values[~ok].iloc[0]!r} empty")
-    marked = (percent | grouped).to_numpy() & ok
+    marked = (percent | grouped | comma).to_numpy() & ok
     example = values[marked].iloc[0] if marked.any() else values[ok].iloc[0]
     return example, ", ".join(fix) or "its values are numbers stored as text"
 
@@ -876,13 +910,14 @@ def warn_many_categories(X: pd.DataFrame, categorical: Sequence[str]) -> None:
 
 
 def load_own_table(path: str | Path, schema: TableSchema, *, encoding: str | None = None,
-                   split: SplitConfig | None = None, world: WorldConfig | None = None,
+                   delimiter: str | None = None, split: SplitConfig | None = None,
+                   world: WorldConfig | None = None,
                    rules: Sequence[MonitoringRule] = ()) -> ModelTable:
     """Read, check and build an own table (see :func:`read_table`, :func:`check_table`);
     warns (:class:`ProtectedAttributeWarning`) when a feature looks like a protected
     attribute, and (:class:`ManyCategoriesWarning`) when a categorical feature has more than
     :data:`MAX_CATEGORIES` distinct values."""
-    df = read_table(path, encoding=encoding)
+    df = read_table(path, encoding=encoding, delimiter=delimiter)
     checked = check_table(df, schema, name=str(path), split=split, world=world, rules=rules)
     warn_protected(checked.features)
     table = build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
@@ -895,11 +930,12 @@ def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
     """An own flat table (one row per decision) validated against ``cfg``'s ``[data]``
     section, split and monitoring rules."""
     return load_own_table(path, cfg.data.table_schema, encoding=cfg.data.encoding,
-                          split=cfg.split, world=cfg.world, rules=cfg.policy.rules)
+                          delimiter=cfg.data.delimiter, split=cfg.split, world=cfg.world,
+                          rules=cfg.policy.rules)
 
 
 def preflight_table(path: str | Path, cfg: ExperimentConfig) -> None:
     """Every check of :func:`from_table`, without building the table."""
-    df = read_table(path, encoding=cfg.data.encoding)
+    df = read_table(path, encoding=cfg.data.encoding, delimiter=cfg.data.delimiter)
     check_table(df, cfg.data.table_schema, name=str(path), split=cfg.split, world=cfg.world,
                 rules=cfg.policy.rules)
