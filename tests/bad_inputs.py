@@ -141,8 +141,9 @@ CASES: tuple[Case, ...] = (
          "is not CSV text: it is a zip archive"),
     Case("binary data", _with(raw=b"default_12m,split\n1,\x00\x00train\n"),
          "holds binary data (NUL bytes)"),
-    Case("neither utf-8 nor gbk", _with(raw=b"default_12m,split\n\x80\x80,train\n"),
-         "is neither UTF-8 nor GBK/GB18030 text"),
+    Case("neither utf-8, gbk nor cp1252", _with(raw=b"default_12m,split\n\x80\x81,train\n"),
+         "is neither UTF-8, GBK/GB18030 nor cp1252 (Western European) text; set [data] "
+         "encoding to its encoding, e.g. latin-1, big5, shift_jis"),
     Case("wrong declared encoding", _with(raw=_gbk, data={"encoding": "ascii"}),
          "is not valid ascii text"),
     Case("unknown encoding", _with(data={"encoding": "klingon"}),

@@ -246,6 +246,18 @@ def test_encodings_are_detected(frame, tmp_path, encoding):
     assert list(table.X["segment"].cat.categories) == sorted(["受薪", "学生", "灵活就业"])
 
 
+def test_western_european_text_is_not_read_as_chinese(frame, tmp_path):
+    """GB18030 decodes almost any bytes: cp1252 text must not come out as mojibake."""
+    words = ["célibataire", "marié", "Größe", "São Paulo", "don’t", "€ 12"]
+    df = frame.rename(columns={"default_12m": "défaut"}).assign(
+        segment=np.array(words, dtype=object)[frame.index % len(words)])
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False, encoding="cp1252")
+    table = from_table(path, _cfg(path, schema={**base_schema(), "target": "défaut"}))
+    assert table.outcome == "défaut = 1"
+    assert sorted(table.X["segment"].cat.categories) == sorted(words)
+
+
 @pytest.mark.parametrize("sep", [";", "\t", "|"])
 def test_delimiters_are_sniffed_or_declared(frame, tmp_path, sep):
     comma = tmp_path / "comma.csv"

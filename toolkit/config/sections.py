@@ -524,7 +524,7 @@ class DataConfig(_Strict):
         "none = synthetic")
     encoding: str | None = Field(
         None, description="text encoding of a CSV table (e.g. gbk); none = detect UTF-8 "
-        "(with or without BOM) or GBK/GB18030")
+        "(with or without BOM), GBK/GB18030 or cp1252 (Western European)")
     delimiter: str | None = Field(
         None, description="field delimiter of a CSV table, one character (e.g. \";\" or "
         "\"\\t\"); none = sniff it from the first lines (comma, semicolon, tab or pipe)")

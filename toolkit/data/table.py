@@ -353,7 +353,8 @@ def _unknown_columns(unknown: Sequence[str], columns: Sequence[str]) -> str:
 
 def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     """The text of a CSV file: in ``encoding`` when given, else UTF-8 (a BOM is dropped),
-    else GB18030 (which reads GBK, the usual Chinese Excel export)."""
+    else GB18030 (which reads GBK, the usual Chinese Excel export) or cp1252 (Western
+    European Excel), whichever :func:`_looks_latin` says first, then the other."""
     if encoding is not None:
         try:
             return raw.decode(encoding)
@@ -365,13 +366,42 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"table {name!r} is UTF-16 text; save it as UTF-8 CSV or set [data] "
                         "encoding = \"utf-16\"")
-    for enc in ("utf-8-sig", "gb18030"):
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # GB18030 decodes almost any bytes, so Western text would come out as Chinese mojibake
+    # ("défaut" as "d閒aut"): the shape of the non-ASCII bytes decides which to try first
+    for enc in ("cp1252", "gb18030") if _looks_latin(raw) else ("gb18030", "cp1252"):
         try:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise DataError(f"table {name!r} is neither UTF-8 nor GBK/GB18030 text; set [data] "
-                    "encoding to its encoding, e.g. latin-1, big5, shift_jis")
+    raise DataError(f"table {name!r} is neither UTF-8, GBK/GB18030 nor cp1252 (Western "
+                    "European) text; set [data] encoding to its encoding, e.g. latin-1, "
+                    "big5, shift_jis")
+
+
+def _looks_latin(raw: bytes) -> bool:
+    """Whether the non-ASCII bytes of text that is not UTF-8 look like a Western single-byte
+    encoding (cp1252) rather than GBK/GB18030.
+
+    A GBK character is two bytes, nearly always both non-ASCII, so Chinese text holds runs
+    of non-ASCII bytes of even length, most of them four or more (words of two characters
+    and up).  An accented letter is one byte inside an ASCII word: runs of one byte ("é" in
+    "défaut"), or two between letters ("öß" in "Größe").  Each run votes; a tie is GBK.
+    """
+    latin = chinese = 0
+    for m in re.finditer(rb"[\x80-\xff]+", raw):
+        n = m.end() - m.start()
+        if n % 2:
+            latin += 1
+        elif n == 2 and raw[m.start() - 1:m.start()].isalpha() \
+                and raw[m.end():m.end() + 1].isalpha():
+            latin += 1
+        else:
+            chinese += 1
+    return latin > chinese
 
 
 def _refuse_duplicates(names: Sequence[str], name: str) -> None:
@@ -386,7 +416,7 @@ def read_table(path: str | Path, *, encoding: str | None = None,
 
     A missing file, an unsupported extension, an empty file, a binary file under ``.csv``
     (Parquet, Excel, gzip, or any NUL byte), text that is not in ``encoding`` (default:
-    UTF-8 with or without BOM, else GBK/GB18030), a malformed CSV, a header read as one
+    UTF-8 with or without BOM, else GBK/GB18030 or cp1252), a malformed CSV, a header read as one
     column that holds another delimiter than ``delimiter`` (default: sniffed among ``,``,
     ``;``, tab and ``|``), a header without rows and duplicate column names are each refused
     with a message naming the table.
