@@ -18,6 +18,7 @@ from toolkit.cli import app
 from toolkit.config import ScorecardConfig, build_config, load_config
 from toolkit.data.features import format_value
 from toolkit.data.table import (
+    IndexColumnWarning,
     ManyCategoriesWarning,
     ProtectedAttributeWarning,
     from_table,
@@ -607,22 +608,65 @@ def test_a_categorical_column_of_many_values_warns_once_naming_it(frame, tmp_pat
 
 def test_protected_looking_names():
     names = ["age", "applicant_age", "AgeGroup", "maritalStatus", "sex", "Gender", "race",
-             "ethnicity", "religion", "性别", "年龄段", "民族", "page_views", "usage", "stage",
-             "average", "sextant_x", "raceway"]
-    assert protected_looking(names) == names[:12]
+             "ethnicity", "religion", "性别", "年龄段", "民族", "MARRIAGE", "personal_status",
+             "PersonalStatus", "Personal_status_and_sex", "page_views", "usage", "stage",
+             "average", "sextant_x", "raceway", "personal_loan", "loan_status", "status",
+             "personal", "status_personal"]
+    assert protected_looking(names) == names[:16]
 
 
-def test_cli_prints_the_protected_warning_as_one_line(frame, tmp_path):
+def test_index_columns_warn_once_naming_them(frame, tmp_path):
     path = tmp_path / "t.csv"
+    frame.assign(ID=np.arange(1, len(frame) + 1)).to_csv(path)  # pandas writes its index
+    assert pd.read_csv(path).columns[0] == "Unnamed: 0"
+    with pytest.warns(IndexColumnWarning) as seen:
+        from_table(path, _cfg(path, schema=base_schema()))
+    n = len(frame)
+    assert [str(w.message) for w in seen] == [
+        f"columns 'Unnamed: 0' (the row numbers 0 to {n - 1:,}), 'ID' (the row numbers 1 to "
+        f"{n:,}) look like a row index, not a feature, and the model uses them: list them "
+        "under [data.schema] drop (or name an id column as id_column)"]
+    shuffled = frame.sample(frac=1, random_state=0).iloc[:, ::-1]  # not 0..n-1 any more
+    shuffled.to_csv(path)
+    with pytest.warns(IndexColumnWarning, match=r"^column 'Unnamed: 0' \(no name in the "
+                      r"header\) looks like a row index"):
+        from_table(path, _cfg(path, schema=base_schema()))
     frame.to_csv(path, index=False)
-    exp = write_experiment(tmp_path, schema={**base_schema(), "protected": []})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IndexColumnWarning)
+        from_table(path, _cfg(path, schema=base_schema()))
+
+
+def test_text_values_lose_surrounding_spaces(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(segment=" " + frame["segment"] + "  ",
+                 default_12m=np.where(frame["default_12m"] == 1, " bad", "good ")) \
+        .to_csv(path, index=False)
+    table = from_table(path, _cfg(path, schema={**base_schema(), "positive_label": "bad"}))
+    assert list(table.X["segment"].cat.categories) == sorted(frame["segment"].unique())
+    np.testing.assert_array_equal(table.y, frame["default_12m"].to_numpy())
+    assert table.outcome == "default_12m = bad"
+
+
+def test_cli_prints_the_table_warnings_as_one_line_each(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(title=[f"title {i % 60}" for i in range(len(frame))]).to_csv(path)
+    exp = write_experiment(tmp_path, schema={**base_schema(), "protected": [],
+                                             "categorical": ["segment", "title"]})
     res = runner.invoke(app, ["train", str(exp), "--tracking-uri",
                               f"sqlite:///{tmp_path / 'mlflow.db'}"])
     assert res.exit_code == 0, res.output
     warned = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
-    assert warned == ["warning: feature 'age' may be a protected attribute (race, sex, age, "
-                      "...); the model uses it and reasons may name it: list such columns under "
-                      "[data.schema] protected to keep them out"]
+    assert warned == [
+        "warning: feature 'age' may be a protected attribute (race, sex, age, ...); the model "
+        "uses it and reasons may name it: list such columns under [data.schema] protected to "
+        "keep them out",
+        f"warning: column 'Unnamed: 0' (the row numbers 0 to {len(frame) - 1:,}) looks like a "
+        "row index, not a feature, and the model uses it: list it under [data.schema] drop (or "
+        "name an id column as id_column)",
+        "warning: categorical column 'title' (60 distinct values) has more than 50 distinct "
+        "values: rare ones make thin scorecard bins and reasons that name one-off values; "
+        "drop it or group its values"]
 
 
 # --- the scorecard on optimal bins ---------------------------------------------------------

@@ -279,7 +279,10 @@ MAX_CATEGORIES = 50
 INCOME_SCALE = {"monthly": 1.0, "annual": 1.0 / 12.0}
 # Word tokens and Chinese substrings of column names that suggest a protected attribute.
 PROTECTED_WORDS = frozenset({"race", "racial", "sex", "gender", "age", "ethnicity", "ethnic",
-                             "religion", "religious", "marital", "married"})
+                             "religion", "religious", "marital", "married", "marriage"})
+# Pairs of words that do where each alone does not ("personal_status" but not
+# "personal_loan" or "loan_status"): German credit's marital status and sex.
+PROTECTED_PHRASES = frozenset({("personal", "status")})
 PROTECTED_ZH = ("种族", "性别", "年龄", "民族", "宗教", "婚姻")
 # xgboost refuses feature names with these characters (they break its model dump syntax).
 XGB_FORBIDDEN = "[]<"
@@ -302,19 +305,26 @@ class ProtectedAttributeWarning(ToolkitWarning):
     """A model feature's name suggests a protected attribute (race, sex, age ...)."""
 
 
+class IndexColumnWarning(ToolkitWarning):
+    """A model feature looks like a row index (a nameless column, or the row numbers)."""
+
+
 class ManyCategoriesWarning(ToolkitWarning):
     """A categorical model feature has more than :data:`MAX_CATEGORIES` distinct values."""
 
 
 def protected_looking(names: Sequence[str]) -> list[str]:
     """The names among ``names`` that suggest a protected attribute: a word of
-    :data:`PROTECTED_WORDS` (``applicant_age``, ``maritalStatus``) or a Chinese term of
+    :data:`PROTECTED_WORDS` (``applicant_age``, ``maritalStatus``, ``MARRIAGE``), two words
+    of :data:`PROTECTED_PHRASES` in a row (``personal_status``) or a Chinese term of
     :data:`PROTECTED_ZH` inside it."""
     found = []
     for name in names:
         spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower()
-        words = set(re.split(r"[^a-z]+", spaced))
-        if words & PROTECTED_WORDS or any(t in str(name) for t in PROTECTED_ZH):
+        words = [w for w in re.split(r"[^a-z]+", spaced) if w]
+        pairs = set(zip(words, words[1:], strict=False))
+        if set(words) & PROTECTED_WORDS or pairs & PROTECTED_PHRASES \
+                or any(t in str(name) for t in PROTECTED_ZH):
             found.append(name)
     return found
 
@@ -512,7 +522,7 @@ def _label_of(value, column: pd.Series):
             except ValueError:
                 return value
         return value
-    return str(value)
+    return str(value).strip()
 
 
 @dataclass(frozen=True)
@@ -716,6 +726,8 @@ def _numbers_as_text(col: pd.Series) -> tuple[str, str] | None:
 
 
 def _target(target: pd.Series, schema: TableSchema) -> tuple[np.ndarray, str]:
+    if not (pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target)):
+        target = target.where(target.isna(), target.astype(str).str.strip())
     values = sorted(target.dropna().unique().tolist(), key=str)
     shown = f"{values[:5]}{' ...' if len(values) > 5 else ''}"
     if target.isna().any() or len(values) != 2:
@@ -854,13 +866,16 @@ def _check_classes(y: np.ndarray, split: np.ndarray, schema: TableSchema, outcom
 
 
 def _as_category(col: pd.Series) -> pd.Categorical:
-    """A column as categories named by text, sorted: codes 1, 2 read "1", "2" (not "1.0")."""
+    """A column as categories named by text, sorted: codes 1, 2 read "1", "2" (not "1.0");
+    text without its surrounding spaces (a blank cell is missing)."""
     present = col.dropna()
     if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present) \
             and np.all(present.to_numpy(np.float64) == np.round(present.to_numpy(np.float64))):
         labels = present.astype(np.int64).astype(str)
     else:
-        labels = present.astype(str)
+        # " 36 months" is "36 months": spaces around a value are the export's, not a category
+        labels = present.astype(str).str.strip()
+        labels = labels[labels != ""]
     return pd.Categorical(labels.reindex(col.index), categories=sorted(labels.unique()))
 
 
@@ -923,6 +938,32 @@ def warn_protected(features: Sequence[str]) -> None:
             "protected to keep them out"), stacklevel=3)
 
 
+def warn_index_columns(df: pd.DataFrame, features: Sequence[str]) -> None:
+    """Warn once, naming them, when model features look like a row index: the row numbers
+    0..n-1 or 1..n in file order, or a column without a name in the header (pandas reads it
+    as "Unnamed: 0"; ``to_csv`` writes the index there unless ``index=False``)."""
+    found = {}
+    n = len(df)
+    for c in features:
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
+                and not col.isna().any():
+            values = col.to_numpy(np.float64)
+            for start in (0, 1):
+                if np.array_equal(values, np.arange(start, start + n)):
+                    found[c] = f"the row numbers {start} to {start + n - 1:,}"
+        if c not in found and re.fullmatch(r"Unnamed: \d+", c):
+            found[c] = "no name in the header"
+    if found:
+        one = len(found) == 1
+        warnings.warn(IndexColumnWarning(
+            f"column{'' if one else 's'} "
+            + ", ".join(f"{c!r} ({why})" for c, why in found.items())
+            + f" look{'s' if one else ''} like a row index, not a feature, and the model uses "
+            f"{'it' if one else 'them'}: list {'it' if one else 'them'} under [data.schema] drop "
+            "(or name an id column as id_column)"), stacklevel=3)
+
+
 def warn_many_categories(X: pd.DataFrame, categorical: Sequence[str]) -> None:
     """Warn once, naming them and their counts, when categorical features have more than
     :data:`MAX_CATEGORIES` distinct values."""
@@ -945,11 +986,13 @@ def load_own_table(path: str | Path, schema: TableSchema, *, encoding: str | Non
                    rules: Sequence[MonitoringRule] = ()) -> ModelTable:
     """Read, check and build an own table (see :func:`read_table`, :func:`check_table`);
     warns (:class:`ProtectedAttributeWarning`) when a feature looks like a protected
-    attribute, and (:class:`ManyCategoriesWarning`) when a categorical feature has more than
+    attribute, (:class:`IndexColumnWarning`) when one looks like a row index, and
+    (:class:`ManyCategoriesWarning`) when a categorical feature has more than
     :data:`MAX_CATEGORIES` distinct values."""
     df = read_table(path, encoding=encoding, delimiter=delimiter)
     checked = check_table(df, schema, name=str(path), split=split, world=world, rules=rules)
     warn_protected(checked.features)
+    warn_index_columns(df, checked.features)
     table = build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
                             source=str(path))
     warn_many_categories(table.X, checked.categorical)
