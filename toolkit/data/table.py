@@ -426,10 +426,10 @@ def read_table(path: str | Path, *, encoding: str | None = None,
 
     A missing file, an unsupported extension, an empty file, a binary file under ``.csv``
     (Parquet, Excel, gzip, or any NUL byte), text that is not in ``encoding`` (default:
-    UTF-8 with or without BOM, else GBK/GB18030 or cp1252), a malformed CSV, a header read as one
-    column that holds another delimiter than ``delimiter`` (default: sniffed among ``,``,
-    ``;``, tab and ``|``), a header without rows and duplicate column names are each refused
-    with a message naming the table.
+    UTF-8 with or without BOM, else GBK/GB18030 or cp1252), a malformed CSV, a header read
+    as one column that holds another delimiter than ``delimiter`` (default: sniffed among
+    ``,``, ``;``, tab and ``|``), a header without rows and duplicate column names are each
+    refused with a message naming the table.
     """
     path = Path(path)
     name = str(path)
@@ -552,12 +552,14 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     """Check a table against its schema, split and monitoring rules; DataError otherwise.
 
     Every check runs before a model or a run exists, and each reports all the columns it
-    finds at fault in one line: unknown columns named by the schema, a target that is also
-    categorical, dropped or protected, a target that is not binary or has gaps,
-    ``positive_label`` missing (required unless the target is boolean) or not a target
-    value, monotone directions other than -1/0/+1 or on categorical columns, monitoring
-    rules on missing, categorical, protected or non-numeric columns, entirely empty columns,
-    text columns not declared categorical, infinite values, column names xgboost or MLflow
+    finds at fault in one line: unknown columns named by the schema (with the column likely
+    meant), a target that is also categorical, dropped, protected or the income column, an
+    id column with missing or repeated ids or named in another role, a target that is not
+    binary or has gaps, ``positive_label`` missing (required unless the target is boolean)
+    or not a target value, monotone directions other than -1/0/+1 or on categorical
+    columns, monitoring rules on missing, categorical, protected or non-numeric columns,
+    entirely empty columns, text columns not declared categorical (numbers written as text
+    named apart), infinite values, column names xgboost or MLflow
     cannot take, split and regime columns with other values than train/valid/test and
     normal/stressed, an empty split, and fewer than 50 rows of either class in any split.
 
@@ -653,15 +655,19 @@ def _ids_of(df: pd.DataFrame, schema: TableSchema) -> pd.Index | None:
                         "an id only names rows, never a model column, target or split: "
                         "remove it there")
     col = df[c]
+    text = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+    if text:
+        col = col.where(col.isna(), col.astype(str).str.strip()).replace("", np.nan)
     missing = int(col.isna().sum())
     if missing:
         raise DataError(f"id column {c!r} has {missing} missing value"
                         f"{'s' if missing > 1 else ''}; every row needs an id")
-    whole = pd.api.types.is_float_dtype(col) and np.all(col == np.round(col))
+    whole = pd.api.types.is_float_dtype(col) and bool(np.all(col == np.round(col))) \
+        and bool(np.isfinite(col).all())
     if pd.api.types.is_integer_dtype(col) or whole:
         ids = pd.Index(col.to_numpy(np.int64), name="row_id")
-    elif pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
-        ids = pd.Index(col.astype(str).str.strip().to_numpy(object), name="row_id")
+    elif text:
+        ids = pd.Index(col.astype(str).to_numpy(object), name="row_id")
     else:
         odd = col[col != np.round(col)] if pd.api.types.is_float_dtype(col) else col
         raise DataError(f"id column {c!r} holds {col.dtype} values such as "
@@ -949,9 +955,10 @@ def warn_index_columns(df: pd.DataFrame, features: Sequence[str]) -> None:
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
                 and not col.isna().any():
             values = col.to_numpy(np.float64)
-            for start in (0, 1):
-                if np.array_equal(values, np.arange(start, start + n)):
-                    found[c] = f"the row numbers {start} to {start + n - 1:,}"
+            start = values[0]
+            if start in (0, 1) and values[-1] == start + n - 1 \
+                    and np.array_equal(values, np.arange(start, start + n)):
+                found[c] = f"the row numbers {start:.0f} to {start + n - 1:,.0f}"
         if c not in found and re.fullmatch(r"Unnamed: \d+", c):
             found[c] = "no name in the header"
     if found:
