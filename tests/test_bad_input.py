@@ -604,7 +604,7 @@ CASES: list[Case] = [
     Case("explain-html-under-file", ("explain", "{run}", "--html", "{case}/file/r.html"),
          "cannot be created", text("file", "x")),
     Case("explain-user-word", ("explain", "{run}", "--user", "abc"),
-         "Invalid value for '--user'"),
+         "user id 'abc' is not in the data; ids here are whole numbers from"),
     Case("explain-unknown-user", ("explain", "{run}", "--user", "99999999"), "99999999"),
     Case("explain-no-store", ("explain", "{run}", "--tracking-uri", "sqlite:///{case}/n.db"),
          "no tracking store at '"),

@@ -17,8 +17,14 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.config import ScorecardConfig, build_config, load_config
 from toolkit.data.features import format_value
-from toolkit.data.table import ProtectedAttributeWarning, from_table, protected_looking
-from toolkit.errors import DataError
+from toolkit.data.table import (
+    IndexColumnWarning,
+    ManyCategoriesWarning,
+    ProtectedAttributeWarning,
+    from_table,
+    protected_looking,
+)
+from toolkit.errors import DataError, InputError
 from toolkit.explain import explain_table
 from toolkit.explain.reasons import build_reasons
 from toolkit.explain.report import report_figures
@@ -149,8 +155,9 @@ def _schema(**over) -> dict:
                          "collections": 1}, "groups": GROUPS, **over}
 
 
-def _cfg(path: Path, *, policy=None, schema=None, **sections) -> object:
-    return build_config({"data": {"table": str(path), "schema": schema or _schema()},
+def _cfg(path: Path, *, policy=None, schema=None, data_delimiter=None, **sections) -> object:
+    return build_config({"data": {"table": str(path), "schema": schema or _schema(),
+                                  "delimiter": data_delimiter},
                          "policy": policy or {"cutoff": 0.2},
                          "model": {"n_estimators": 200, "learning_rate": 0.1}, **sections})
 
@@ -259,6 +266,32 @@ def test_encodings_are_detected(frame, tmp_path, encoding):
     df.to_csv(path, index=False, encoding=encoding)
     table = from_table(path, _cfg(path, schema=base_schema()))
     assert list(table.X["segment"].cat.categories) == sorted(["受薪", "学生", "灵活就业"])
+
+
+def test_western_european_text_is_not_read_as_chinese(frame, tmp_path):
+    """GB18030 decodes almost any bytes: cp1252 text must not come out as mojibake."""
+    words = ["célibataire", "marié", "Größe", "São Paulo", "don’t", "€ 12"]
+    df = frame.rename(columns={"default_12m": "défaut"}).assign(
+        segment=np.array(words, dtype=object)[frame.index % len(words)])
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False, encoding="cp1252")
+    table = from_table(path, _cfg(path, schema={**base_schema(), "target": "défaut"}))
+    assert table.outcome == "défaut = 1"
+    assert sorted(table.X["segment"].cat.categories) == sorted(words)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_delimiters_are_sniffed_or_declared(frame, tmp_path, sep):
+    comma = tmp_path / "comma.csv"
+    frame.to_csv(comma, index=False)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False, sep=sep)
+    want = from_table(comma, _cfg(comma, schema=base_schema()))
+    for delimiter in (None, sep):
+        cfg = _cfg(path, schema=base_schema(), data_delimiter=delimiter)
+        got = from_table(path, cfg)
+        pd.testing.assert_frame_equal(got.X, want.X)
+        np.testing.assert_array_equal(got.y, want.y)
 
 
 def test_declared_encoding_is_used(frame, tmp_path):
@@ -415,6 +448,77 @@ def test_a_regime_column_tightens_and_an_income_column_sizes_limits(frame, tmp_p
     assert not re.search(r"[Zz]ero-limit|[Uu]sers", regime), regime
 
 
+def test_an_income_column_stays_a_feature_and_annual_income_sizes_monthly_limits(frame,
+                                                                                 tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(income=frame["income"] * 12).to_csv(path, index=False)
+    cfg = _cfg(path, schema={**base_schema(), "income": "income", "income_period": "annual",
+                             "monotone": {"income": -1}}, policy={"cutoff": 0.3})
+    f = fit_models(cfg, from_table(path, cfg), scorecard=False)
+    table = f.table
+    assert "income" in table.X.columns  # a model feature, its direction kept
+    assert dict(zip(table.feature_names, table.monotone, strict=True))["income"] == -1
+    assert table.income_column == "income" and table.income_scale == 1 / 12
+    # the limit is limit_income_multiple x the MONTHLY income x headroom, as documented
+    p = f.scorer.predict_pd(table.X)
+    headroom = np.clip(1 - p / 0.3, 0, 1)
+    monthly = (frame["income"] * 12).to_numpy(np.float64) * (1 / 12)
+    want = np.maximum(np.floor(monthly * cfg.policy.limit_income_multiple * headroom / 100)
+                      * 100, cfg.policy.min_limit)
+    approved = ~f.decisions["zero"].to_numpy()
+    assert approved.sum() > 100
+    np.testing.assert_allclose(f.decisions["limit"].to_numpy()[approved], want[approved])
+    with pytest.raises(Exception, match="income_period = 'annual' needs an income column"):
+        _cfg(path, schema={**base_schema(), "income_period": "annual"})
+
+
+def test_an_id_column_names_the_rows_everywhere(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    ids = "A-" + frame["user_id"].astype(str)
+    frame.assign(ID=" " + ids).to_csv(path, index=False)  # spaces around an id are dropped
+    cfg = _cfg(path, schema={**base_schema(), "id_column": "ID"})
+    f = fit_models(cfg, from_table(path, cfg), scorecard=False)
+    table = f.table
+    assert table.X.index.tolist() == ids.tolist()
+    assert "ID" not in table.X.columns and "ID" not in table.features.columns
+    assert f.decisions.index.equals(table.X.index)
+    refused = f.decisions.index[f.decisions["zero"]][:2].tolist()
+    res = explain_table(f.scorer, table, f.decisions, cfg.explain, policy=cfg.policy,
+                        users=refused)
+    assert set(res.reasons["user_id"]) == set(refused)
+    assert res.user_report(refused[0]).startswith(f"Row {refused[0]}: refused")
+    with pytest.raises(InputError) as err:
+        explain_table(f.scorer, table, f.decisions, cfg.explain, policy=cfg.policy,
+                      users=["17"])
+    assert str(err.value) == ("user id '17' is not in the data; ids are the table's id "
+                              f"column, e.g. {', '.join(map(repr, ids[:3]))}")
+    # whole-number ids stay numbers
+    numbered = from_table(path, _cfg(path, schema={**base_schema(), "drop": ["ID"],
+                                                   "id_column": "user_id"}))
+    assert numbered.X.index.tolist() == frame["user_id"].tolist()
+    assert "user_id" not in numbered.X.columns
+
+
+def test_explain_user_takes_the_tables_ids(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(user_id="A-" + frame["user_id"].astype(str)).to_csv(path, index=False)
+    schema = {**base_schema(), "drop": [], "id_column": "user_id"}
+    exp = write_experiment(tmp_path, schema=schema)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = runner.invoke(app, ["train", str(exp), "--tracking-uri", store])
+    assert res.exit_code == 0, res.output
+    run_id = re.search(r"xgboost run: (\w+)", res.output).group(1)
+    first = f"A-{frame['user_id'].iloc[0]}"
+    res = runner.invoke(app, ["explain", run_id, "--user", first, "--tracking-uri", store])
+    assert res.exit_code == 0, res.output
+    assert re.search(rf"^Row {first}: (approved|refused)", res.output, re.M), res.output
+    res = runner.invoke(app, ["explain", run_id, "--user", "0", "--tracking-uri", store])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"error: user id '0' is not in the data; ids are the table's id column, e.g. "
+        f"{', '.join(repr(f'A-{u}') for u in frame['user_id'][:3])}"]
+
+
 def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):
     with pytest.raises(Exception, match="stressed rows need their own cutoff"):
         build_config({"data": {"table": "t.csv", "schema": {**base_schema(),
@@ -529,24 +633,81 @@ def test_protected_looking_features_warn_once_naming_them(frame, tmp_path):
         from_table(path, _cfg(path, schema={**base_schema(), "protected": []}))
 
 
+def test_a_categorical_column_of_many_values_warns_once_naming_it(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(title=[f"title {i % 60}" for i in range(len(frame))],
+                 grade=np.array(list("ABCDEFG"))[frame.index % 7]).to_csv(path, index=False)
+    cfg = _cfg(path, schema={**base_schema(), "categorical": ["segment", "title", "grade"]})
+    with pytest.warns(ManyCategoriesWarning) as seen:
+        table = from_table(path, cfg)
+    assert [str(w.message) for w in seen] == [
+        "categorical column 'title' (60 distinct values) has more than 50 distinct values: "
+        "rare ones make thin scorecard bins and reasons that name one-off values; drop it "
+        "or group its values"]
+    assert len(table.X["title"].cat.categories) == 60
+
+
 def test_protected_looking_names():
     names = ["age", "applicant_age", "AgeGroup", "maritalStatus", "sex", "Gender", "race",
-             "ethnicity", "religion", "性别", "年龄段", "民族", "page_views", "usage", "stage",
-             "average", "sextant_x", "raceway"]
-    assert protected_looking(names) == names[:12]
+             "ethnicity", "religion", "性别", "年龄段", "民族", "MARRIAGE", "personal_status",
+             "PersonalStatus", "Personal_status_and_sex", "page_views", "usage", "stage",
+             "average", "sextant_x", "raceway", "personal_loan", "loan_status", "status",
+             "personal", "status_personal"]
+    assert protected_looking(names) == names[:16]
 
 
-def test_cli_prints_the_protected_warning_as_one_line(frame, tmp_path):
+def test_index_columns_warn_once_naming_them(frame, tmp_path):
     path = tmp_path / "t.csv"
+    frame.assign(ID=np.arange(1, len(frame) + 1)).to_csv(path)  # pandas writes its index
+    assert pd.read_csv(path).columns[0] == "Unnamed: 0"
+    with pytest.warns(IndexColumnWarning) as seen:
+        from_table(path, _cfg(path, schema=base_schema()))
+    n = len(frame)
+    assert [str(w.message) for w in seen] == [
+        f"columns 'Unnamed: 0' (the row numbers 0 to {n - 1:,}), 'ID' (the row numbers 1 to "
+        f"{n:,}) look like a row index, not a feature, and the model uses them: list them "
+        "under [data.schema] drop (or name an id column as id_column)"]
+    shuffled = frame.sample(frac=1, random_state=0).iloc[:, ::-1]  # not 0..n-1 any more
+    shuffled.to_csv(path)
+    with pytest.warns(IndexColumnWarning, match=r"^column 'Unnamed: 0' \(no name in the "
+                      r"header\) looks like a row index"):
+        from_table(path, _cfg(path, schema=base_schema()))
     frame.to_csv(path, index=False)
-    exp = write_experiment(tmp_path, schema={**base_schema(), "protected": []})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IndexColumnWarning)
+        from_table(path, _cfg(path, schema=base_schema()))
+
+
+def test_text_values_lose_surrounding_spaces(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(segment=" " + frame["segment"] + "  ",
+                 default_12m=np.where(frame["default_12m"] == 1, " bad", "good ")) \
+        .to_csv(path, index=False)
+    table = from_table(path, _cfg(path, schema={**base_schema(), "positive_label": "bad"}))
+    assert list(table.X["segment"].cat.categories) == sorted(frame["segment"].unique())
+    np.testing.assert_array_equal(table.y, frame["default_12m"].to_numpy())
+    assert table.outcome == "default_12m = bad"
+
+
+def test_cli_prints_the_table_warnings_as_one_line_each(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(title=[f"title {i % 60}" for i in range(len(frame))]).to_csv(path)
+    exp = write_experiment(tmp_path, schema={**base_schema(), "protected": [],
+                                             "categorical": ["segment", "title"]})
     res = runner.invoke(app, ["train", str(exp), "--tracking-uri",
                               f"sqlite:///{tmp_path / 'mlflow.db'}"])
     assert res.exit_code == 0, res.output
     warned = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
-    assert warned == ["warning: feature 'age' may be a protected attribute (race, sex, age, "
-                      "...); the model uses it and reasons may name it: list such columns under "
-                      "[data.schema] protected to keep them out"]
+    assert warned == [
+        "warning: feature 'age' may be a protected attribute (race, sex, age, ...); the model "
+        "uses it and reasons may name it: list such columns under [data.schema] protected to "
+        "keep them out",
+        f"warning: column 'Unnamed: 0' (the row numbers 0 to {len(frame) - 1:,}) looks like a "
+        "row index, not a feature, and the model uses it: list it under [data.schema] drop (or "
+        "name an id column as id_column)",
+        "warning: categorical column 'title' (60 distinct values) has more than 50 distinct "
+        "values: rare ones make thin scorecard bins and reasons that name one-off values; "
+        "drop it or group its values"]
 
 
 # --- the scorecard on optimal bins ---------------------------------------------------------

@@ -133,10 +133,10 @@ def prepare_table(cfg: ExperimentConfig, data: str | Path | None = None, *,
 
 
 def open_table(path: str | Path, schema: TableSchema | Mapping[str, Any], *,
-               encoding: str | None = None,
+               encoding: str | None = None, delimiter: str | None = None,
                split: SplitConfig | Mapping[str, Any] | None = None) -> ModelTable:
     """An own table as the model table ``toolkit run`` builds from ``[data] table = path``
-    with this ``[data.schema]`` (and ``[data] encoding``, ``[split]``).
+    with this ``[data.schema]`` (and ``[data] encoding``, ``delimiter``, ``[split]``).
 
     schema: a :class:`~toolkit.config.TableSchema` or its keys as a dict, e.g.
     ``{"target": "bad", "positive_label": 1, "categorical": ["purpose"]}``.
@@ -144,7 +144,7 @@ def open_table(path: str | Path, schema: TableSchema | Mapping[str, Any], *,
     feature whose name suggests a protected attribute gives a ProtectedAttributeWarning.
     """
     cfg = build_config({
-        "data": {"table": str(path), "encoding": encoding,
+        "data": {"table": str(path), "encoding": encoding, "delimiter": delimiter,
                  "schema": schema.model_dump() if isinstance(schema, TableSchema) else
                  dict(schema)},
         "split": split.model_dump() if isinstance(split, SplitConfig) else dict(split or {}),

@@ -25,8 +25,10 @@ from toolkit.cli.common import (
 def explain(
     run_id: str = typer.Argument(
         ..., metavar="RUN_ID", help="Run id of a logged xgboost run, or of its toolkit run."),
-    users: list[int] = typer.Option([], "--user", help="Explain this user id (repeatable); "
-                                    "without it, every zero-limit user of the test split."),
+    users: list[str] = typer.Option([], "--user", help="Explain this user id (repeatable): "
+                                    "an own table's [data.schema] id_column value, else its "
+                                    "row number from 0 in file order; without it, every "
+                                    "zero-limit user of the test split."),
     top: int = typer.Option(None, "--top", help="Reasons per user, 1..10 (default: config)."),
     lang: str = typer.Option(None, "--lang", help="Language of the sentences, the report and "
                              "this output: en or zh."),
@@ -79,7 +81,8 @@ def explain(
     if res.lang == "zh" and figure_lang("zh") != "zh" and (html is not None or not users):
         err_console.print(REPORT["zh"]["cjk_notice"], markup=False)
     if users:
-        for user in users:
+        # the ids as the table holds them (numbers or text), in the order given
+        for user in dict.fromkeys(res.decisions.index):
             # the report's "[kind, group, +0.8]" tags are text, not rich markup
             console.print(res.user_report(user), soft_wrap=True, markup=False)
             plan = context.plans.get(res.lang, {}).get(user)

@@ -120,7 +120,8 @@ class PlatformPolicy(_Strict):
         description="monitoring rules [[policy.rules]]: name, feature, op, threshold; default: "
         "liquidity_drain (balance_drop_1m >= 0.85), inquiry_burst (inq_cnt_1m >= 4)",
     )
-    limit_income_multiple: float = Field(1.5, gt=0, description="limit = income x this x headroom")
+    limit_income_multiple: float = Field(1.5, gt=0, description="limit = monthly income x "
+                                         "this x headroom")
     min_limit: float = Field(500.0, ge=0, description="smallest positive limit, CNY")
     bias: GroupBias | None = Field(
         None, description="[policy.bias] (or [world.platform.bias]): group, normal_cutoff, "
@@ -492,15 +493,26 @@ class TableSchema(_Strict):
         (), description="protected attributes (e.g. race, sex): kept in the data for audits, "
         "out of the model and every reason")
     income: str | None = Field(
-        None, description="column that sizes an approved limit ([policy] "
-        "limit_income_multiple); none = no limits")
+        None, description="numeric column that sizes an approved limit: limit = monthly "
+        "income x [policy] limit_income_multiple x headroom; it stays a model feature (drop "
+        "it to keep it out); none = no limits")
+    income_period: Literal["monthly", "annual"] = Field(
+        "monthly", description="what the income column holds: monthly, or annual (divided by "
+        "12 to size limits)")
     currency: str | None = Field(None, description="currency of the income column in texts")
+    id_column: str | None = Field(
+        None, description="column of row ids (whole numbers or text; unique, none missing): "
+        "they name rows in reasons, reports and toolkit explain --user, and it is never a "
+        "model column; none = rows are numbered from 0 in file order (header excluded)")
 
     @model_validator(mode="after")
     def _one_split_source(self) -> TableSchema:
         if self.split_column and self.month_column:
             raise ValueError("data.schema names both split_column and month_column; give one "
                              "(month_column splits out of time by [split] with its gap)")
+        if self.income_period != "monthly" and not self.income:
+            raise ValueError(f"data.schema income_period = {self.income_period!r} needs an "
+                             "income column (data.schema income)")
         return self
 
 
@@ -512,7 +524,10 @@ class DataConfig(_Strict):
         "none = synthetic")
     encoding: str | None = Field(
         None, description="text encoding of a CSV table (e.g. gbk); none = detect UTF-8 "
-        "(with or without BOM) or GBK/GB18030")
+        "(with or without BOM), GBK/GB18030 or cp1252 (Western European)")
+    delimiter: str | None = Field(
+        None, description="field delimiter of a CSV table, one character (e.g. \";\" or "
+        "\"\\t\"); none = sniff it from the first lines (comma, semicolon, tab or pipe)")
     table_schema: TableSchema | None = Field(
         None, alias="schema",
         description="[data.schema]: the table's columns (keys below)",
@@ -531,6 +546,14 @@ class DataConfig(_Strict):
             except LookupError:
                 raise ValueError(f"unknown encoding {v!r}; e.g. utf-8, utf-8-sig, gbk, "
                                  "gb18030, latin-1") from None
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) != 1 or v in "\"\r\n"):
+            raise ValueError(f"delimiter must be one character other than a quote or a line "
+                             f"break (e.g. \";\" or \"\\t\"), got {v!r}")
         return v
 
     @model_validator(mode="after")

@@ -11,7 +11,9 @@ and the monitoring rules, reporting every problem of a kind at once in one line;
 from __future__ import annotations
 
 import csv
+import difflib
 import io
+import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -79,6 +81,7 @@ class ModelTable:
     outcome: what the model predicts, in words, for texts: None for the synthetic world
         (default), ``"<target> = <positive label>"`` for own tables.
     income_column: the ``features`` column that sizes limits (None: no limits).
+    income_scale: what turns that column into a monthly income (1/12 for an annual one).
     currency: the currency of amounts in texts (None: none named).
     has_regime: whether rows carry a regime (own tables: a ``regime`` column).
     protected: protected-attribute columns, kept in ``features`` and out of X.
@@ -96,6 +99,7 @@ class ModelTable:
     world: World | None = None
     outcome: str | None = None
     income_column: str | None = "income"
+    income_scale: float = 1.0
     currency: str | None = "CNY"
     has_regime: bool = True
     protected: tuple[str, ...] = ()
@@ -267,9 +271,18 @@ def numeric_view(X: pd.DataFrame) -> pd.DataFrame:
 # --- own tables ----------------------------------------------------------------------------
 
 MIN_CLASS_ROWS = 50
+# More distinct values than this in a categorical feature gives a warning: rare categories
+# make thin scorecard bins and reasons that name one-off values (an id, a free-text title).
+MAX_CATEGORIES = 50
+# [data.schema] income_period -> the factor that makes the income column monthly: the
+# policy's limit_income_multiple multiplies a monthly income, as in the synthetic world.
+INCOME_SCALE = {"monthly": 1.0, "annual": 1.0 / 12.0}
 # Word tokens and Chinese substrings of column names that suggest a protected attribute.
 PROTECTED_WORDS = frozenset({"race", "racial", "sex", "gender", "age", "ethnicity", "ethnic",
-                             "religion", "religious", "marital", "married"})
+                             "religion", "religious", "marital", "married", "marriage"})
+# Pairs of words that do where each alone does not ("personal_status" but not
+# "personal_loan" or "loan_status"): German credit's marital status and sex.
+PROTECTED_PHRASES = frozenset({("personal", "status")})
 PROTECTED_ZH = ("种族", "性别", "年龄", "民族", "宗教", "婚姻")
 # xgboost refuses feature names with these characters (they break its model dump syntax).
 XGB_FORBIDDEN = "[]<"
@@ -282,6 +295,9 @@ MAGIC = ((b"PAR1", "a Parquet file; give it the extension .parquet"),
          (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook; export it as CSV"),
          (b"\x1f\x8b", "gzip-compressed; decompress it first"))
 TEXT_SUFFIXES = {".csv"}
+# The field delimiters sniffed in a CSV file, the usual first: Excel writes ";" where the
+# decimal mark is a comma, and "\t" or "|" come from database exports.
+DELIMITERS = (",", ";", "\t", "|")
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
@@ -289,15 +305,26 @@ class ProtectedAttributeWarning(ToolkitWarning):
     """A model feature's name suggests a protected attribute (race, sex, age ...)."""
 
 
+class IndexColumnWarning(ToolkitWarning):
+    """A model feature looks like a row index (a nameless column, or the row numbers)."""
+
+
+class ManyCategoriesWarning(ToolkitWarning):
+    """A categorical model feature has more than :data:`MAX_CATEGORIES` distinct values."""
+
+
 def protected_looking(names: Sequence[str]) -> list[str]:
     """The names among ``names`` that suggest a protected attribute: a word of
-    :data:`PROTECTED_WORDS` (``applicant_age``, ``maritalStatus``) or a Chinese term of
+    :data:`PROTECTED_WORDS` (``applicant_age``, ``maritalStatus``, ``MARRIAGE``), two words
+    of :data:`PROTECTED_PHRASES` in a row (``personal_status``) or a Chinese term of
     :data:`PROTECTED_ZH` inside it."""
     found = []
     for name in names:
         spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower()
-        words = set(re.split(r"[^a-z]+", spaced))
-        if words & PROTECTED_WORDS or any(t in str(name) for t in PROTECTED_ZH):
+        words = [w for w in re.split(r"[^a-z]+", spaced) if w]
+        pairs = set(zip(words, words[1:], strict=False))
+        if set(words) & PROTECTED_WORDS or pairs & PROTECTED_PHRASES \
+                or any(t in str(name) for t in PROTECTED_ZH):
             found.append(name)
     return found
 
@@ -307,9 +334,37 @@ def _listing(names: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _closest(name: str, columns: Sequence[str]) -> str | None:
+    """The column ``name`` most likely meant: the one equal to it up to case, spaces and
+    punctuation (``Class`` for ``class``, ``default.payment.next.month`` for ``default
+    payment next month``), else the closest spelling (difflib), else None."""
+    def key(s: str) -> str:
+        return re.sub(r"[\W_]+", "", s.casefold())
+
+    same = [c for c in columns if key(c) == key(name)]
+    if same:
+        return same[0]
+    folded = {c.casefold(): c for c in reversed(columns)}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+def _unknown_columns(unknown: Sequence[str], columns: Sequence[str]) -> str:
+    """Unknown column names for a message, each with the column it likely meant, followed by
+    the table's columns unless every one has a likely column."""
+    guesses = {u: _closest(u, columns) for u in unknown}
+    if all(guesses.values()):
+        return (f"{_listing(list(unknown))}; did you mean "
+                f"{_listing([guesses[u] for u in unknown])}?")
+    shown = ", ".join(f"{u!r} (did you mean {guesses[u]!r}?)" if guesses[u] else repr(u)
+                      for u in unknown)
+    return f"{shown}; the table's columns: {_listing(columns)}"
+
+
 def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     """The text of a CSV file: in ``encoding`` when given, else UTF-8 (a BOM is dropped),
-    else GB18030 (which reads GBK, the usual Chinese Excel export)."""
+    else GB18030 (which reads GBK, the usual Chinese Excel export) or cp1252 (Western
+    European Excel), whichever :func:`_looks_latin` says first, then the other."""
     if encoding is not None:
         try:
             return raw.decode(encoding)
@@ -321,13 +376,42 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"table {name!r} is UTF-16 text; save it as UTF-8 CSV or set [data] "
                         "encoding = \"utf-16\"")
-    for enc in ("utf-8-sig", "gb18030"):
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # GB18030 decodes almost any bytes, so Western text would come out as Chinese mojibake
+    # ("défaut" as "d閒aut"): the shape of the non-ASCII bytes decides which to try first
+    for enc in ("cp1252", "gb18030") if _looks_latin(raw) else ("gb18030", "cp1252"):
         try:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise DataError(f"table {name!r} is neither UTF-8 nor GBK/GB18030 text; set [data] "
-                    "encoding to its encoding, e.g. latin-1, big5, shift_jis")
+    raise DataError(f"table {name!r} is neither UTF-8, GBK/GB18030 nor cp1252 (Western "
+                    "European) text; set [data] encoding to its encoding, e.g. latin-1, "
+                    "big5, shift_jis")
+
+
+def _looks_latin(raw: bytes) -> bool:
+    """Whether the non-ASCII bytes of text that is not UTF-8 look like a Western single-byte
+    encoding (cp1252) rather than GBK/GB18030.
+
+    A GBK character is two bytes, nearly always both non-ASCII, so Chinese text holds runs
+    of non-ASCII bytes of even length, most of them four or more (words of two characters
+    and up).  An accented letter is one byte inside an ASCII word: runs of one byte ("é" in
+    "défaut"), or two between letters ("öß" in "Größe").  Each run votes; a tie is GBK.
+    """
+    latin = chinese = 0
+    for m in re.finditer(rb"[\x80-\xff]+", raw):
+        n = m.end() - m.start()
+        if n % 2:
+            latin += 1
+        elif n == 2 and raw[m.start() - 1:m.start()].isalpha() \
+                and raw[m.end():m.end() + 1].isalpha():
+            latin += 1
+        else:
+            chinese += 1
+    return latin > chinese
 
 
 def _refuse_duplicates(names: Sequence[str], name: str) -> None:
@@ -336,13 +420,16 @@ def _refuse_duplicates(names: Sequence[str], name: str) -> None:
         raise DataError(f"table {name!r} has duplicate column names: {', '.join(dups)}")
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, encoding: str | None = None,
+               delimiter: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet table; refuse what cannot be a table (DataError, one line).
 
     A missing file, an unsupported extension, an empty file, a binary file under ``.csv``
     (Parquet, Excel, gzip, or any NUL byte), text that is not in ``encoding`` (default:
-    UTF-8 with or without BOM, else GBK/GB18030), a malformed CSV, a header without rows and
-    duplicate column names are each refused with a message naming the table.
+    UTF-8 with or without BOM, else GBK/GB18030 or cp1252), a malformed CSV, a header read
+    as one column that holds another delimiter than ``delimiter`` (default: sniffed among
+    ``,``, ``;``, tab and ``|``), a header without rows and duplicate column names are each
+    refused with a message naming the table.
     """
     path = Path(path)
     name = str(path)
@@ -357,7 +444,7 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     if suffix in PARQUET_SUFFIXES:
         df = _read_parquet(path, name)
     else:
-        df = _read_csv(path.read_bytes(), name, encoding)
+        df = _read_csv(path.read_bytes(), name, encoding, delimiter)
     if len(df) == 0:
         raise DataError(f"table {name!r} has a header but no rows")
     return df
@@ -381,7 +468,8 @@ def _read_parquet(path: Path, name: str) -> pd.DataFrame:
                         f"{str(err).splitlines()[0]}") from None
 
 
-def _read_csv(raw: bytes, name: str, encoding: str | None) -> pd.DataFrame:
+def _read_csv(raw: bytes, name: str, encoding: str | None,
+              delimiter: str | None = None) -> pd.DataFrame:
     for magic, what in MAGIC:
         if raw.startswith(magic):
             raise DataError(f"table {name!r} is not CSV text: it is {what}")
@@ -390,13 +478,35 @@ def _read_csv(raw: bytes, name: str, encoding: str | None) -> pd.DataFrame:
     text = _decode(raw, name, encoding)
     if not text.strip():
         raise DataError(f"table {name!r} is empty (no header, no rows)")
-    header = next(csv.reader(io.StringIO(text)))
+    sep = delimiter or _sniff_delimiter(text)
+    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    other = [d for d in DELIMITERS if d != sep and len(header) == 1 and d in header[0]]
+    if other:
+        shown = header[0] if len(header[0]) <= 40 else header[0][:40] + "..."
+        raise DataError(f"table {name!r} reads as one column {shown!r} with the delimiter "
+                        f"{sep!r}: the delimiter looks wrong (the header holds {other[0]!r}); "
+                        f"set [data] delimiter = {json.dumps(other[0])}")
     _refuse_duplicates(header, name)
     try:
-        return pd.read_csv(io.StringIO(text))
+        return pd.read_csv(io.StringIO(text), sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"table {name!r} is not well-formed CSV: "
                         f"{str(err).strip().splitlines()[0]}") from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The field delimiter among :data:`DELIMITERS`, from the first 64 KiB of whole lines
+    (:class:`csv.Sniffer`); where that leaves the header one column, the delimiter that
+    splits it most (a semicolon file of decimal commas fools the sniffer on few lines)."""
+    sample = text[:65536]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[:sample.rfind("\n")]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = ","
+    widths = {d: len(next(csv.reader(io.StringIO(sample), delimiter=d))) for d in DELIMITERS}
+    return sniffed if widths[sniffed] > 1 else max(DELIMITERS, key=widths.__getitem__)
 
 
 def _label_of(value, column: pd.Series):
@@ -412,7 +522,7 @@ def _label_of(value, column: pd.Series):
             except ValueError:
                 return value
         return value
-    return str(value)
+    return str(value).strip()
 
 
 @dataclass(frozen=True)
@@ -422,7 +532,8 @@ class CheckedTable:
     y: 0/1 per row; split: train/valid/test per row; stressed: per row;
     features: the model's columns in table order; categorical: those held as categories;
     outcome: ``"<target> = <positive label>"``; months: each row's calendar month index
-    when the table has a month column (None otherwise).
+    when the table has a month column (None otherwise); ids: the rows' ids from the id
+    column (None: rows are numbered from 0 in file order).
     """
 
     y: np.ndarray
@@ -432,6 +543,7 @@ class CheckedTable:
     categorical: tuple[str, ...]
     outcome: str
     months: np.ndarray | None = None
+    ids: pd.Index | None = None
 
 
 def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
@@ -440,12 +552,14 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     """Check a table against its schema, split and monitoring rules; DataError otherwise.
 
     Every check runs before a model or a run exists, and each reports all the columns it
-    finds at fault in one line: unknown columns named by the schema, a target that is also
-    categorical, dropped or protected, a target that is not binary or has gaps,
-    ``positive_label`` missing (required unless the target is boolean) or not a target
-    value, monotone directions other than -1/0/+1 or on categorical columns, monitoring
-    rules on missing, categorical, protected or non-numeric columns, entirely empty columns,
-    text columns not declared categorical, infinite values, column names xgboost or MLflow
+    finds at fault in one line: unknown columns named by the schema (with the column likely
+    meant), a target that is also categorical, dropped, protected or the income column, an
+    id column with missing or repeated ids or named in another role, a target that is not
+    binary or has gaps, ``positive_label`` missing (required unless the target is boolean)
+    or not a target value, monotone directions other than -1/0/+1 or on categorical
+    columns, monitoring rules on missing, categorical, protected or non-numeric columns,
+    entirely empty columns, text columns not declared categorical (numbers written as text
+    named apart), infinite values, column names xgboost or MLflow
     cannot take, split and regime columns with other values than train/valid/test and
     normal/stressed, an empty split, and fewer than 50 rows of either class in any split.
 
@@ -456,18 +570,20 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     _refuse_duplicates(list(df.columns), name)
     cols = [str(c) for c in df.columns]
     if schema.target not in df.columns:
-        raise DataError(f"table {name!r} has no target column {schema.target!r}; columns: "
-                        f"{_listing(cols)}")
-    special = [c for c in (schema.split_column, schema.month_column, schema.regime,
-                           schema.income) if c]
+        guess = _closest(schema.target, cols)
+        raise DataError(f"table {name!r} has no target column {schema.target!r}; " + (
+            f"did you mean {guess!r}?" if guess else f"columns: {_listing(cols)}"))
+    # the income column stays a model feature (it also sizes limits): not special
+    special = [c for c in (schema.split_column, schema.month_column, schema.regime) if c]
     named = [*schema.categorical, *schema.drop, *schema.monotone, *schema.groups,
-             *schema.protected, *special]
+             *schema.protected, *special,
+             *(c for c in (schema.income, schema.id_column) if c)]
     unknown = list(dict.fromkeys(c for c in named if c not in df.columns))
     if unknown:
         raise DataError(f"schema names unknown column{'s' if len(unknown) > 1 else ''} "
-                        f"{_listing(unknown)}; the table's columns: {_listing(cols)}")
+                        f"{_unknown_columns(unknown, cols)}")
     for key, listed in (("categorical", schema.categorical), ("drop", schema.drop),
-                        ("protected", schema.protected)):
+                        ("protected", schema.protected), ("income", [schema.income])):
         if schema.target in listed:
             raise DataError(f"the target {schema.target!r} is listed under [data.schema] "
                             f"{key}; the target is the outcome, never a model column")
@@ -481,23 +597,22 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
         raise DataError(f"monotone direction given for categorical column"
                         f"{'s' if len(cat_mono) > 1 else ''} {_listing(cat_mono)}; a category "
                         "has no order: remove it from [data.schema.monotone]")
+    ids = _ids_of(df, schema)
     y, outcome = _target(df[schema.target], schema)
     empty = [c for c in cols if df[c].isna().all()]
     if empty:
         raise DataError(f"column{'s' if len(empty) > 1 else ''} {_listing(empty)} of table "
                         f"{name!r} {'are' if len(empty) > 1 else 'is'} entirely empty; drop "
                         f"{'them' if len(empty) > 1 else 'it'}")
-    outside = {schema.target, *schema.drop, *special}
+    outside = {schema.target, *schema.drop, *special,
+               *([schema.id_column] if schema.id_column else [])}
     features = [c for c in cols if c not in outside and c not in schema.protected]
     _check_rules(df, schema, rules, outside)
     text = [c for c in features if c not in schema.categorical
             and not pd.api.types.is_numeric_dtype(df[c])
             and not pd.api.types.is_bool_dtype(df[c])]
     if text:
-        raise DataError(f"column{'s' if len(text) > 1 else ''} {_listing(text, 50)} "
-                        f"{'are' if len(text) > 1 else 'is'} not numeric; list "
-                        f"{'them' if len(text) > 1 else 'it'} under [data.schema] categorical "
-                        "or drop")
+        _refuse_text(df, text)
     infinite = {c: int(np.isinf(df[c].to_numpy(np.float64)).sum()) for c in features
                 if c not in schema.categorical and pd.api.types.is_float_dtype(df[c])}
     infinite = {c: k for c, k in infinite.items() if k}
@@ -520,10 +635,105 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
     months = None if not schema.month_column else month_indices(
         df[schema.month_column], schema.month_column, (world or WorldConfig()).calendar_start)
     return CheckedTable(y=y, split=split_values, stressed=stressed, features=tuple(features),
-                        categorical=categorical, outcome=outcome, months=months)
+                        categorical=categorical, outcome=outcome, months=months, ids=ids)
+
+
+def _ids_of(df: pd.DataFrame, schema: TableSchema) -> pd.Index | None:
+    """The rows' ids from ``schema.id_column`` (None without one): whole numbers or text
+    (stripped), unique and none missing, and the column named in no other role."""
+    c = schema.id_column
+    if c is None:
+        return None
+    roles = {"target": [schema.target], "categorical": schema.categorical, "drop": schema.drop,
+             "protected": schema.protected, "monotone": schema.monotone,
+             "groups": schema.groups, "split_column": [schema.split_column],
+             "month_column": [schema.month_column], "regime": [schema.regime],
+             "income": [schema.income]}
+    also = [key for key, names in roles.items() if c in names]
+    if also:
+        raise DataError(f"id_column {c!r} is also named as [data.schema] {', '.join(also)}; "
+                        "an id only names rows, never a model column, target or split: "
+                        "remove it there")
+    col = df[c]
+    text = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+    if text:
+        col = col.where(col.isna(), col.astype(str).str.strip()).replace("", np.nan)
+    missing = int(col.isna().sum())
+    if missing:
+        raise DataError(f"id column {c!r} has {missing} missing value"
+                        f"{'s' if missing > 1 else ''}; every row needs an id")
+    whole = pd.api.types.is_float_dtype(col) and bool(np.all(col == np.round(col))) \
+        and bool(np.isfinite(col).all())
+    if pd.api.types.is_integer_dtype(col) or whole:
+        ids = pd.Index(col.to_numpy(np.int64), name="row_id")
+    elif text:
+        ids = pd.Index(col.astype(str).to_numpy(object), name="row_id")
+    else:
+        odd = col[col != np.round(col)] if pd.api.types.is_float_dtype(col) else col
+        raise DataError(f"id column {c!r} holds {col.dtype} values such as "
+                        f"{odd.iloc[:1].tolist()[0]!r}; allowed: whole numbers or text")
+    repeated = ids[ids.duplicated()]
+    if len(repeated):
+        k = len(repeated.unique())
+        raise DataError(f"id column {c!r} is not unique: {k} "
+                        f"{'ids repeat' if k > 1 else 'id repeats'} "
+                        f"(first: {repeated[:1].tolist()[0]!r}); every row needs its own id")
+    return ids
+
+
+def _refuse_text(df: pd.DataFrame, text: Sequence[str]) -> None:
+    """DataError for text columns not declared categorical; those holding numbers written
+    as text ("13.56%", "1,234") are named apart, as categories of them would be thousands of
+    levels where one number was meant."""
+    numeric = {c: _numbers_as_text(df[c]) for c in text}
+    words = [c for c in text if numeric[c] is None]
+    parts = []
+    if words:
+        parts.append(f"column{'s' if len(words) > 1 else ''} {_listing(words, 50)} "
+                     f"{'are' if len(words) > 1 else 'is'} not numeric; list "
+                     f"{'them' if len(words) > 1 else 'it'} under [data.schema] categorical "
+                     "or drop")
+    for c in text:
+        if numeric[c] is not None:
+            example, fix = numeric[c]
+            parts.append(f"column {c!r} holds numbers written as text ({example!r}): convert "
+                         f"it to numbers ({fix}) or list it under [data.schema] categorical")
+    raise DataError("; ".join(parts))
+
+
+def _numbers_as_text(col: pd.Series) -> tuple[str, str] | None:
+    """``(an example, how to convert)`` when most non-empty values of a text column read as
+    numbers once a trailing %, thousands separators and surrounding spaces are stripped and
+    a decimal comma is made a point; None otherwise.  Works on the distinct values, weighted
+    by their counts."""
+    counts = col.dropna().astype(str).str.strip().value_counts()
+    counts = counts[counts.index != ""]
+    if not len(counts):
+        return None
+    values = counts.index.to_series()
+    percent = values.str.endswith("%")
+    bare = values.str.removesuffix("%").str.strip()
+    grouped = bare.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+    # "0,43": a decimal comma (Excel where "," is the decimal mark, with ";" between fields)
+    comma = bare.str.fullmatch(r"[+-]?\d*,\d+") & ~grouped
+    plain = bare.where(~grouped, bare.str.replace(",", "")) \
+        .where(~comma, bare.str.replace(",", "."))
+    ok = pd.to_numeric(plain, errors="coerce").notna().to_numpy()
+    if counts.to_numpy()[ok].sum() * 2 <= counts.sum():
+        return None
+    fix = [what for what, used in (("strip the %", percent),
+                                   ("remove the thousands separators", grouped),
+                                   ("write decimals with a point", comma)) if used[ok].any()]
+    if not ok.all():
+        fix.append(f"leave cells such as {values[~ok].iloc[0]!r} empty")
+    marked = (percent | grouped | comma).to_numpy() & ok
+    example = values[marked].iloc[0] if marked.any() else values[ok].iloc[0]
+    return example, ", ".join(fix) or "its values are numbers stored as text"
 
 
 def _target(target: pd.Series, schema: TableSchema) -> tuple[np.ndarray, str]:
+    if not (pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target)):
+        target = target.where(target.isna(), target.astype(str).str.strip())
     values = sorted(target.dropna().unique().tolist(), key=str)
     shown = f"{values[:5]}{' ...' if len(values) > 5 else ''}"
     if target.isna().any() or len(values) != 2:
@@ -549,9 +759,11 @@ def _check_rules(df: pd.DataFrame, schema: TableSchema, rules: Sequence[Monitori
                  outside: set[str]) -> None:
     for rule in rules:
         c = rule.feature
-        if c not in df.columns or c in outside - set(schema.drop):
-            why = "which the table lacks" if c not in df.columns else \
-                "which is the target, split or regime column"
+        if c not in df.columns:
+            guess = _closest(c, [str(x) for x in df.columns])
+            why = "which the table lacks" + (f" (did you mean {guess!r}?)" if guess else "")
+        elif c in outside - set(schema.drop):
+            why = "which is the target, split or regime column"
         elif c in schema.protected:
             why = "which is a protected attribute (kept out of every reason)"
         elif c in schema.categorical or not pd.api.types.is_numeric_dtype(df[c]):
@@ -660,13 +872,16 @@ def _check_classes(y: np.ndarray, split: np.ndarray, schema: TableSchema, outcom
 
 
 def _as_category(col: pd.Series) -> pd.Categorical:
-    """A column as categories named by text, sorted: codes 1, 2 read "1", "2" (not "1.0")."""
+    """A column as categories named by text, sorted: codes 1, 2 read "1", "2" (not "1.0");
+    text without its surrounding spaces (a blank cell is missing)."""
     present = col.dropna()
     if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present) \
             and np.all(present.to_numpy(np.float64) == np.round(present.to_numpy(np.float64))):
         labels = present.astype(np.int64).astype(str)
     else:
-        labels = present.astype(str)
+        # " 36 months" is "36 months": spaces around a value are the export's, not a category
+        labels = present.astype(str).str.strip()
+        labels = labels[labels != ""]
     return pd.Categorical(labels.reindex(col.index), categories=sorted(labels.unique()))
 
 
@@ -689,8 +904,11 @@ def build_own_table(df: pd.DataFrame, checked: CheckedTable, schema: TableSchema
     ``features`` for audits and out of X.
     """
     keep = [c for c in df.columns if c not in {schema.target, schema.split_column,
-                                                schema.month_column, schema.regime}]
-    features = pd.DataFrame(index=pd.RangeIndex(len(df), name="row_id"))
+                                                schema.month_column, schema.regime,
+                                                schema.id_column}]
+    # rows are named by the id column, else numbered from 0 in file order
+    index = checked.ids if checked.ids is not None else pd.RangeIndex(len(df), name="row_id")
+    features = pd.DataFrame(index=index)
     for c in keep:
         col = df[c].reset_index(drop=True)
         if c in schema.categorical or not (pd.api.types.is_numeric_dtype(col)
@@ -707,7 +925,8 @@ def build_own_table(df: pd.DataFrame, checked: CheckedTable, schema: TableSchema
     return ModelTable(
         X=X, y=checked.y, split=checked.split, stressed=checked.stressed, features=features,
         truth=None, registry=reg, dataset_hash=dataset_hash, source=source,
-        outcome=checked.outcome, income_column=schema.income, currency=schema.currency,
+        outcome=checked.outcome, income_column=schema.income,
+        income_scale=INCOME_SCALE[schema.income_period], currency=schema.currency,
         has_regime=schema.regime is not None, protected=tuple(schema.protected),
     )
 
@@ -725,28 +944,78 @@ def warn_protected(features: Sequence[str]) -> None:
             "protected to keep them out"), stacklevel=3)
 
 
+def warn_index_columns(df: pd.DataFrame, features: Sequence[str]) -> None:
+    """Warn once, naming them, when model features look like a row index: the row numbers
+    0..n-1 or 1..n in file order, or a column without a name in the header (pandas reads it
+    as "Unnamed: 0"; ``to_csv`` writes the index there unless ``index=False``)."""
+    found = {}
+    n = len(df)
+    for c in features:
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
+                and not col.isna().any():
+            values = col.to_numpy(np.float64)
+            start = values[0]
+            if start in (0, 1) and values[-1] == start + n - 1 \
+                    and np.array_equal(values, np.arange(start, start + n)):
+                found[c] = f"the row numbers {start:.0f} to {start + n - 1:,.0f}"
+        if c not in found and re.fullmatch(r"Unnamed: \d+", c):
+            found[c] = "no name in the header"
+    if found:
+        one = len(found) == 1
+        warnings.warn(IndexColumnWarning(
+            f"column{'' if one else 's'} "
+            + ", ".join(f"{c!r} ({why})" for c, why in found.items())
+            + f" look{'s' if one else ''} like a row index, not a feature, and the model uses "
+            f"{'it' if one else 'them'}: list {'it' if one else 'them'} under [data.schema] drop "
+            "(or name an id column as id_column)"), stacklevel=3)
+
+
+def warn_many_categories(X: pd.DataFrame, categorical: Sequence[str]) -> None:
+    """Warn once, naming them and their counts, when categorical features have more than
+    :data:`MAX_CATEGORIES` distinct values."""
+    many = {c: len(X[c].cat.categories) for c in categorical}
+    many = {c: k for c, k in many.items() if k > MAX_CATEGORIES}
+    if many:
+        one = len(many) == 1
+        warnings.warn(ManyCategoriesWarning(
+            f"categorical column{'' if one else 's'} "
+            + ", ".join(f"{c!r} ({k:,} distinct values)" for c, k in many.items())
+            + f" {'has' if one else 'have'} more than {MAX_CATEGORIES} distinct values: rare "
+            "ones make thin scorecard bins and reasons that name one-off values; drop "
+            f"{'it' if one else 'them'} or group {'its' if one else 'their'} values"),
+            stacklevel=3)
+
+
 def load_own_table(path: str | Path, schema: TableSchema, *, encoding: str | None = None,
-                   split: SplitConfig | None = None, world: WorldConfig | None = None,
+                   delimiter: str | None = None, split: SplitConfig | None = None,
+                   world: WorldConfig | None = None,
                    rules: Sequence[MonitoringRule] = ()) -> ModelTable:
     """Read, check and build an own table (see :func:`read_table`, :func:`check_table`);
     warns (:class:`ProtectedAttributeWarning`) when a feature looks like a protected
-    attribute."""
-    df = read_table(path, encoding=encoding)
+    attribute, (:class:`IndexColumnWarning`) when one looks like a row index, and
+    (:class:`ManyCategoriesWarning`) when a categorical feature has more than
+    :data:`MAX_CATEGORIES` distinct values."""
+    df = read_table(path, encoding=encoding, delimiter=delimiter)
     checked = check_table(df, schema, name=str(path), split=split, world=world, rules=rules)
     warn_protected(checked.features)
-    return build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
-                           source=str(path))
+    warn_index_columns(df, checked.features)
+    table = build_own_table(df, checked, schema, dataset_hash=sha256_file(Path(path)),
+                            source=str(path))
+    warn_many_categories(table.X, checked.categorical)
+    return table
 
 
 def from_table(path: str | Path, cfg: ExperimentConfig) -> ModelTable:
     """An own flat table (one row per decision) validated against ``cfg``'s ``[data]``
     section, split and monitoring rules."""
     return load_own_table(path, cfg.data.table_schema, encoding=cfg.data.encoding,
-                          split=cfg.split, world=cfg.world, rules=cfg.policy.rules)
+                          delimiter=cfg.data.delimiter, split=cfg.split, world=cfg.world,
+                          rules=cfg.policy.rules)
 
 
 def preflight_table(path: str | Path, cfg: ExperimentConfig) -> None:
     """Every check of :func:`from_table`, without building the table."""
-    df = read_table(path, encoding=cfg.data.encoding)
+    df = read_table(path, encoding=cfg.data.encoding, delimiter=cfg.data.delimiter)
     check_table(df, cfg.data.table_schema, name=str(path), split=cfg.split, world=cfg.world,
                 rules=cfg.policy.rules)

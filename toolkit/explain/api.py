@@ -50,16 +50,38 @@ def _aligned(decisions: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     return decisions.loc[index]
 
 
+def row_ids(users, index: pd.Index) -> pd.Index:
+    """``users`` as ids of ``index``: text (a command line's ``--user 17``) is read as a
+    whole number where the ids are numbers, and any id as text where they are text (an own
+    table's id column); InputError for text that is no whole number where ids are."""
+    users = list(users)
+    if pd.api.types.is_integer_dtype(index):
+        out = []
+        for u in users:
+            try:
+                out.append(int(u.strip()) if isinstance(u, str) else u)
+            except ValueError:
+                raise InputError(f"user id {u!r} is not in the data; ids here are whole "
+                                 f"numbers from {plain(index.min())!r} to "
+                                 f"{plain(index.max())!r}") from None
+        return pd.Index(out)
+    if pd.api.types.is_object_dtype(index):
+        return pd.Index([str(plain(u)).strip() for u in users], dtype=object)
+    return pd.Index(users)
+
+
 def _select(table, split: str | None, users) -> np.ndarray:
     """Row positions to explain: the given users (any split) or the rows of ``split``."""
     if users is not None:
-        ids = pd.Index(list(users) if not isinstance(users, pd.Index) else users)
-        pos = table.X.index.get_indexer(ids)
+        index = table.X.index
+        ids = row_ids(users, index)
+        pos = index.get_indexer(ids)
         if (pos < 0).any():
             bad = plain(ids[pos < 0][0])
-            raise InputError(f"user id {bad!r} is not in the data; ids run from "
-                             f"{plain(table.X.index.min())!r} to "
-                             f"{plain(table.X.index.max())!r}")
+            known = f"ids run from {plain(index.min())!r} to {plain(index.max())!r}" \
+                if pd.api.types.is_numeric_dtype(index) else \
+                f"ids are the table's id column, e.g. {', '.join(map(repr, index[:3]))}"
+            raise InputError(f"user id {bad!r} is not in the data; {known}")
         return pos
     if split is None:
         return np.arange(len(table.X))

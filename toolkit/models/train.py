@@ -300,8 +300,8 @@ def evaluate(table: ModelTable, pd_all: np.ndarray, policy: PolicyConfig | None,
         policy = resolve_cutoffs(policy, train_pd)
         if policy.approval_rate is not None or policy.cutoff is not None:
             metrics["policy_cutoff"] = policy.normal_cutoff
-        decisions = policy_for(policy, table.features.columns,
-                               income=table.income_column).decide(
+        decisions = policy_for(policy, table.features.columns, income=table.income_column,
+                               income_scale=table.income_scale).decide(
             pd_all, table.stressed, table.features)
         decisions.index = table.X.index
     regime_masks = {"": None, "_normal": ~table.stressed, "_stressed": table.stressed} \

@@ -49,12 +49,13 @@ def resolve_cutoffs(config: PolicyConfig, train_pd: np.ndarray) -> PolicyConfig:
                                      "stressed_cutoff": min(config.stressed_cutoff, normal)})
 
 
-def policy_for(config: PolicyConfig, columns, *, income: str | None = "income") -> LimitPolicy:
+def policy_for(config: PolicyConfig, columns, *, income: str | None = "income",
+               income_scale: float = 1.0) -> LimitPolicy:
     """The policy to apply to a table with these feature ``columns``.
 
     Every monitoring rule must name one of the columns; otherwise InputError names the rule,
     its feature and the columns a rule may use.  income: the column that sizes limits (None:
-    no limits).
+    no limits); income_scale: what turns it into a monthly income (1/12 for annual).
     """
     # the audit-only columns a table carries (the protected attribute) are no rule inputs
     known = set(columns) - set(FORBIDDEN)
@@ -66,7 +67,7 @@ def policy_for(config: PolicyConfig, columns, *, income: str | None = "income") 
             f"lacks; a rule may use: {allowed}; to run without it set "
             f"[policy] rules = [] or name another feature"
         )
-    return LimitPolicy(config, known_features=known, income=income)
+    return LimitPolicy(config, known_features=known, income=income, income_scale=income_scale)
 
 
 def _unknown_rule(rules, known: set[str]):
@@ -80,12 +81,15 @@ class LimitPolicy:
     config: the :class:`~toolkit.config.PolicyConfig` (cutoffs, rules, limit sizing).
     known_features: names a rule may refer to (default: every registry feature).
     income: the feature column that sizes an approved limit (None: no limits).
+    income_scale: the factor that makes that column a monthly income (an own table's annual
+        income: 1/12), as ``limit_income_multiple`` multiplies a monthly income.
     """
 
     def __init__(self, config: PolicyConfig | None = None, *, known_features=None,
-                 income: str | None = "income"):
+                 income: str | None = "income", income_scale: float = 1.0):
         self.config = config or PolicyConfig()
         self.income = income
+        self.income_scale = income_scale
         known = set(known_features) if known_features is not None else {f.name for f in REGISTRY}
         rule = _unknown_rule(self.config.rules, known)
         if rule is not None:
@@ -157,7 +161,8 @@ class LimitPolicy:
         pd_: probabilities of default in [0, 1], shape (n,).
         stressed: True where the row's month is in the stressed regime, shape (n,).
         features: columns used by the rules, and the income column (CNY/month in the
-            synthetic world) that sizes the limit; without it the limit is NaN.
+            synthetic world; times ``income_scale``) that sizes the limit; without it the
+            limit is NaN.
 
         Returns columns ``limit`` (CNY), ``zero`` (bool), ``mechanism``, ``rule`` ("" if none),
         ``rule_threshold`` (the threshold the rule used; NaN if none), ``cutoff`` (in force),
@@ -176,7 +181,7 @@ class LimitPolicy:
                                    rule=rule, stressed=stressed, features=features))
         zero = mechanism != APPROVED
         if self.income is not None and self.income in features:
-            income = np.asarray(features[self.income], dtype=np.float64)
+            income = np.asarray(features[self.income], dtype=np.float64) * self.income_scale
             headroom = np.clip(1.0 - p / cutoff, 0.0, 1.0)
             raw = np.floor(income * c.limit_income_multiple * headroom / 100.0) * 100.0
             limit = np.where(zero, 0.0, np.maximum(raw, c.min_limit))

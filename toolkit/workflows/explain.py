@@ -29,6 +29,7 @@ from toolkit.explain import (
     get_explainer,
     measure,
 )
+from toolkit.explain.api import row_ids
 from toolkit.explain.figures import feature_label
 from toolkit.explain.quality import group_rows
 from toolkit.explain.report import DataFacts, ModelCurve, ReportContext, Section, TableBlock
@@ -307,6 +308,7 @@ def explain_logged_run(run_id: str, *, uri: str | None = None, outputs: Path | N
     stem = record.tags.get("toolkit.experiment", "")
     question = _question(record, loaded.uri)
     if users:
+        users = list(dict.fromkeys(row_ids(users, fitted.table.X.index)))
         res = explain_table(fitted.scorer, fitted.table, fitted.decisions, cfg.explain,
                             policy=cfg.policy, users=users, progress=hooks.advance)
         plans = plans_for(cfg, fitted, users)
