@@ -32,6 +32,26 @@ def test_experiment_runs(e2e, stem):
     assert "<table" in reports[0].read_text(encoding="utf-8")
 
 
+def test_stage_lines_give_each_stage_its_own_time(e2e):
+    """Stages nest (recourse and the audit inside the explanation, that inside training):
+    an outer stage's line gives its own time and names what ran inside it."""
+    import re
+
+    out = e2e["results"]["baseline"].output
+    lines = {m.group(1): m for m in re.finditer(
+        r"^(\w+): done in ([\d.]+) s(?: \(([\d.]+) s with (.+), which ran inside it\))?$",
+        out, re.M)}
+    assert set(lines) >= {"generate", "features", "train", "explain", "recourse", "audit",
+                          "report"}
+    assert lines["explain"].group(4) == "recourse and audit"
+    assert lines["train"].group(4) == "explain"
+    assert lines["recourse"].group(3) is None
+    own = float(lines["explain"].group(2))
+    whole = float(lines["explain"].group(3))
+    inner = float(lines["recourse"].group(2)) + float(lines["audit"].group(2))
+    assert abs(whole - own - inner) <= 0.2  # each figure is rounded to 0.1 s
+
+
 def test_parent_runs_hold_their_stages(e2e):
     client = MlflowClient(e2e["store"])
     exp = client.get_experiment_by_name("zero-limit")

@@ -287,15 +287,24 @@ class _Bars:
 
 
 class _Lines:
-    """Hooks for output that is not a terminal: one plain line per finished stage."""
+    """Hooks for output that is not a terminal: one plain line per finished stage.
+
+    Stages nest (the explanation inside training, recourse and the audit inside the
+    explanation), so an outer stage finishes after its inner ones: its line gives its own
+    time and names what ran inside it, so that times add up."""
 
     def __init__(self):
         self.started: dict[str, float] = {}
+        self.open: list[str] = []
+        # per open stage: the stages that ran inside it, with their whole times
+        self.inner: dict[str, dict[str, float]] = {}
 
     def start(self, stage: str) -> None:
         import time
 
         self.started[stage] = time.perf_counter()
+        self.open.append(stage)
+        self.inner[stage] = {}
 
     def step(self, label: str) -> None:
         pass
@@ -307,8 +316,18 @@ class _Lines:
         import time
 
         seconds = time.perf_counter() - self.started.get(stage, time.perf_counter())
-        err_console.print(f"{stage}: done in {seconds:.1f} s", soft_wrap=True, markup=False,
-                          highlight=False)
+        if stage in self.open:
+            self.open.remove(stage)
+        inner = self.inner.pop(stage, {})
+        if self.open:
+            self.inner[self.open[-1]][stage] = seconds
+        line = f"{stage}: done in {seconds - sum(inner.values()):.1f} s"
+        if inner:
+            names = list(inner)
+            said = names[0] if len(names) == 1 else \
+                f"{', '.join(names[:-1])} and {names[-1]}"
+            line += f" ({seconds:.1f} s with {said}, which ran inside it)"
+        err_console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def small_data_note(metrics: dict[str, float], split: str = "test", *,
