@@ -568,3 +568,51 @@ def test_a_decision_rule_that_refuses_nobody_is_audited_at_its_score_gate():
                          mechanisms=("score",))
     assert list(res.gates["mechanism"]) == ["score", "score"]
     assert (res.gates["refused"] == 0).all() and res.flagged == ()
+
+
+def test_a_protected_column_of_many_groups_is_audited_and_drawn():
+    """30 states: every group is audited; the figure draws the reference and the largest."""
+    from matplotlib.text import Text
+
+    from toolkit.audit.figures import MAX_GROUPS_DRAWN, gates_figure
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    states = np.array([f"S{k:02d}" for k in range(30)])
+    group = states[np.minimum(rng.geometric(0.12, n) - 1, 29)]
+    score = rng.normal(-2.6, 0.9, n)
+    stressed = np.zeros(n, dtype=bool)
+    features = pd.DataFrame({"inq_cnt_1m": np.zeros(n), "balance_drop_1m": np.zeros(n)})
+    decisions = LimitPolicy(PolicyConfig()).decide(sigmoid(score), stressed, features)
+    res = fairness_audit(group, decisions, drivers_frame(score, stressed, features),
+                         pd_=sigmoid(score), y=np.zeros(n, dtype=int), attribute="state")
+    assert set(res.gates["state"]) == set(group)
+    fig = gates_figure(res.gates, "state", res.reference)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().findobj(Text)]
+    drawn = {t.split(":")[0] for t in labels if ": observed" in t}
+    assert res.reference in drawn and len(drawn) == MAX_GROUPS_DRAWN
+
+
+def test_a_tiny_group_sets_no_gap_metric_nor_the_headline():
+    """14 rows of group C, all refused: listed with their rates, but the gaps between
+    groups are those of the groups of 30 rows and more."""
+    rng = np.random.default_rng(4)
+    n = 4000
+    group = np.where(rng.random(n) < 0.5, "B", "A")
+    score = rng.normal(-2.6, 0.9, n)
+    group[:14], score[:14] = "C", 2.0
+    stressed = np.zeros(n, dtype=bool)
+    features = pd.DataFrame({"inq_cnt_1m": np.zeros(n), "balance_drop_1m": np.zeros(n)})
+    decisions = LimitPolicy(PolicyConfig()).decide(sigmoid(score), stressed, features)
+    y = (rng.random(n) < sigmoid(score)).astype(int)
+    res = fairness_audit(group, decisions, drivers_frame(score, stressed, features),
+                         pd_=sigmoid(score), y=y, attribute=PROTECTED)
+    assert res.groups.loc["C", "zero_rate"] == 1.0 and "C" in set(res.gates[PROTECTED])
+    ab = res.groups.loc[["A", "B"], "zero_rate"]
+    assert res.metrics["audit_fairness_zero_rate_difference"] == pytest.approx(
+        ab.max() - ab.min())
+    overall = res.decomposition[res.decomposition["part"] == "overall"]
+    other = ({"A", "B"} - {res.reference}).pop()
+    assert res.metrics["audit_fairness_gap"] == pytest.approx(
+        overall.loc[overall[PROTECTED] == other, "gap"].iloc[0])
+    assert abs(res.metrics["audit_fairness_gap"]) < 0.1

@@ -200,10 +200,15 @@ def fairness_audit(
     groups = pd.DataFrame({"rows": sizes,
                            "zero_rate": by_zero["zero_rate"], "approval_rate": approval})
     groups.index.name = attribute
+    # the gaps between groups are measured over groups of MIN_GROUP_ROWS rows and more: a
+    # 14-row group's rates are noise, which would set every max-min gap
+    counted = counted_groups(groups)
+    inb = np.isin(g, counted)
     metrics = {
-        "selection_rate_ratio": demographic_parity_ratio(~zero, ~zero, sensitive_features=g),
-        "zero_rate_difference": demographic_parity_difference(zero, zero,
-                                                              sensitive_features=g),
+        "selection_rate_ratio": demographic_parity_ratio(~zero[inb], ~zero[inb],
+                                                         sensitive_features=g[inb]),
+        "zero_rate_difference": demographic_parity_difference(zero[inb], zero[inb],
+                                                              sensitive_features=g[inb]),
     }
     for n in names:
         metrics[f"zero_rate_{metric_key(n)}"] = float(groups.loc[n, "zero_rate"])
@@ -217,12 +222,14 @@ def fairness_audit(
                                      "ece": ece}, y_true=yl, y_pred=pl, sensitive_features=gl)
         groups = groups.join(errors.by_group).join(calib.by_group)
         groups["calibration_in_the_large"] = groups["mean_pd"] - groups["default_rate"]
+        eo = inb[labelled]
         metrics["equalized_odds_difference"] = equalized_odds_difference(
-            yl, zl, sensitive_features=gl)
-        metrics["tpr_difference"] = float(errors.difference()["tpr"])
-        metrics["fpr_difference"] = float(errors.difference()["fpr"])
+            yl[eo], zl[eo], sensitive_features=gl[eo])
+        rates = groups.loc[[n for n in counted if n in groups.index]]
+        for name in ("tpr", "fpr"):
+            metrics[f"{name}_difference"] = float(rates[name].max() - rates[name].min())
         metrics["calibration_in_the_large_gap"] = float(
-            groups["calibration_in_the_large"].max() - groups["calibration_in_the_large"].min())
+            rates["calibration_in_the_large"].max() - rates["calibration_in_the_large"].min())
         calibration, gap = _calibration_at_equal_pd(yl, pl, gl, reference)
         metrics["calibration_gap"] = gap
     else:
@@ -251,9 +258,8 @@ def fairness_audit(
 
     decomposition = _decomposition(g, zero, mech, D, reference, others, gates, attribute,
                                    seed=seed)
-    overall = decomposition[decomposition["part"] == "overall"]
-    if len(overall):
-        worst = overall.iloc[int(np.argmax(np.abs(overall["gap"].to_numpy())))]
+    worst = headline_gap(decomposition, attribute, counted)
+    if worst is not None:
         metrics["gap"] = float(worst["gap"])
         metrics["gap_explained"] = float(worst["explained"])
         metrics["gap_unexplained"] = float(worst["unexplained"])
@@ -261,8 +267,9 @@ def fairness_audit(
     reasons = pd.DataFrame()
     if top1 is not None:
         reasons = _reasons_at_equal_pd(g, zero, p, top1, reference, "model")
-        if len(reasons):
-            top = reasons.iloc[int(np.argmax(np.abs(reasons["difference"].to_numpy())))]
+        shown = reasons[reasons["group"].isin(counted)] if len(reasons) else reasons
+        if len(shown):
+            top = shown.iloc[int(np.argmax(np.abs(shown["difference"].to_numpy())))]
             metrics["reason_gap"] = float(top["difference"])
     truth_table = None
     if truth is not None:
@@ -270,8 +277,9 @@ def fairness_audit(
         true_top = pd.Series(truth["true_top1"].astype(str).to_numpy())
         t_reasons = _reasons_at_equal_pd(g, tz, truth["true_pd"].to_numpy(np.float64),
                                          true_top, reference, "truth")
-        if len(t_reasons):
-            top_t = t_reasons.iloc[int(np.argmax(np.abs(t_reasons["difference"].to_numpy())))]
+        shown = t_reasons[t_reasons["group"].isin(counted)] if len(t_reasons) else t_reasons
+        if len(shown):
+            top_t = shown.iloc[int(np.argmax(np.abs(shown["difference"].to_numpy())))]
             metrics["reason_gap_truth"] = float(top_t["difference"])
             reasons = pd.concat([reasons, t_reasons], ignore_index=True)
         truth_table, truth_metrics = _truth_check(g, truth, flagged, reference, others)
@@ -281,6 +289,25 @@ def fairness_audit(
         decomposition=decomposition, reasons=reasons, calibration=calibration,
         truth=truth_table, flagged=flagged, prefix=prefix,
         metrics={f"{prefix}{k}": float(v) for k, v in metrics.items()})
+
+
+def headline_gap(decomposition: pd.DataFrame, attribute: str,
+                 counted: Sequence[str]) -> pd.Series | None:
+    """The overall gap to the reference that the audit's headline and ``gap`` metrics
+    report: the largest in size among the groups of ``counted`` (those of
+    :data:`MIN_GROUP_ROWS` rows and more), None without one."""
+    overall = decomposition[(decomposition["part"] == "overall")
+                            & decomposition[attribute].isin(counted)]
+    if not len(overall):
+        return None
+    return overall.iloc[int(np.argmax(np.abs(overall["gap"].to_numpy())))]
+
+
+def counted_groups(groups: pd.DataFrame) -> list[str]:
+    """The groups whose gaps the audit reports: :data:`MIN_GROUP_ROWS` rows and more (all
+    groups when fewer than two are that big)."""
+    counted = [str(n) for n in groups.index if groups.loc[n, "rows"] >= MIN_GROUP_ROWS]
+    return counted if len(counted) >= 2 else [str(n) for n in groups.index]
 
 
 def reference_group(approval: pd.Series, sizes: pd.Series) -> str:

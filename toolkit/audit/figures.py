@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 
 _RED, _BLUE, _GREY = "#d62728", "#1f77b4", "#999999"
+#: Groups a gates figure draws at most (the reference among them).
+MAX_GROUPS_DRAWN = 10
 
 
 def _figure(width: float, height: float):
@@ -24,11 +26,20 @@ def gates_figure(gates: pd.DataFrame, attribute: str, reference: str):
     ax = fig.add_subplot()
     mechs = list(dict.fromkeys(gates["mechanism"]))
     groups = list(dict.fromkeys(gates[attribute]))
+    title = f"Refusals by mechanism and {attribute}"
+    if len(groups) > MAX_GROUPS_DRAWN:
+        # 30 states side by side are no figure: the reference and the largest groups
+        size = gates.groupby(attribute)["reached"].max()
+        big = [g for g in size.sort_values(ascending=False, kind="stable").index
+               if g != reference][:MAX_GROUPS_DRAWN - 1]
+        groups = [g for g in groups if g == reference or g in big]
+        title += f" (the reference and the {len(big)} largest groups)"
     width = 0.8 / (len(groups) + len(groups) - 1)
     x = np.arange(len(mechs))
     slot = 0
-    colours = {g: c for g, c in zip(groups, [_BLUE, _RED, "#2ca02c", "#9467bd", "#8c564b"] * 4,
-                                    strict=False)}
+    palette = [_BLUE, _RED, "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+               "#17becf", "#ff7f0e"]
+    colours = {g: palette[i % len(palette)] for i, g in enumerate(groups)}
     for g in groups:
         part = gates[gates[attribute] == g].set_index("mechanism").reindex(mechs)
         ax.bar(x + slot * width, part["refusal_rate"], width, color=colours[g],
@@ -41,7 +52,7 @@ def gates_figure(gates: pd.DataFrame, attribute: str, reference: str):
             slot += 1
     ax.set_xticks(x + width * (slot - 1) / 2, mechs)
     ax.set_ylabel("refusal rate among rows reaching the gate")
-    ax.set_title(f"Refusals by mechanism and {attribute}")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.audit.drift import MIN_ROWS, DriftResult
-from toolkit.audit.fairness import FairnessResult
+from toolkit.audit.fairness import FairnessResult, counted_groups, headline_gap
 from toolkit.audit.stability import KINDS, StabilityResult
 from toolkit.audit.text import audit_text
 from toolkit.config import AuditConfig
@@ -69,8 +69,7 @@ class AuditResult:
                     for _, r in flagged.iterrows()]
                 out.append(t["flagged"].format(attribute=f.attribute, parts="; ".join(parts)))
             elif f.prefix + "gap" in f.metrics:
-                worst = f.decomposition[f.decomposition["part"] == "overall"]
-                worst = worst.iloc[int(worst["gap"].abs().to_numpy().argmax())]
+                worst = headline_gap(f.decomposition, f.attribute, counted_groups(f.groups))
                 out.append(t["none_flagged"].format(
                     attribute=f.attribute, group=worst[f.attribute], reference=f.reference,
                     gap=fmt(worst["gap"], "pp", lang),
