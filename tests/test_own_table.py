@@ -244,6 +244,17 @@ def test_own_table_split_by_month_keeps_the_gap(own_world, tmp_path):
         from_table(bad, cfg)
     assert str(err.value) == ("month column 'month' has value 'March'; allowed: months of "
                               "the form YYYY-MM")
+    # a gap (the 12-month window by default) past the table's last month empties the test
+    # split: the message gives the boundaries, the gap and the months the table holds
+    late = cfg.model_copy(update={"split": cfg.split.model_copy(
+        update={"valid_end": df["month"].max()})})
+    with pytest.raises(InputError) as err:
+        from_table(exported, late)
+    assert str(err.value) == (
+        f"split 'test' is empty with train_end={cfg.split.train_end}, "
+        f"valid_end={df['month'].max()}, gap_months={cfg.world.performance_months}: "
+        f"observation months run from {df['month'].min()} to {df['month'].max()}; set the "
+        "boundaries inside that range")
 
 
 def test_table_paths_resolve_against_the_experiment_file(frame, tmp_path, monkeypatch):
@@ -266,6 +277,19 @@ def test_encodings_are_detected(frame, tmp_path, encoding):
     df.to_csv(path, index=False, encoding=encoding)
     table = from_table(path, _cfg(path, schema=base_schema()))
     assert list(table.X["segment"].cat.categories) == sorted(["受薪", "学生", "灵活就业"])
+
+
+def test_excels_unicode_text_export_is_read(frame, tmp_path):
+    """Excel's "Unicode Text": UTF-16 with its byte-order mark, tab-separated, saved as
+    .txt."""
+    df = frame.assign(segment=lambda d: d["segment"].map({"salaried": "Angestellt"})
+                      .fillna("Selbstständig"))
+    path = tmp_path / "t.txt"
+    df.to_csv(path, index=False, sep="\t", encoding="utf-16")
+    assert path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+    table = from_table(path, _cfg(path, schema=base_schema()))
+    assert list(table.X["segment"].cat.categories) == ["Angestellt", "Selbstständig"]
+    assert len(table.X) == len(df)
 
 
 def test_western_european_text_is_not_read_as_chinese(frame, tmp_path):
@@ -512,6 +536,10 @@ def test_explain_user_takes_the_tables_ids(frame, tmp_path):
     res = runner.invoke(app, ["explain", run_id, "--user", first, "--tracking-uri", store])
     assert res.exit_code == 0, res.output
     assert re.search(rf"^Row {first}: (approved|refused)", res.output, re.M), res.output
+    # the whole test split: the checks an own table has, never a truth it lacks
+    res = runner.invoke(app, ["explain", run_id, "--tracking-uri", store])
+    assert res.exit_code == 0, res.output
+    assert "Explanation checks" in res.output and "truth" not in res.output
     res = runner.invoke(app, ["explain", run_id, "--user", "0", "--tracking-uri", store])
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [

@@ -100,9 +100,10 @@ def explain(
     from rich.table import Table
 
     from toolkit.explain.report import quality_table
+    from toolkit.explain.text import own_words
 
     headers, rows = quality_table(explained.metrics, res.lang, labels=res.lang != "en")
-    table = Table(title=REPORT[res.lang]["quality"])
+    table = Table(title=own_words(REPORT[res.lang], res.outcome is not None)["quality"])
     for i, h in enumerate(headers[:-1]):
         table.add_column(h, justify="left" if i == 0 else "right")
     for row in rows:

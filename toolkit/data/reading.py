@@ -20,7 +20,8 @@ MAGIC = ((b"PAR1", "a Parquet file; give it the extension .parquet"),
          (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook?); export it as CSV"),
          (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook; export it as CSV"),
          (b"\x1f\x8b", "gzip-compressed; decompress it first"))
-TEXT_SUFFIXES = {".csv"}
+# Excel's "Unicode Text" export (UTF-16, tab-separated) is saved as .txt; .tsv is tab's own
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 # The field delimiters sniffed in a CSV file, the usual first: Excel writes ";" where the
 # decimal mark is a comma, and "\t" or "|" come from database exports.
 DELIMITERS = (",", ";", "\t", "|")
@@ -28,9 +29,10 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
 def _decode(raw: bytes, name: str, encoding: str | None) -> str:
-    """The text of a CSV file: in ``encoding`` when given, else UTF-8 (a BOM is dropped),
-    else GB18030 (which reads GBK, the usual Chinese Excel export) or cp1252 (Western
-    European Excel), whichever :func:`_looks_latin` says first, then the other."""
+    """The text of a CSV file: in ``encoding`` when given, else UTF-16 when it starts with
+    a UTF-16 byte-order mark, else UTF-8 (a BOM is dropped), else GB18030 (which reads GBK,
+    the usual Chinese Excel export) or cp1252 (Western European Excel), whichever
+    :func:`_looks_latin` says first, then the other."""
     if encoding is not None:
         try:
             return raw.decode(encoding)
@@ -40,8 +42,12 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> str:
                 f"offset {err.start}); set [data] encoding to the file's encoding, e.g. utf-8, "
                 "gbk, gb18030, latin-1") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(f"table {name!r} is UTF-16 text; save it as UTF-8 CSV or set [data] "
-                        "encoding = \"utf-16\"")
+        # a UTF-16 byte-order mark says the encoding outright (Excel's "Unicode Text")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError(f"table {name!r} starts as UTF-16 text but is not valid UTF-16; "
+                            "save it as UTF-8 CSV") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -104,7 +110,7 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES | PARQUET_SUFFIXES:
         raise DataError(f"table {name!r}: unsupported format {path.suffix!r}; "
-                        "allowed: .csv, .parquet")
+                        "allowed: .csv, .tsv, .txt (delimited text), .parquet")
     if path.stat().st_size == 0:
         raise DataError(f"table {name!r} is empty (0 bytes)")
     if suffix in PARQUET_SUFFIXES:

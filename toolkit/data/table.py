@@ -661,7 +661,9 @@ def _month_split(column: pd.Series, name: str, split: SplitConfig,
     """
     months = month_indices(column, name, world.calendar_start)
     plan = split.model_copy(update={"method": "out_of_time"})
-    return assign_splits(months, months, plan, world, check=False)
+    # checked here: an empty split is then named with the boundaries, the gap (by default
+    # the 12-month performance window) and the table's months, which tell why it is empty
+    return assign_splits(months, months, plan, world)
 
 
 def month_indices(column: pd.Series, name: str, calendar_start: str) -> np.ndarray:
