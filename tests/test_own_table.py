@@ -583,6 +583,9 @@ def test_the_audit_reads_native_categories(fitted):
     audit = audit_table(f.scorer, f.table, f.decisions, cfg, retrains=1)
     assert 0.0 <= audit.metrics["audit_stability_top1_agreement_bootstrap"] <= 1.0
     assert set(audit.drift.months.index) <= {"train", "valid", "test", "gap"}
+    # the training split is the reference, not one of the splits compared with it
+    compared = len(audit.drift.months) - 1
+    assert any(f" of {compared} splits flagged" in line for line in audit.verdicts())
     assert any(line.startswith("Drift: ") and "splits flagged" in line
                for line in audit.verdicts())
     # the audit speaks of rows and refusals: the table has no zero limits and no stress

@@ -42,6 +42,7 @@ import pandas as pd
 from toolkit.audit.reasons import contributions
 from toolkit.calendar import month_label
 from toolkit.config import AuditConfig, ExplainConfig
+from toolkit.data.splits import GAP, SPLITS
 from toolkit.data.table import ModelTable, numeric_view
 from toolkit.metrics import psi_by_group, psi_noise
 
@@ -70,6 +71,12 @@ class DriftResult:
     series: list[str]
     variants: pd.DataFrame
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def by_split(periods) -> bool:
+    """Whether drift periods are an own table's splits (it has no month column), not
+    months."""
+    return set(map(str, periods)) <= {*SPLITS, GAP}
 
 
 def _periods(table: ModelTable, calendar_start: str) -> tuple[np.ndarray, list, dict, dict]:

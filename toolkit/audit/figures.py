@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toolkit.audit.drift import by_split
+
 _RED, _BLUE, _GREY = "#d62728", "#1f77b4", "#999999"
 #: Groups a gates figure draws at most (the reference among them).
 MAX_GROUPS_DRAWN = 10
@@ -57,6 +59,10 @@ def gates_figure(gates: pd.DataFrame, attribute: str, reference: str):
     return fig
 
 
+def _period(periods) -> str:
+    return "split" if by_split(periods) else "month"
+
+
 def drift_figure(psi: pd.DataFrame, months: pd.DataFrame, *, top: int = 12):
     """PSI against the training rows of the ``top`` most shifted features, by month, above
     a strip of the flagged months and (where known) the stressed ones."""
@@ -68,7 +74,7 @@ def drift_figure(psi: pd.DataFrame, months: pd.DataFrame, *, top: int = 12):
                    vmax=max(0.25, float(np.nanmax(psi[cols].to_numpy()))) if cols else 1)
     ax.set_yticks(range(len(cols)), cols, fontsize=7)
     ax.set_xticks([])
-    ax.set_title("Feature PSI against the training rows, by month")
+    ax.set_title(f"Feature PSI against the training rows, by {_period(months.index)}")
     fig.colorbar(im, ax=ax, shrink=0.8, label="PSI")
     strip = fig.add_subplot(grid[1])
     lanes = [("flagged", months["flagged"].to_numpy(bool), _RED)]
@@ -99,7 +105,8 @@ def importance_figure(importance: pd.DataFrame):
     step = max(1, wide.shape[1] // 12)
     ax.set_xticks(range(0, wide.shape[1], step), list(wide.columns[::step]), fontsize=7,
                   rotation=45)
-    ax.set_title("Reason-group contribution by month, minus the training rows' (log-odds)")
+    ax.set_title(f"Reason-group contribution by {_period(wide.columns)}, minus the training "
+                 "rows' (log-odds)")
     fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
 
@@ -117,7 +124,7 @@ def stability_figure(retrains: pd.DataFrame):
                                          strict=True)]
     ax.set_xticks(x, labels, fontsize=7, rotation=30)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("share of the run's refused users")
+    ax.set_ylabel("share of the run's refused rows")
     ax.set_title("Notices after retraining on the same data")
     ax.legend(fontsize=8)
     return fig

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.audit.drift import MIN_ROWS, DriftResult
+from toolkit.audit.drift import MIN_ROWS, DriftResult, by_split
 from toolkit.audit.fairness import FairnessResult, counted_groups, headline_gap
 from toolkit.audit.stability import KINDS, StabilityResult
 from toolkit.audit.text import audit_text
 from toolkit.config import AuditConfig
 from toolkit.data.features import Feature
-from toolkit.data.splits import GAP, SPLITS
 from toolkit.errors import InputError
 from toolkit.explain.figures import feature_label
 from toolkit.explain.html import fmt
@@ -29,11 +28,6 @@ from toolkit.explain.report import Section, TableBlock
 from toolkit.explain.text import check_lang, word
 from toolkit.files import staged_folder
 from toolkit.policy import label as mechanism_label
-
-
-def _by_split(months: pd.DataFrame) -> bool:
-    """Whether drift was measured split by split: an own table without a month column."""
-    return set(map(str, months.index)) <= {*SPLITS, GAP}
 
 
 @dataclass
@@ -99,7 +93,10 @@ class AuditResult:
             out.append(t["months_no_truth"].format(model=model) if truth is None else
                        t["months"].format(model=model, truth=fmt(truth, "percent0", lang)))
         d = self.drift.months
-        line = t["drift_splits" if _by_split(d) else "drift"].format(
+        if by_split(d.index):
+            # the training split against itself is no comparison
+            d = d[[str(p) != "train" for p in d.index]]
+        line = t["drift_splits" if by_split(self.drift.months.index) else "drift"].format(
             flagged=int(d["flagged"].sum()), months=len(d))
         small = int((d["rows"] < MIN_ROWS).sum())
         if small:
@@ -166,9 +163,9 @@ class AuditResult:
                              part["notice_changed"].mean()))
             blocks.append(TableBlock(cols, rows))
         months = self.drift.months
-        by_split = _by_split(months)
+        in_splits = by_split(months.index)
         keep = months["flagged"] | months.get("stressed", False)
-        cols = [(t["split" if by_split else "period"], "text"), (t["rows"], "count"),
+        cols = [(t["split" if in_splits else "period"], "text"), (t["rows"], "count"),
                 (t["flag_feature"], "text")]
         if "stressed" in months:
             cols.append((t["stressed"], "text"))
@@ -178,7 +175,7 @@ class AuditResult:
                  *([yes[bool(r["stressed"])]] if "stressed" in months else []))
                 for period, r in months[keep].iterrows()]
         if rows:
-            shown = t["splits_shown" if by_split else "months_shown"]
+            shown = t["splits_shown" if in_splits else "months_shown"]
             blocks.append(shown.format(shown=len(rows), total=len(months)))
             blocks.append(TableBlock(cols, rows))
         return t["heading"], blocks
