@@ -244,6 +244,9 @@ CASES: tuple[Case, ...] = (
     Case("no decision rule", _with(policy={}), "an own table needs exactly one decision rule"),
     Case("text income column", _with(schema=lambda s: {**s, "income": "segment"}),
          "income column 'segment' is not numeric"),
+    Case("protected income column", _with(schema=lambda s: {**s, "income": "age"}),
+         "income column 'age' is protected; a protected attribute may be audited, never used "
+         "to size a limit: name another income column or leave income out"),
     Case("id column also dropped", _with(schema=lambda s: {**s, "id_column": "user_id"}),
          "id_column 'user_id' is also named as [data.schema] drop; an id only names rows, "
          "never a model column, target or split: remove it there"),

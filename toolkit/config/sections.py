@@ -122,7 +122,8 @@ class PlatformPolicy(_Strict):
     )
     limit_income_multiple: float = Field(1.5, gt=0, description="limit = monthly income x "
                                          "this x headroom")
-    min_limit: float = Field(500.0, ge=0, description="smallest positive limit, CNY")
+    min_limit: float = Field(500.0, ge=0, description="smallest positive limit, in the "
+                             "income's currency (CNY in the synthetic world)")
     bias: GroupBias | None = Field(
         None, description="[policy.bias] (or [world.platform.bias]): group, normal_cutoff, "
         "stressed_cutoff, rule_thresholds for one protected group; none = every group alike")

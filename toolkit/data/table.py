@@ -460,6 +460,10 @@ def check_table(df: pd.DataFrame, schema: TableSchema, *, name: str,
         raise DataError("infinite values in " + ", ".join(
             f"{c!r} ({k} row{'s' if k > 1 else ''})" for c, k in infinite.items())
             + "; replace them with a number or leave the cells empty (missing)")
+    if schema.income and schema.income in schema.protected:
+        raise DataError(f"income column {schema.income!r} is protected; a protected "
+                        "attribute may be audited, never used to size a limit: name another "
+                        "income column or leave income out")
     if schema.income and (schema.income in schema.categorical
                           or not pd.api.types.is_numeric_dtype(df[schema.income])):
         raise DataError(f"income column {schema.income!r} is not numeric; a limit is sized "
