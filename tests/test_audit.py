@@ -616,3 +616,6 @@ def test_a_tiny_group_sets_no_gap_metric_nor_the_headline():
     assert res.metrics["audit_fairness_gap"] == pytest.approx(
         overall.loc[overall[PROTECTED] == other, "gap"].iloc[0])
     assert abs(res.metrics["audit_fairness_gap"]) < 0.1
+    gate = res.gates[(res.gates["mechanism"] == "score") & res.gates[PROTECTED].isin(["A", "B"])]
+    assert res.metrics["audit_fairness_selection_rate_ratio_score"] == pytest.approx(
+        gate["pass_rate"].min() / gate["pass_rate"].max())

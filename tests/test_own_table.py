@@ -279,6 +279,25 @@ def test_encodings_are_detected(frame, tmp_path, encoding):
     assert list(table.X["segment"].cat.categories) == sorted(["受薪", "学生", "灵活就业"])
 
 
+def test_a_declared_utf16_without_byte_order_mark_is_read(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(frame.to_csv(index=False).encode("utf-16-le"))
+    cfg = _cfg(path, schema=base_schema())
+    table = from_table(path, cfg.model_copy(
+        update={"data": cfg.data.model_copy(update={"encoding": "utf-16-le"})}))
+    assert len(table.X) == len(frame)
+
+
+def test_an_infinite_id_is_refused_in_one_line(frame, tmp_path):
+    path = tmp_path / "t.csv"
+    frame.assign(ID=np.where(np.arange(len(frame)) == 2, np.inf,
+                             np.arange(len(frame), dtype=float))).to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        from_table(path, _cfg(path, schema={**base_schema(), "id_column": "ID"}))
+    assert str(err.value) == ("id column 'ID' holds float64 values such as inf; allowed: "
+                              "whole numbers or text")
+
+
 def test_excels_unicode_text_export_is_read(frame, tmp_path):
     """Excel's "Unicode Text": UTF-16 with its byte-order mark, tab-separated, saved as
     .txt."""

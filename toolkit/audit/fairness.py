@@ -215,14 +215,14 @@ def fairness_audit(
 
     # error rates and calibration: labelled rows only
     yl, zl, pl, gl = y[labelled].astype(int), zero[labelled], p[labelled], g[labelled]
-    if labelled.any() and len(set(yl)) == 2:
+    eo = inb[labelled]
+    if labelled.any() and len(set(yl)) == 2 and len(set(yl[eo])) == 2:
         errors = MetricFrame(metrics={"tpr": true_positive_rate, "fpr": false_positive_rate},
                              y_true=yl, y_pred=zl, sensitive_features=gl)
         calib = MetricFrame(metrics={"default_rate": _observed_rate, "mean_pd": _mean_score,
                                      "ece": ece}, y_true=yl, y_pred=pl, sensitive_features=gl)
         groups = groups.join(errors.by_group).join(calib.by_group)
         groups["calibration_in_the_large"] = groups["mean_pd"] - groups["default_rate"]
-        eo = inb[labelled]
         metrics["equalized_odds_difference"] = equalized_odds_difference(
             yl[eo], zl[eo], sensitive_features=gl[eo])
         rates = groups.loc[[n for n in counted if n in groups.index]]
@@ -230,7 +230,7 @@ def fairness_audit(
             metrics[f"{name}_difference"] = float(rates[name].max() - rates[name].min())
         metrics["calibration_in_the_large_gap"] = float(
             rates["calibration_in_the_large"].max() - rates["calibration_in_the_large"].min())
-        calibration, gap = _calibration_at_equal_pd(yl, pl, gl, reference)
+        calibration, gap = _calibration_at_equal_pd(yl[eo], pl[eo], gl[eo], reference)
         metrics["calibration_gap"] = gap
     else:
         calibration = pd.DataFrame()
@@ -239,7 +239,7 @@ def fairness_audit(
                             min_z=min_z, seed=seed, mechanisms=mechanisms)
     gates = gates.rename(columns={"group": attribute})
     for m in MECHANISMS:
-        rows = gates[gates["mechanism"] == m]
+        rows = gates[(gates["mechanism"] == m) & gates[attribute].isin(counted)]
         if not len(rows):
             continue
         metrics[f"selection_rate_ratio_{m}"] = float(rows["pass_rate"].min()

@@ -46,6 +46,15 @@ class AuditResult:
     rows: int
     features: Mapping[str, Feature] = field(default_factory=dict)
 
+    @property
+    def drift_compared(self) -> pd.DataFrame:
+        """The drift's periods compared with the training rows: every month, or an own
+        table's splits but the training split (itself the reference)."""
+        d = self.drift.months
+        if by_split(d.index):
+            d = d[[str(p) != "train" for p in d.index]]
+        return d
+
     def verdicts(self, lang: str = "en") -> list[str]:
         """One sentence per finding, for the terminal and the report."""
         t = audit_text(check_lang(lang), own=not self.has_truth)
@@ -92,15 +101,13 @@ class AuditResult:
             truth = m.get("audit_stability_top1_agreement_months_truth")
             out.append(t["months_no_truth"].format(model=model) if truth is None else
                        t["months"].format(model=model, truth=fmt(truth, "percent0", lang)))
-        d = self.drift.months
-        if by_split(d.index):
-            # the training split against itself is no comparison
-            d = d[[str(p) != "train" for p in d.index]]
-        line = t["drift_splits" if by_split(self.drift.months.index) else "drift"].format(
+        d = self.drift_compared
+        line = t["drift_splits" if by_split(d.index) else "drift"].format(
             flagged=int(d["flagged"].sum()), months=len(d))
         small = int((d["rows"] < MIN_ROWS).sum())
         if small:
-            line += " " + t["drift_small"].format(small=small, min_rows=MIN_ROWS)
+            line += " " + t["drift_small_splits" if by_split(d.index) else "drift_small"].format(
+                small=small, min_rows=MIN_ROWS)
         if "audit_drift_precision" in m and d["flagged"].any():
             line += " " + t["drift_truth"].format(
                 stressed=int(m["audit_drift_stress_months"]),
@@ -162,7 +169,7 @@ class AuditResult:
                              part["top1_agreement"].mean(), part["top3_agreement"].mean(),
                              part["notice_changed"].mean()))
             blocks.append(TableBlock(cols, rows))
-        months = self.drift.months
+        months = self.drift_compared
         in_splits = by_split(months.index)
         keep = months["flagged"] | months.get("stressed", False)
         cols = [(t["split" if in_splits else "period"], "text"), (t["rows"], "count"),

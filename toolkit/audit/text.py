@@ -82,6 +82,8 @@ AUDIT_TEXT = {
                     "(the four-fifths rule).",
         "months_shown_own": "Months flagged ({shown} of {total}).",
         "splits_shown": "Splits flagged ({shown} of {total}).", "split": "split",
+        "drift_small_splits": "{small} splits have fewer than {min_rows} rows and are never "
+                              "flagged.",
     },
     "zh": {
         "heading": "审计：按机制的公平性、原因的稳定性、压力期的漂移",
@@ -147,6 +149,7 @@ AUDIT_TEXT = {
                     "1/{four_fifths:g}（五分之四规则），则为实质性差异。",
         "months_shown_own": "被标记的月份（{shown}/{total}）。",
         "splits_shown": "被标记的数据集划分（{shown}/{total}）。", "split": "数据集划分",
+        "drift_small_splits": "{small}个数据集划分的行数少于{min_rows}，从不标记。",
     },
 }
 

@@ -294,17 +294,13 @@ class _Lines:
     time and names what ran inside it, so that times add up."""
 
     def __init__(self):
-        self.started: dict[str, float] = {}
-        self.open: list[str] = []
-        # per open stage: the stages that ran inside it, with their whole times
-        self.inner: dict[str, dict[str, float]] = {}
+        # the open stages, innermost last: name, start, and the time of each stage inside it
+        self.open: list[tuple[str, float, dict[str, float]]] = []
 
     def start(self, stage: str) -> None:
         import time
 
-        self.started[stage] = time.perf_counter()
-        self.open.append(stage)
-        self.inner[stage] = {}
+        self.open.append((stage, time.perf_counter(), {}))
 
     def step(self, label: str) -> None:
         pass
@@ -315,12 +311,16 @@ class _Lines:
     def finish(self, stage: str) -> None:
         import time
 
-        seconds = time.perf_counter() - self.started.get(stage, time.perf_counter())
-        if stage in self.open:
-            self.open.remove(stage)
-        inner = self.inner.pop(stage, {})
+        at = [i for i, (name, _, _) in enumerate(self.open) if name == stage]
+        if not at:  # never started: nothing to time
+            return
+        # stages opened after it and never finished (they raised) end with it
+        _, t0, inner = self.open[at[-1]]
+        del self.open[at[-1]:]
+        seconds = time.perf_counter() - t0
         if self.open:
-            self.inner[self.open[-1]][stage] = seconds
+            outer = self.open[-1][2]
+            outer[stage] = outer.get(stage, 0.0) + seconds
         line = f"{stage}: done in {seconds - sum(inner.values()):.1f} s"
         if inner:
             names = list(inner)

@@ -145,7 +145,10 @@ def _read_csv(raw: bytes, name: str, encoding: str | None,
     for magic, what in MAGIC:
         if raw.startswith(magic):
             raise DataError(f"table {name!r} is not CSV text: it is {what}")
-    if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    # NUL bytes mean binary data, unless the text is UTF-16/32 (a byte-order mark, or an
+    # encoding declared)
+    if encoding is None and b"\x00" in raw[:65536] \
+            and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"table {name!r} is not CSV text: it holds binary data (NUL bytes)")
     text = _decode(raw, name, encoding)
     if not text.strip():

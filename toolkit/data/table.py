@@ -506,14 +506,16 @@ def _ids_of(df: pd.DataFrame, schema: TableSchema) -> pd.Index | None:
     if missing:
         raise DataError(f"id column {c!r} has {missing} missing value"
                         f"{'s' if missing > 1 else ''}; every row needs an id")
-    whole = pd.api.types.is_float_dtype(col) and bool(np.all(col == np.round(col))) \
-        and bool(np.isfinite(col).all())
+    # whole numbers that fit an int64 (1e19 would wrap to a negative id)
+    whole = pd.api.types.is_float_dtype(col) and bool(np.isfinite(col).all()) \
+        and bool(np.all(col == np.round(col))) and bool((col.abs() < 2.0 ** 63).all())
     if pd.api.types.is_integer_dtype(col) or whole:
         ids = pd.Index(col.to_numpy(np.int64), name="row_id")
     elif text:
         ids = pd.Index(col.astype(str).to_numpy(object), name="row_id")
     else:
-        odd = col[col != np.round(col)] if pd.api.types.is_float_dtype(col) else col
+        odd = col[~np.isfinite(col) | (col != np.round(col)) | (col.abs() >= 2.0 ** 63)] \
+            if pd.api.types.is_float_dtype(col) else col
         raise DataError(f"id column {c!r} holds {col.dtype} values such as "
                         f"{odd.iloc[:1].tolist()[0]!r}; allowed: whole numbers or text")
     repeated = ids[ids.duplicated()]
