@@ -24,7 +24,7 @@ from toolkit.data.table import (
     from_table,
     protected_looking,
 )
-from toolkit.errors import DataError, InputError
+from toolkit.errors import ConfigError, DataError, InputError
 from toolkit.explain import explain_table
 from toolkit.explain.reasons import build_reasons
 from toolkit.explain.report import report_figures
@@ -573,6 +573,27 @@ def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):
                       "policy": {"cutoff": 0.3}})
 
 
+@pytest.mark.parametrize(("schema", "policy", "message"), [
+    ({}, {"cutoff": 0.3, "stressed_cutoff": 0.1},
+     "[policy] stressed_cutoff applies to stressed rows, and the table has no regime column: "
+     "name one as [data.schema] regime, or remove stressed_cutoff"),
+    ({}, {"cutoff": 0.3, "tighten_in_stress": True},
+     "[policy] tighten_in_stress applies to stressed rows, and the table has no regime "
+     "column: name one as [data.schema] regime, or remove tighten_in_stress"),
+    ({"currency": "EUR"}, {"cutoff": 0.3},
+     "data.schema currency = 'EUR' names the currency of limits, which only an income column "
+     "sizes: set data.schema income, or remove currency"),
+    ({"monotone": {"age": -1}}, {"cutoff": 0.3},
+     "data.schema monotone gives protected column 'age' a direction; a protected attribute "
+     "is audited, never a model column: remove it from data.schema.monotone"),
+])
+def test_settings_that_could_never_apply_are_refused(schema, policy, message):
+    with pytest.raises(ConfigError) as err:
+        build_config({"data": {"table": "t.csv", "schema": {**base_schema(), **schema}},
+                      "policy": policy})
+    assert message in str(err.value)
+
+
 # --- native categories, reason wording -----------------------------------------------------
 
 def test_categories_are_native_and_reasons_name_them(fitted):
@@ -605,6 +626,7 @@ def test_the_audit_reads_native_categories(fitted):
     # the training split is the reference, not one of the splits compared with it
     compared = len(audit.drift.months) - 1
     assert any(f" of {compared} splits flagged" in line for line in audit.verdicts())
+    assert audit.metrics["audit_drift_months"] == compared
     assert any(line.startswith("Drift: ") and "splits flagged" in line
                for line in audit.verdicts())
     # the audit speaks of rows and refusals: the table has no zero limits and no stress

@@ -162,7 +162,9 @@ def drift_audit(scorer, table: ModelTable, settings: AuditConfig, *, seed: int =
         "score_psi": score_psi,
         "reason_shift": reason_shift,
     })
-    metrics = {"months": float(len(months)), "flagged_months": float(months["flagged"].sum()),
+    # an own table's training split is the reference, not one of the periods compared
+    compared = len(months) - int(by_split(months.index) and "train" in months.index)
+    metrics = {"months": float(compared), "flagged_months": float(months["flagged"].sum()),
                "max_psi": float(np.nanmax(psi.to_numpy())) if cols else 0.0,
                "score_psi_max": float(np.nanmax(score_psi)),
                "reason_shift_max": float(np.nanmax(reason_shift))}

@@ -514,6 +514,15 @@ class TableSchema(_Strict):
         if self.income_period != "monthly" and not self.income:
             raise ValueError(f"data.schema income_period = {self.income_period!r} needs an "
                              "income column (data.schema income)")
+        if self.currency and not self.income:
+            raise ValueError(f"data.schema currency = {self.currency!r} names the currency of "
+                             "limits, which only an income column sizes: set data.schema "
+                             "income, or remove currency")
+        directed = [c for c in self.protected if c in self.monotone]
+        if directed:
+            raise ValueError(f"data.schema monotone gives protected column {directed[0]!r} a "
+                             "direction; a protected attribute is audited, never a model "
+                             "column: remove it from data.schema.monotone")
         return self
 
 
