@@ -577,9 +577,6 @@ def test_a_regime_column_needs_a_stressed_cutoff(tmp_path):
     ({}, {"cutoff": 0.3, "stressed_cutoff": 0.1},
      "[policy] stressed_cutoff applies to stressed rows, and the table has no regime column: "
      "name one as [data.schema] regime, or remove stressed_cutoff"),
-    ({}, {"cutoff": 0.3, "tighten_in_stress": True},
-     "[policy] tighten_in_stress applies to stressed rows, and the table has no regime "
-     "column: name one as [data.schema] regime, or remove tighten_in_stress"),
     ({"currency": "EUR"}, {"cutoff": 0.3},
      "data.schema currency = 'EUR' names the currency of limits, which only an income column "
      "sizes: set data.schema income, or remove currency"),
