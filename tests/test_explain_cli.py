@@ -142,3 +142,28 @@ def test_tracking_uri_mistakes_are_named(logged, tmp_path):
     assert res.exit_code == 2
     assert f"no tracking store at '{missing}'" in res.output
     assert not missing.parent.exists()
+
+
+def test_stage_lines_survive_a_stage_that_raised_repeats_and_unknown_names(monkeypatch):
+    """An inner stage that raised never finishes: it ends with its outer stage; a stage run
+    twice inside one adds up; finishing a stage never started prints nothing."""
+    import io
+
+    from rich.console import Console
+
+    import toolkit.cli.common as common
+
+    out = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=out, width=200))
+    lines = common._Lines()
+    lines.start("train")
+    for _ in range(2):
+        lines.start("audit")
+        lines.finish("audit")
+    lines.start("explain")  # raised: never finished
+    lines.finish("nope")
+    lines.finish("train")
+    printed = out.getvalue().splitlines()
+    assert [p.split(":")[0] for p in printed] == ["audit", "audit", "train"]
+    assert printed[-1].endswith("s with audit, which ran inside it)"), printed[-1]
+    assert lines.open == []

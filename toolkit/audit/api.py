@@ -22,7 +22,7 @@ from toolkit.audit.result import AuditResult
 from toolkit.audit.stability import stability_audit
 from toolkit.config import ExperimentConfig
 from toolkit.data.features import feature_lookup
-from toolkit.data.table import ModelTable
+from toolkit.data.table import ModelTable, whole_numbers
 from toolkit.errors import DataError
 from toolkit.explain import top_groups
 from toolkit.vocab import MECHANISMS
@@ -127,8 +127,7 @@ def protected_groups(values: pd.Series) -> np.ndarray:
                   for i in range(last + 1)]
         return np.where(values.isna(), "missing", np.asarray(labels, dtype=object)[band])
     present = values.dropna()
-    if pd.api.types.is_float_dtype(values) and np.all(np.isfinite(present)) \
-            and np.all(present == np.round(present)):
+    if pd.api.types.is_float_dtype(values) and whole_numbers(present):
         # codes read from a CSV with gaps are floats: group 2, not group 2.0
         values = values.astype("Int64")
     return np.where(values.isna(), "missing", values.astype(str).to_numpy())

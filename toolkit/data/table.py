@@ -506,10 +506,8 @@ def _ids_of(df: pd.DataFrame, schema: TableSchema) -> pd.Index | None:
     if missing:
         raise DataError(f"id column {c!r} has {missing} missing value"
                         f"{'s' if missing > 1 else ''}; every row needs an id")
-    # whole numbers that fit an int64 (1e19 would wrap to a negative id)
-    whole = pd.api.types.is_float_dtype(col) and bool(np.isfinite(col).all()) \
-        and bool(np.all(col == np.round(col))) and bool((col.abs() < 2.0 ** 63).all())
-    if pd.api.types.is_integer_dtype(col) or whole:
+    if pd.api.types.is_integer_dtype(col) or \
+            (pd.api.types.is_float_dtype(col) and whole_numbers(col)):
         ids = pd.Index(col.to_numpy(np.int64), name="row_id")
     elif text:
         ids = pd.Index(col.astype(str).to_numpy(object), name="row_id")
@@ -719,12 +717,20 @@ def _check_classes(y: np.ndarray, split: np.ndarray, schema: TableSchema, outcom
                         f"split needs at least {MIN_CLASS_ROWS} of each class ({fix})")
 
 
+def whole_numbers(values) -> bool:
+    """Whether every value is a whole number an int64 holds: ids and codes a CSV with gaps
+    reads as floats (2.0 for 2), never inf nor 1e19, which would wrap."""
+    x = np.asarray(values, dtype=np.float64)
+    return bool(np.isfinite(x).all() and (x == np.round(x)).all()
+                and (np.abs(x) < 2.0 ** 63).all())
+
+
 def _as_category(col: pd.Series) -> pd.Categorical:
     """A column as categories named by text, sorted: codes 1, 2 read "1", "2" (not "1.0");
     text without its surrounding spaces (a blank cell is missing)."""
     present = col.dropna()
     if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present) \
-            and np.all(present.to_numpy(np.float64) == np.round(present.to_numpy(np.float64))):
+            and whole_numbers(present):
         labels = present.astype(np.int64).astype(str)
     else:
         # " 36 months" is "36 months": spaces around a value are the export's, not a category

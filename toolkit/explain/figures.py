@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data.features import Feature, format_quantity
-from toolkit.explain.text import FIGURE_TEXT, group_label, word
+from toolkit.explain.text import FIGURE_TEXT, group_label, own_words, word
 
 _RED, _BLUE, _ORANGE = "#d62728", "#1f77b4", "#ff7f0e"
 # Latin glyphs and the minus sign come from DejaVu Sans (matplotlib's own font) when the CJK
@@ -81,10 +81,8 @@ _MAX_CATEGORIES = 12
 def _t(lang: str, key: str, *, outcome: str | None = None, **values) -> str:
     """A figure's text; with an own table's ``outcome`` (``"bad = 1"``), its own words
     (``<key>_own``) where the synthetic world's speak of default, users or PD."""
-    texts = FIGURE_TEXT[lang]
-    if outcome is not None and f"{key}_own" in texts:
-        return texts[f"{key}_own"].format(outcome=outcome, **values)
-    return texts[key].format(**values)
+    return own_words(FIGURE_TEXT[lang], outcome is not None)[key].format(outcome=outcome,
+                                                                        **values)
 
 
 def feature_label(name: str, registry: Mapping[str, Feature] | None, lang: str) -> str:

@@ -46,6 +46,7 @@ from toolkit.explain.text import (
     check_lang,
     group_label,
     metric_text,
+    own_words,
     report_text,
     rule_label,
     word,
@@ -168,8 +169,7 @@ class ReportContext:
 def _r(lang: str, key: str, *, own: bool = False, **values) -> str:
     """The report's text ``key`` in ``lang``; ``own``: an own table's wording (rows,
     refusals, a predicted probability) where the text has one (``<key>_own``)."""
-    texts = REPORT[lang]
-    return texts[f"{key}_own" if own and f"{key}_own" in texts else key].format(**values)
+    return own_words(REPORT[lang], own)[key].format(**values)
 
 
 def _h(level: int, text: str, ident: str = "") -> str:
@@ -719,9 +719,8 @@ def _waterfall(result, user, lang: str):
     i = result.decisions.index.get_loc(user)
     d = result.decisions.iloc[i]
     decision = mechanism_label(d["mechanism"], lang) if d["zero"] else word(APPROVED, lang)
-    texts = FIGURE_TEXT[figure_lang(lang)]
-    key = "waterfall_title" if result.outcome is None else "waterfall_title_own"
-    title = texts[key].format(user=user, mechanism=decision)
+    texts = own_words(FIGURE_TEXT[figure_lang(lang)], result.outcome is not None)
+    title = texts["waterfall_title"].format(user=user, mechanism=decision)
     return F.waterfall(result.shap.values[i], float(result.shap.base[i]), result.X.iloc[i],
                        result.shap.features, registry=result.registry,
                        cutoff_logit=float(d["cutoff_logit"]),
